@@ -1,0 +1,5 @@
+import sys
+
+from auditkit.cli import main
+
+sys.exit(main())

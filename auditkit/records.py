@@ -1,0 +1,85 @@
+"""Read NSG records from the shapes that Azure tools export, detected by shape.
+
+Accepted: a list of Resource Graph objectArray records; ``{"data": [...]}`` (Resource Graph
+REST response, ``az graph query``); ``{"value": [...]}`` (ARM list response); a bare list from
+``az network nsg list`` (same record shape, ``resourceGroup`` field).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from auditkit.errors import InputError
+
+NSG_TYPE = "microsoft.network/networksecuritygroups"
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file, turning every failure into a one-line InputError naming the file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read file: {exc.strerror or exc}") from None
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def records_from(obj: Any, where: str = "input") -> list[dict]:
+    """Return the list of NSG records inside a parsed export, whatever its shape.
+
+    Records of other resource types (a mixed Resource Graph export) are left out on purpose;
+    anything that is not a JSON object is kept so that the rules table reports it as an error.
+    """
+    if isinstance(obj, Mapping):
+        for key in ("data", "value"):
+            if key in obj:
+                inner = obj[key]
+                # Resource Graph "table" result format: {"columns": [...], "rows": [...]}.
+                if isinstance(inner, Mapping) and "columns" in inner and "rows" in inner:
+                    return _from_table(inner, f"{where}: {key}")
+                if not isinstance(inner, list):
+                    raise InputError(f"{where}: field {key!r} is {type(inner).__name__}, expected a list of NSG records")
+                return _only_nsgs(inner)
+        if "properties" in obj and "id" in obj:
+            return _only_nsgs([obj])
+        keys = ", ".join(sorted(map(str, obj))[:6]) or "no keys"
+        raise InputError(
+            f"{where}: unknown shape: a JSON object with {keys}; expected a list of NSG records, "
+            "or an object with 'data' (Resource Graph) or 'value' (ARM)"
+        )
+    if isinstance(obj, list):
+        return _only_nsgs(obj)
+    raise InputError(f"{where}: unknown shape: JSON {type(obj).__name__}; expected a list or an object of NSG records")
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """Read NSG records from an export file (see module docstring for the shapes)."""
+    return records_from(read_json(path), where=str(path))
+
+
+def _only_nsgs(items: Iterable[Any]) -> list[dict]:
+    out = []
+    for item in items:
+        if isinstance(item, Mapping):
+            typ = item.get("type")
+            if isinstance(typ, str) and typ and typ.lower() != NSG_TYPE:
+                continue
+        out.append(item)
+    return out
+
+
+def _from_table(table: Mapping, where: str) -> list[dict]:
+    columns = table.get("columns")
+    rows = table.get("rows")
+    if not isinstance(columns, list) or not isinstance(rows, list):
+        raise InputError(f"{where}: table result without 'columns' and 'rows' lists")
+    names = [c.get("name") if isinstance(c, Mapping) else c for c in columns]
+    return _only_nsgs(dict(zip(names, row, strict=False)) for row in rows if isinstance(row, list))
