@@ -18,7 +18,9 @@ TCP_PROTOCOLS = ["tcp", "*", "any"]
 
 def lowered(series: pd.Series) -> np.ndarray:
     """A text column lower-cased as an object array, with "" where the value is not set."""
-    return series.astype("string").str.lower().fillna("").to_numpy(dtype=object)
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object))
+    lowered_uniques = np.array([u.lower() if isinstance(u, str) else "" for u in uniques] + [""], dtype=object)
+    return lowered_uniques[codes]
 
 
 @dataclass(frozen=True)

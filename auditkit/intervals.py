@@ -8,6 +8,7 @@ rules) are parsed and compared with Python integers, on their rows only.
 from __future__ import annotations
 
 import ipaddress
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -28,10 +29,30 @@ _V4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?$"
 _TAG = r"^[A-Za-z][A-Za-z0-9._\-]*$"
 
 
-def explode(column: pd.Series) -> pd.Series:
-    """One row per entry of a column of tuples, indexed by rule position; empty tuples vanish."""
-    s = column.explode()
-    return s[s.notna()].astype(str)
+def explode(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(rule position, entry) for every entry of a column of tuples; empty tuples give no row."""
+    values = column.to_numpy(dtype=object)
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    rule = np.repeat(np.arange(len(values), dtype=np.int64), lengths)
+    entries = np.empty(int(lengths.sum()), dtype=object)
+    entries[:] = list(chain.from_iterable(values))
+    return rule, entries
+
+
+def _tokens(column: pd.Series) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+    """Entries factorised: NSG fields repeat the same few tokens ('*', '25', 'Internet') a million
+    times, so each distinct token is parsed once and the result broadcast through the codes."""
+    rule, entries = explode(column)
+    codes, uniques = pd.factorize(entries)
+    return rule, codes, pd.Series(uniques, dtype=object).astype(str)
+
+
+def _errors(rule: np.ndarray, codes: np.ndarray, bad: np.ndarray, uniques: pd.Series, message: np.ndarray,
+            field: str) -> pd.DataFrame:
+    rows = bad[codes]
+    texts = np.array([f"{v!r} {m}" if b else "" for v, m, b in zip(uniques, message, bad, strict=True)],
+                     dtype=object)
+    return pd.DataFrame({"rule": rule[rows], "field": field, "message": texts[codes[rows]]}, columns=ERROR_COLUMNS)
 
 
 def port_intervals(column: pd.Series, field: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -39,9 +60,8 @@ def port_intervals(column: pd.Series, field: str) -> tuple[pd.DataFrame, pd.Data
 
     ``*`` and ``Any`` are 0-65535; ``80`` is 80-80; ``1000-2000`` is inclusive.
     """
-    s = explode(column)
-    rule = s.index.to_numpy(dtype=np.int64)
-    text = s.str.strip()
+    rule, codes, u = _tokens(column)
+    text = u.str.strip()
     star = text.str.lower().isin(["*", "any"]).to_numpy(dtype=bool)
     parts = text.str.extract(_PORT)
     lo = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
@@ -50,15 +70,13 @@ def port_intervals(column: pd.Series, field: str) -> tuple[pd.DataFrame, pd.Data
     lo = np.where(star, 0, lo)
     hi = np.where(star, PORT_MAX, hi)
     ok = ~np.isnan(lo) & ~np.isnan(hi) & (lo <= hi) & (hi <= PORT_MAX)
-    intervals = pd.DataFrame({"rule": rule[ok], "lo": lo[ok].astype(np.int64), "hi": hi[ok].astype(np.int64)})
-    bad = ~ok
-    msg = np.where(np.isnan(lo[bad]), "is not a port, a range lo-hi or '*'",
-                   np.where(hi[bad] > PORT_MAX, "is outside 0-65535", "is a range whose start is after its end"))
-    values = s.to_numpy(dtype=object)[bad]
-    errors = pd.DataFrame({"rule": rule[bad], "field": field,
-                           "message": [f"{v!r} {m}" for v, m in zip(values, msg, strict=True)]},
-                          columns=ERROR_COLUMNS)
-    return intervals, errors
+    msg = np.where(np.isnan(lo), "is not a port, a range lo-hi or '*'",
+                   np.where(hi > PORT_MAX, "is outside 0-65535", "is a range whose start is after its end"))
+    rows = ok[codes]
+    intervals = pd.DataFrame({"rule": rule[rows],
+                              "lo": np.nan_to_num(lo).astype(np.int64)[codes[rows]],
+                              "hi": np.nan_to_num(hi).astype(np.int64)[codes[rows]]})
+    return intervals, _errors(rule, codes, ~ok, u, msg, field)
 
 
 def address_blocks(prefixes: pd.Series, asgs: pd.Series, field: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -68,11 +86,10 @@ def address_blocks(prefixes: pd.Series, asgs: pd.Series, field: str) -> tuple[pd
     Python ints), ``tag`` (any other service tag, lower-cased token) or ``asg`` (resource id).
     Host bits of a prefix are masked, as Azure does when it stores ``10.0.0.5/24``.
     """
-    s = explode(prefixes)
-    rule = s.index.to_numpy(dtype=np.int64)
-    text = s.str.strip()
+    rule, codes, text_u = _tokens(prefixes)
+    text = text_u.str.strip()
     lower = text.str.lower()
-    n = len(s)
+    n = len(text)
     kind = np.full(n, "", dtype=object)
     lo = np.zeros(n, dtype=np.int64)
     hi = np.zeros(n, dtype=np.int64)
@@ -86,7 +103,7 @@ def address_blocks(prefixes: pd.Series, asgs: pd.Series, field: str) -> tuple[pd
     v4 = text.str.extract(_V4)
     octets = v4[[0, 1, 2, 3]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     plen = pd.to_numeric(v4[4], errors="coerce").to_numpy(dtype=float)
-    looks_v4 = ~np.isnan(octets[:, 0])
+    looks_v4 = ~np.isnan(octets[:, 0]) if n else np.zeros(0, dtype=bool)
     plen = np.where(np.isnan(plen), 32, plen)
     v4_ok = looks_v4 & (np.nan_to_num(octets, nan=999) <= 255).all(axis=1) & (plen <= 32)
     if v4_ok.any():
@@ -98,10 +115,11 @@ def address_blocks(prefixes: pd.Series, asgs: pd.Series, field: str) -> tuple[pd
         hi[v4_ok] = start + size - 1
         kind[v4_ok] = "v4"
     message[looks_v4 & ~v4_ok] = "is not a valid IPv4 address or prefix"
+    message[looks_v4 & ~v4_ok & (plen > 32)] = "has a prefix length over 32"
 
     rest = ~is_all & ~looks_v4
     has_colon = text.str.contains(":", regex=False).to_numpy(dtype=bool)
-    for i in np.flatnonzero(rest & has_colon):
+    for i in np.flatnonzero(rest & has_colon):  # distinct IPv6 tokens only: few
         try:
             net = ipaddress.IPv6Network(text.iloc[i], strict=False)
         except ValueError:
@@ -113,23 +131,21 @@ def address_blocks(prefixes: pd.Series, asgs: pd.Series, field: str) -> tuple[pd
     is_tag = rest & ~has_colon & text.str.match(_TAG).to_numpy(dtype=bool)
     kind[is_tag] = "tag"
     message[rest & ~has_colon & ~is_tag] = "is not an address, a prefix or a service tag"
-    slash_only = looks_v4 & ~v4_ok & (plen > 32)
-    message[slash_only] = "has a prefix length over 32"
 
     token = np.where(kind == "tag", lower.to_numpy(dtype=object), text.to_numpy(dtype=object))
     good = kind != ""
-    blocks = pd.DataFrame({"rule": rule[good], "kind": kind[good], "token": token[good], "lo": lo[good],
-                           "hi": hi[good], "lo6": lo6[good], "hi6": hi6[good]}, columns=BLOCK_COLUMNS)
-    values = s.to_numpy(dtype=object)[~good]
-    errors = pd.DataFrame({"rule": rule[~good], "field": field,
-                           "message": [f"{v!r} {m}" for v, m in zip(values, message[~good], strict=True)]},
-                          columns=ERROR_COLUMNS)
+    rows = good[codes]
+    c = codes[rows]
+    blocks = pd.DataFrame({"rule": rule[rows], "kind": kind[c], "token": token[c], "lo": lo[c], "hi": hi[c],
+                           "lo6": lo6[c], "hi6": hi6[c]}, columns=BLOCK_COLUMNS)
+    errors = _errors(rule, codes, ~good, text_u, message, field)
 
-    a = explode(asgs)
-    if len(a):
-        asg_blocks = pd.DataFrame({"rule": a.index.to_numpy(dtype=np.int64), "kind": "asg",
-                                   "token": a.str.lower().to_numpy(dtype=object), "lo": 0, "hi": 0,
-                                   "lo6": 0, "hi6": 0}, columns=BLOCK_COLUMNS)
+    arule, aentries = explode(asgs)
+    if len(arule):
+        asg_blocks = pd.DataFrame({"rule": arule, "kind": "asg",
+                                   "token": pd.Series(aentries, dtype=object).astype(str).str.lower()
+                                   .to_numpy(dtype=object), "lo": 0, "hi": 0, "lo6": 0, "hi6": 0},
+                                  columns=BLOCK_COLUMNS)
         blocks = pd.concat([blocks, asg_blocks], ignore_index=True)
     return blocks, errors
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 RULE_COLUMNS = [
@@ -41,6 +43,9 @@ RULE_COLUMNS = [
 ]
 
 ERROR_COLUMNS = ["nsg_id", "rule_name", "field", "message"]
+NSG_COLUMNS = ["subscription_id", "resource_group", "nsg_id", "nsg_key", "nsg_name", "location", "attached",
+               "subnets", "nics", "tags"]
+_DTYPES = {"default": bool, "attached": bool, "subnets": np.int64, "nics": np.int64, "priority": "Int64"}
 
 # (table column, singular key, plural key) as in the ARM securityRules schema.
 _LIST_FIELDS = [
@@ -66,16 +71,16 @@ def _merge(single: Any, plural: Any) -> tuple:
 
 
 def _asgs(value: Any) -> tuple:
-    if not isinstance(value, list):
+    if not value or not isinstance(value, list):
         return ()
     return tuple(a.get("id", "") if isinstance(a, Mapping) else str(a) for a in value if a)
 
 
 def _props(obj: Any) -> Mapping:
     """ARM nests rule fields under ``properties``; some exports flatten them. Accept both."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         p = obj.get("properties")
-        if isinstance(p, Mapping):
+        if type(p) is dict or isinstance(p, Mapping):
             return p
         return obj
     return {}
@@ -153,51 +158,42 @@ def rules_table(records: Sequence[Any]) -> Tables:
         rule_lists.append(custom + defaults)
         default_flags.append([False] * len(custom) + [True] * len(defaults))
 
-    counts = [len(r) for r in rule_lists]
-    flat = [r for rules in rule_lists for r in rules]
+    nsgs = pd.DataFrame(nsg_rows, columns=NSG_COLUMNS, dtype=object)
+    counts = np.fromiter(map(len, rule_lists), dtype=np.int64, count=len(rule_lists))
+    nsg_index = np.repeat(np.arange(len(nsg_rows)), counts)
+    flat = list(chain.from_iterable(rule_lists))
     props = [_props(r) for r in flat]
-    nsg_index = [i for i, c in enumerate(counts) for _ in range(c)]
-
-    def nsg_col(j: int) -> list:
-        col = [row[j] for row in nsg_rows]
-        return [col[i] for i in nsg_index]
-
-    data: dict[str, Any] = {
-        "subscription_id": nsg_col(0),
-        "resource_group": nsg_col(1),
-        "nsg_id": nsg_col(2),
-        "nsg_key": nsg_col(3),
-        "nsg_name": nsg_col(4),
-        "location": nsg_col(5),
-        "rule_name": [str(r.get("name") or "") if isinstance(r, Mapping) else "" for r in flat],
-        "rule_id": [str(r.get("id") or "") if isinstance(r, Mapping) else "" for r in flat],
-        "default": [f for flags in default_flags for f in flags],
-        "priority": [p.get("priority") for p in props],
-        "direction": [p.get("direction") for p in props],
-        "access": [p.get("access") for p in props],
-        "protocol": [p.get("protocol") for p in props],
-    }
+    data: dict[str, Any] = {c: nsgs[c].to_numpy(dtype=object)[nsg_index] for c in NSG_COLUMNS}
+    data["rule_name"] = [str(r.get("name") or "") if type(r) is dict or isinstance(r, Mapping) else "" for r in flat]
+    data["rule_id"] = [str(r.get("id") or "") if type(r) is dict or isinstance(r, Mapping) else "" for r in flat]
+    data["default"] = np.fromiter(chain.from_iterable(default_flags), dtype=bool, count=len(flat))
+    data["priority"] = _priorities([p.get("priority") for p in props])
+    for col, key in (("direction", "direction"), ("access", "access"), ("protocol", "protocol")):
+        data[col] = _text_column([p.get(key) for p in props])
     for column, single, plural in _LIST_FIELDS:
-        data[column] = [_merge(p.get(single), p.get(plural)) for p in props]
-    data["source_asgs"] = [_asgs(p.get("sourceApplicationSecurityGroups")) for p in props]
-    data["destination_asgs"] = [_asgs(p.get("destinationApplicationSecurityGroups")) for p in props]
-    data["description"] = [str(p.get("description") or "") for p in props]
-    data["attached"] = nsg_col(6)
-    data["subnets"] = nsg_col(7)
-    data["nics"] = nsg_col(8)
-    data["tags"] = nsg_col(9)
+        # Fast path: the portal writes either the singular or the plural field, rarely both.
+        data[column] = [(v,) if (v := p.get(single)).__class__ is str and v and not p.get(plural)
+                        else _merge(v, p.get(plural)) for p in props]
+    for column, key in (("source_asgs", "sourceApplicationSecurityGroups"),
+                        ("destination_asgs", "destinationApplicationSecurityGroups")):
+        data[column] = [_asgs(v) if (v := p.get(key)) else () for p in props]
+    data["description"] = [str(d) if (d := p.get("description")) else "" for p in props]
 
-    for i, r in enumerate(flat):
-        if not isinstance(r, Mapping):
-            errors.append(_err(data["nsg_id"][i], "", "securityRules", f"rule #{i} is not a JSON object"))
+    for i in np.flatnonzero([type(r) is not dict and not isinstance(r, Mapping) for r in flat]):
+        errors.append(_err(data["nsg_id"][i], "", "securityRules", f"rule #{i} is not a JSON object"))
 
-    rules = pd.DataFrame(data, columns=RULE_COLUMNS)
-    rules["priority"] = _priorities(rules["priority"])
-    for col in ("direction", "access", "protocol"):
-        rules[col] = rules[col].map(_text, na_action="ignore").astype("string")
-    nsgs = pd.DataFrame(nsg_rows, columns=["subscription_id", "resource_group", "nsg_id", "nsg_key", "nsg_name",
-                                           "location", "attached", "subnets", "nics", "tags"])
+    rules = pd.DataFrame({c: pd.Series(data[c], dtype=_DTYPES.get(c, object)) for c in RULE_COLUMNS})
+    nsgs["attached"] = nsgs["attached"].astype(bool)
+    nsgs["subnets"] = nsgs["subnets"].astype(np.int64)
+    nsgs["nics"] = nsgs["nics"].astype(np.int64)
     return Tables(nsgs=nsgs, rules=rules, errors=pd.DataFrame(errors, columns=ERROR_COLUMNS))
+
+
+def _text_column(values: list) -> np.ndarray:
+    """Text or None per value; each distinct value converted once (fields repeat a few values)."""
+    codes, uniques = pd.factorize(np.array(values, dtype=object))
+    texts = np.array([_text(u) for u in uniques] + [None], dtype=object)
+    return texts[codes]
 
 
 def _text(value: Any) -> str | None:
@@ -206,9 +202,9 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def _priorities(values: pd.Series) -> pd.Series:
+def _priorities(values: list) -> pd.Series:
     """Priorities as nullable integers: unreadable ones become <NA> (reported by the parser)."""
-    numeric = pd.to_numeric(values, errors="coerce")
+    numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
     whole = numeric.where(numeric.notna() & (numeric == numeric.round()))
     return whole.astype("Int64")
 
