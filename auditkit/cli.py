@@ -64,6 +64,96 @@ def _first_error(errors) -> str:
     return f"{where}: {e['field']}: {e['message']}"
 
 
+class _Progress:
+    """A progress bar on a terminal (pages, rows, subscriptions); silent when stderr is not a TTY."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.rows = self.pages = self.failed = 0
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=None, unit=" subs", desc="collect", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, event: str, **info) -> None:
+        if self.bar is None:
+            return
+        if event == "subscriptions":
+            self.bar.reset(total=info["total"])
+        elif event == "page":
+            self.pages += 1
+            self.rows += info["rows"]
+        elif event == "batch":
+            self.failed += info.get("failed", 0)
+            self.bar.update(info["done"])
+        self.bar.set_postfix(pages=self.pages, rows=self.rows, failed=self.failed, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from auditkit.collect import collect, collect_from_file
+    from auditkit.snapshot import open_snapshot
+
+    if args.from_file:
+        path = collect_from_file(args.from_file, snapshots_dir=args.snapshots, as_of=args.as_of,
+                                 subscriptions=args.subscription or None)
+    else:
+        from auditkit.collect.credentials import credential
+
+        progress = _Progress()
+        try:
+            path = collect(credential(args.auth, args.cloud), subscriptions=args.subscription or None,
+                           management_groups=args.management_group or None, cloud=args.cloud,
+                           endpoint=args.endpoint, snapshots_dir=args.snapshots, as_of=args.as_of,
+                           batch_size=args.batch_size, progress=progress)
+        finally:
+            progress.close()
+    snap = open_snapshot(path)
+    meta = snap.meta
+    counts = meta["counts"]
+    print(f"snapshot {path}: {counts['subscriptions']} subscriptions, {counts['nsgs']} NSGs, "
+          f"{counts['rules']} rules; sha256 {snap.hash}")
+    req = meta.get("requests")
+    if req:
+        print(f"requests: {req['requests']} (minimum {req['minimum_requests']}; {req['pages']} pages, "
+              f"{req['retries_429']} retries after 429, {req['quota_waits']} quota waits, "
+              f"{req['waited_seconds']:.1f} s waited)")
+        if req.get("subscription_limit_hit"):
+            print("warning: management-group scope hit the service's 10,000-subscription limit; "
+                  "name subscriptions explicitly to collect the rest", file=sys.stderr)
+    failed = snap.failed
+    for f in failed:
+        print(f"auditkit: subscription {f['subscription_id']} failed: {f.get('status')} {f.get('code')}: "
+              f"{f.get('message')}", file=sys.stderr)
+    if counts.get("record_errors"):
+        print(f"auditkit: {counts['record_errors']} unreadable NSG records (listed in meta.json)", file=sys.stderr)
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from auditkit.snapshot import list_snapshots
+
+    snaps = list_snapshots(args.snapshots)
+    if not snaps:
+        print(f"no snapshots in {args.snapshots}")
+        return EXIT_OK
+    bad = 0
+    for snap in snaps:
+        problems = snap.verify()
+        c = snap.meta.get("counts", {})
+        state = "ok" if not problems else "CHANGED"
+        print(f"{snap.id}  as_of {snap.meta.get('as_of')}  subs {c.get('subscriptions', '?'):>5}  "
+              f"failed {c.get('failed_subscriptions', 0):>3}  nsgs {c.get('nsgs', '?'):>7}  "
+              f"rules {c.get('rules', '?'):>8}  {state}  {snap.hash[:16]}")
+        for p in problems:
+            print(f"  {snap.id}: {p}", file=sys.stderr)
+        bad += bool(problems)
+    return EXIT_FINDINGS if bad else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auditkit", description="Audit Azure NSG rules that expose "
                                      "SMTP (25), SSH (22) and RDP (3389) to the internet.")
@@ -71,13 +161,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("scan", help="list internet-exposed rules in an NSG export")
-    p.add_argument("path", help="an export: Resource Graph (list or {data}), ARM ({value}) or az network nsg list")
+    p.add_argument("path", help="a snapshot directory, or an export: Resource Graph (list or {data}), ARM ({value}) "
+                   "or az network nsg list")
     p.add_argument("--ports", type=_ports, default=DEFAULT_PORTS, help="comma-separated ports (default 25,22,3389)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.add_argument("--include-shadowed", action="store_true", help="also list rules hidden by earlier Deny rules")
     p.add_argument("--fail-on-findings", action="store_true", help="exit with 1 when any finding exists")
     p.set_defaults(func=cmd_scan)
+
+    from auditkit.collect.clouds import CLOUD_NAMES
+    from auditkit.collect.credentials import AUTH_METHODS
+
+    p = sub.add_parser("collect", help="collect NSGs from Azure Resource Graph (or an export) into a snapshot")
+    p.add_argument("--subscription", action="append", metavar="ID", help="a subscription to collect (repeatable); "
+                   "default: every subscription the identity can read")
+    p.add_argument("--management-group", action="append", metavar="ID", help="discover subscriptions in this "
+                   "management group (repeatable)")
+    p.add_argument("--cloud", choices=CLOUD_NAMES, default="public")
+    p.add_argument("--endpoint", help="ARM base URL override (private clouds); the token scope still follows --cloud")
+    p.add_argument("--auth", choices=AUTH_METHODS, default="default",
+                   help="credential: default (DefaultAzureCredential), cli, managed-identity, workload-identity, "
+                        "environment; scheduled runs should use workload-identity or managed-identity")
+    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--batch-size", type=int, default=300, help="subscriptions per request (1-1000, default 300)")
+    p.add_argument("--from-file", metavar="EXPORT.json", help="import a saved export instead of querying Azure")
+    p.add_argument("--as-of", help="the date the data describes (ISO date or timestamp; default: now)")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("snapshots", help="list snapshots with their counts and verify their hashes")
+    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.set_defaults(func=cmd_snapshots)
     return parser
 
 

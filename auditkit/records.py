@@ -15,6 +15,7 @@ from typing import Any
 from auditkit.errors import InputError
 
 NSG_TYPE = "microsoft.network/networksecuritygroups"
+SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 
 
 def read_json(path: str | Path) -> Any:
@@ -58,6 +59,14 @@ def records_from(obj: Any, where: str = "input") -> list[dict]:
     if isinstance(obj, list):
         return _only_nsgs(obj)
     raise InputError(f"{where}: unknown shape: JSON {type(obj).__name__}; expected a list or an object of NSG records")
+
+
+def subscription_records_from(obj: Any) -> list[dict]:
+    """Subscription rows (``resourcecontainers``) that an export may carry beside its NSGs."""
+    items = obj.get("data", obj.get("value")) if isinstance(obj, Mapping) else obj
+    if not isinstance(items, list):
+        return []
+    return [i for i in items if isinstance(i, Mapping) and str(i.get("type", "")).lower() == SUBSCRIPTION_TYPE]
 
 
 def read_records(path: str | Path) -> list[dict]:

@@ -13,7 +13,8 @@ import pandas as pd
 from auditkit.fields import parse_rules
 from auditkit.findings import broad, findings
 from auditkit.records import read_records, records_from
-from auditkit.rules import ERROR_COLUMNS, rules_table
+from auditkit.rules import ERROR_COLUMNS, Tables, rules_table
+from auditkit.snapshot import Snapshot, open_snapshot
 
 DEFAULT_PORTS: tuple[int, ...] = (25, 22, 3389)
 
@@ -78,10 +79,22 @@ def load_records(source: Any) -> list:
     return list(source)
 
 
+def load_tables(source: Any) -> Tables:
+    """The NSG and rules tables of a snapshot directory, an export file, or records in memory."""
+    if isinstance(source, Snapshot) or (isinstance(source, str | Path) and Path(source).is_dir()):
+        snap = source if isinstance(source, Snapshot) else open_snapshot(source)
+        return Tables(nsgs=snap.table("nsgs"), rules=snap.table("rules"),
+                      errors=pd.DataFrame(snap.meta.get("record_errors", []), columns=ERROR_COLUMNS))
+    return rules_table(load_records(source))
+
+
 def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, include_shadowed: bool = False) -> ScanResult:
-    """Evaluate NSG records and return the internet exposures on ``ports`` and every input error."""
+    """Evaluate NSG records and return the internet exposures on ``ports`` and every input error.
+
+    ``records_or_path``: a snapshot directory, an export file, a parsed export or a list of records.
+    """
     port_tuple = parse_ports(ports)
-    tables = rules_table(load_records(records_or_path))
+    tables = load_tables(records_or_path)
     parsed = parse_rules(tables.rules)
     found = findings(parsed, port_tuple)
     n_shadowed = int(found["shadowed"].sum())

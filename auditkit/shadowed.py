@@ -108,9 +108,26 @@ def shadowed(parsed: ParsedRules, cands: pd.DataFrame) -> np.ndarray:
         return result
 
     src = parsed.sources
+    # A rule whose destinations are all IPv6 admits no IPv4 packet, and the other way round.
+    dst = parsed.destinations
+    dkind = dst["kind"].to_numpy(dtype=object)
+    any_family = np.isin(dkind, ["all", "tag", "asg"])
+    reach4 = np.zeros(len(rules), dtype=bool)
+    reach6 = np.zeros(len(rules), dtype=bool)
+    reach4[dst["rule"].to_numpy()[any_family | (dkind == "v4")]] = True
+    reach6[dst["rule"].to_numpy()[any_family | (dkind == "v6")]] = True
+    # A rule that admits no packet on its own (IPv6 sources, IPv4 destinations) cannot be proven
+    # hidden by Deny rules: it stays a finding, like the reference evaluator says.
+    skind = src["kind"].to_numpy(dtype=object)
+    src4 = np.zeros(len(rules), dtype=bool)
+    src6 = np.zeros(len(rules), dtype=bool)
+    src4[src["rule"].to_numpy()[(skind == "all") | (skind == "v4")]] = True
+    src6[src["rule"].to_numpy()[(skind == "all") | (skind == "v6")]] = True
+    admits = (src4 & reach4) | (src6 & reach6)
     # Deny sources per candidate.
     deny_src = pairs[["cand", "deny"]].merge(src.rename(columns={"rule": "deny"}), on="deny")
     all_cands = np.unique(deny_src.loc[deny_src["kind"] == "all", "cand"].to_numpy())
+    all_cands = all_cands[admits[c["rule"].to_numpy()[all_cands]]]
     result[all_cands] = True
 
     # The internet sources the candidate admits: everything for */Any/Internet, else its prefixes.
@@ -123,14 +140,6 @@ def shadowed(parsed: ParsedRules, cands: pd.DataFrame) -> np.ndarray:
                         "lo": own["lo"].to_numpy(), "hi": own["hi"].to_numpy(),
                         "lo6": own["lo6"].to_numpy(), "hi6": own["hi6"].to_numpy()})
     targets = pd.DataFrame({"cand": pending, "rule": cand_rule[pending]}).merge(own, on="rule")
-    # A rule whose destinations are all IPv6 admits no IPv4 packet, and the other way round.
-    dst = parsed.destinations
-    dkind = dst["kind"].to_numpy(dtype=object)
-    any_family = np.isin(dkind, ["all", "tag", "asg"])
-    reach4 = np.zeros(len(rules), dtype=bool)
-    reach6 = np.zeros(len(rules), dtype=bool)
-    reach4[dst["rule"].to_numpy()[any_family | (dkind == "v4")]] = True
-    reach6[dst["rule"].to_numpy()[any_family | (dkind == "v6")]] = True
     trule = targets["rule"].to_numpy()
     tkind = targets["kind"].to_numpy(dtype=object)
     targets = targets[((tkind == "v4") & reach4[trule]) | ((tkind == "v6") & reach6[trule]) | (tkind == "all")]

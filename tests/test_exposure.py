@@ -113,6 +113,10 @@ SHADOW: list[Case] = [
     ("malformed_deny_shadows_nothing",
      [rule("d", 100, access="Deny", src="Internet", sport="eighty"), rule("a", 200)], {("a", 25)}),
     ("default_deny_all_never_shadows_custom", [rule("a", 4096)], {("a", 25)}),
+    ("ipv6_only_allow_to_ipv4_host_admits_nothing_so_is_not_proven_hidden",
+     [rule("d", 100, access="Deny"), rule("a", 200, src="::/0", dst="10.0.0.0/24")], {("a", 25)}),
+    ("ipv4_denies_shadow_star_allow_to_ipv4_host",
+     [rule("d", 100, access="Deny", src="0.0.0.0/0"), rule("a", 200, src="*", dst="10.0.0.4")], set()),
 ]
 
 

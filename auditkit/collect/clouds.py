@@ -1,0 +1,44 @@
+"""Azure clouds: the ARM endpoint, the token scope and the login authority belong together.
+
+Passing only a base URL to the SDK keeps the public cloud's token scope, which a sovereign
+cloud refuses; every place that needs an endpoint asks this module for all three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from azure.core import AzureClouds
+from azure.identity import AzureAuthorityHosts
+from azure.mgmt.core.tools import get_arm_endpoints
+
+from auditkit.errors import AuditkitError
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    setting: AzureClouds
+    resource_manager: str
+    scope: str
+    authority: str
+
+
+_SETTINGS = {
+    "public": (AzureClouds.AZURE_PUBLIC_CLOUD, AzureAuthorityHosts.AZURE_PUBLIC_CLOUD),
+    "usgov": (AzureClouds.AZURE_US_GOVERNMENT, AzureAuthorityHosts.AZURE_GOVERNMENT),
+    "china": (AzureClouds.AZURE_CHINA_CLOUD, AzureAuthorityHosts.AZURE_CHINA),
+}
+
+CLOUD_NAMES = tuple(_SETTINGS)
+
+
+def cloud(name: str) -> Cloud:
+    """The endpoint, scope and authority of a cloud named ``public``, ``usgov`` or ``china``."""
+    try:
+        setting, authority = _SETTINGS[name.lower()]
+    except KeyError:
+        raise AuditkitError(f"unknown cloud {name!r}: expected one of {', '.join(CLOUD_NAMES)}") from None
+    endpoints = get_arm_endpoints(setting)
+    return Cloud(name=name.lower(), setting=setting, resource_manager=endpoints["resource_manager"],
+                 scope=endpoints["credential_scopes"][0], authority=authority)

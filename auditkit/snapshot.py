@@ -1,0 +1,249 @@
+"""Snapshots: what one collection read, kept on disk as immutable audit evidence.
+
+A snapshot is a directory named by its UTC time (``2026-11-01T060000Z``) holding the raw records
+as the service returned them (gzip JSON), the normalised tables (Parquet: subscriptions, nsgs,
+rules) and ``meta.json`` with the SHA-256 of every other file. It is written under a temporary
+name and renamed into place only when complete, and never modified afterwards. The snapshot's
+hash is the SHA-256 of its ``meta.json``, which pins every file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from auditkit.errors import AuditkitError, InputError
+
+NAME_FORMAT = "%Y-%m-%dT%H%M%SZ"
+META = "meta.json"
+FORMAT_VERSION = 1
+LIST_COLUMNS = ("source_prefixes", "source_ports", "destination_prefixes", "destination_ports", "source_asgs",
+                "destination_asgs")
+TEXT_COLUMNS = ("direction", "access", "protocol")
+JSON_COLUMNS = ("tags",)
+
+
+class SnapshotError(AuditkitError):
+    """A snapshot that cannot be written or read as evidence."""
+
+
+def snapshot_name(as_of: datetime) -> str:
+    return as_of.astimezone(UTC).strftime(NAME_FORMAT)
+
+
+def parse_as_of(value: str | datetime | None, default: datetime | None = None) -> datetime:
+    """A UTC datetime from ``2026-09-01``, an ISO timestamp, or a datetime; ``None`` gives ``default``/now."""
+    if value is None:
+        return (default or datetime.now(UTC)).replace(microsecond=0)
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"as-of {value!r} is not an ISO date or timestamp (e.g. 2026-09-01)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).replace(microsecond=0)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    columns = {}
+    for c in frame.columns:
+        values = frame[c]
+        if c in LIST_COLUMNS:
+            columns[c] = pa.array([list(v) for v in values], type=pa.list_(pa.string()))
+        elif c in JSON_COLUMNS:
+            columns[c] = pa.array([json.dumps(v, sort_keys=True, ensure_ascii=False) for v in values], pa.string())
+        elif c in TEXT_COLUMNS:
+            columns[c] = pa.array([v if isinstance(v, str) else None for v in values], pa.string())
+        else:
+            columns[c] = pa.array(values.to_numpy(dtype=object) if values.dtype == object else values)
+    return pa.table(columns)
+
+
+def _pandas(table: pa.Table) -> pd.DataFrame:
+    data = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if name in LIST_COLUMNS:
+            data[name] = pd.Series([tuple(v) for v in col.to_pylist()], dtype=object)
+        elif name in JSON_COLUMNS:
+            data[name] = pd.Series([json.loads(v) if v else {} for v in col.to_pylist()], dtype=object)
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            data[name] = pd.Series(col.to_pylist(), dtype=object)
+        elif pa.types.is_integer(col.type) and col.null_count:
+            data[name] = pd.Series(col.to_pandas(), dtype="Int64")
+        else:
+            data[name] = col.to_pandas()
+    frame = pd.DataFrame(data)
+    if "priority" in frame:
+        frame["priority"] = frame["priority"].astype("Int64")
+    return frame
+
+
+def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, Any], tables: dict[str, pd.DataFrame],
+                   meta: dict) -> Path:
+    """Write a complete snapshot under a temporary name, then rename it into place.
+
+    ``raw`` maps a name to JSON-able rows (``raw/<name>.json.gz``); ``tables`` maps a name to a
+    DataFrame (``<name>.parquet``). A crash or Ctrl-C leaves no directory under the final name.
+    """
+    root = Path(snapshots_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    name = snapshot_name(as_of)
+    final = root / name
+    if final.exists():
+        raise SnapshotError(f"{final}: a snapshot for {name} already exists; snapshots are never overwritten")
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        (tmp / "raw").mkdir(parents=True)
+        for key, rows in raw.items():
+            with open(tmp / "raw" / f"{key}.json.gz", "wb") as fh, \
+                    gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6, mtime=0) as gz:
+                gz.write(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        for key, frame in tables.items():
+            pq.write_table(_arrow(frame), tmp / f"{key}.parquet", compression="zstd")
+        files = {}
+        for p in sorted(tmp.rglob("*")):
+            if p.is_file():
+                files[p.relative_to(tmp).as_posix()] = {"sha256": sha256_file(p), "size": p.stat().st_size}
+        full_meta = {"format": FORMAT_VERSION, "snapshot": name, "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     **meta, "files": files}
+        (tmp / META).write_text(json.dumps(full_meta, indent=2, sort_keys=False, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
+        for p in tmp.rglob("*"):
+            if p.is_file():
+                p.chmod(0o444)
+        _fsync_dir(tmp)
+        os.rename(tmp, final)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An on-disk snapshot, read lazily."""
+
+    path: Path
+
+    @cached_property
+    def meta(self) -> dict:
+        try:
+            return json.loads((self.path / META).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SnapshotError(f"{self.path}: not a snapshot (no {META})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SnapshotError(f"{self.path / META}: unreadable: {exc}") from None
+
+    @property
+    def id(self) -> str:
+        return self.meta.get("snapshot", self.path.name)
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return pd.Timestamp(self.meta["as_of"])
+
+    @cached_property
+    def hash(self) -> str:
+        return sha256_file(self.path / META)
+
+    @property
+    def collected(self) -> list[str]:
+        return list(self.meta.get("subscriptions", {}).get("collected", []))
+
+    @property
+    def failed(self) -> list[dict]:
+        return list(self.meta.get("subscriptions", {}).get("failed", []))
+
+    def table(self, name: str) -> pd.DataFrame:
+        path = self.path / f"{name}.parquet"
+        try:
+            return _pandas(pq.read_table(path))
+        except (OSError, pa.ArrowException) as exc:
+            raise SnapshotError(f"{path}: unreadable Parquet: {exc}") from None
+
+    def raw(self, name: str) -> Any:
+        path = self.path / "raw" / f"{name}.json.gz"
+        try:
+            with gzip.open(path, "rb") as fh:
+                return json.loads(fh.read())
+        except (OSError, EOFError, json.JSONDecodeError) as exc:
+            raise SnapshotError(f"{path}: unreadable compressed JSON: {exc}") from None
+
+    def verify(self) -> list[str]:
+        """Problems found when re-hashing every file against ``meta.json``; empty when intact."""
+        problems = []
+        files = self.meta.get("files", {})
+        for rel, info in files.items():
+            p = self.path / rel
+            if not p.is_file():
+                problems.append(f"{rel}: missing")
+            elif sha256_file(p) != info.get("sha256"):
+                problems.append(f"{rel}: changed (SHA-256 differs from meta.json)")
+        for p in self.path.rglob("*"):
+            rel = p.relative_to(self.path).as_posix()
+            if p.is_file() and rel != META and rel not in files:
+                problems.append(f"{rel}: not listed in meta.json")
+        return problems
+
+
+def is_snapshot(path: str | Path) -> bool:
+    return (Path(path) / META).is_file()
+
+
+def open_snapshot(path: str | Path) -> Snapshot:
+    snap = Snapshot(Path(path))
+    _ = snap.meta
+    return snap
+
+
+def list_snapshots(snapshots_dir: str | Path) -> list[Snapshot]:
+    """Every complete snapshot in a directory, oldest ``as_of`` first; temporary ones are ignored."""
+    root = Path(snapshots_dir)
+    if not root.is_dir():
+        return []
+    snaps = [Snapshot(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and is_snapshot(p)]
+    return sorted(snaps, key=lambda s: (s.as_of, s.id))
+
+
+def latest(snapshots: Iterable[Snapshot]) -> Snapshot | None:
+    snaps = list(snapshots)
+    return snaps[-1] if snaps else None
