@@ -154,6 +154,46 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if bad else EXIT_OK
 
 
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from auditkit.kpis import kpis
+    from auditkit.settings import load_settings
+
+    settings = load_settings(args.parameters)
+    k = kpis(args.snapshots, ports=args.ports, settings=settings, as_of=args.as_of)
+    if args.format == "json":
+        _write(to_json(k), None)
+        return EXIT_OK
+    lines = [f"KPIs as of {k['as_of']} over {k['snapshots']} snapshots (since {k['first_snapshot']})", ""]
+    lines.append("open findings          " + "  ".join(f"port {p}: {n}" for p, n in k["open_findings"].items()))
+    lines.append("NSGs with open findings " + "  ".join(f"port {p}: {n}" for p, n in
+                                                         k["nsgs_with_open_findings"].items()))
+    lines.append(f"attached / latent      {k['attached_open_findings']} / {k['latent_open_findings']}")
+    lines.append(f"resolved               {k['resolved_findings']}   reopened {k['reopened_findings']}   "
+                 f"unknown {k['unknown_findings']}")
+    mttr = "n/a (nothing resolved)" if k["mttr_days"] is None else f"{k['mttr_days']} days"
+    lines.append(f"MTTR                   {mttr}")
+    age = k["open_age_days"]
+    lines.append(f"open age (days)        median {age['median']}   max {age['max']}")
+    rate = "n/a (one snapshot)" if k["new_findings_per_week"] is None else k["new_findings_per_week"]
+    lines.append(f"new findings per week  {rate}")
+    t = k["tag_coverage"]
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    lines.append(f"tag coverage ({t['nsgs']} NSGs)  owner {pct(t['owner'])}   expiry {pct(t['expiry'])}   "
+                 f"expired {pct(t['expired'])}   justification {pct(t['justification'])}")
+    lines.append(f"production rules documented  {pct(t['production_rules_documented'])} "
+                 f"of {t['production_rules']}")
+    if k["invalid_expiry"]:
+        lines.append(f"unparseable expiry dates ({len(k['invalid_expiry'])}, counted as missing):")
+        lines.extend(f"  {e['nsg_id']}: {e['value']!r}" for e in k["invalid_expiry"][:20])
+        if len(k["invalid_expiry"]) > 20:
+            lines.append(f"  ... {len(k['invalid_expiry']) - 20} more (see --format json)")
+    _write("\n".join(lines) + "\n", None)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auditkit", description="Audit Azure NSG rules that expose "
                                      "SMTP (25), SSH (22) and RDP (3389) to the internet.")
@@ -188,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-file", metavar="EXPORT.json", help="import a saved export instead of querying Azure")
     p.add_argument("--as-of", help="the date the data describes (ISO date or timestamp; default: now)")
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("kpis", help="KPIs over the snapshots: open findings, MTTR, tag coverage")
+    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--ports", type=_ports, default=None, help="comma-separated ports (default from parameters)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--as-of", help="only snapshots taken at or before this date")
+    p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
+    p.set_defaults(func=cmd_kpis)
 
     p = sub.add_parser("snapshots", help="list snapshots with their counts and verify their hashes")
     p.add_argument("--snapshots", default="snapshots", metavar="DIR")

@@ -31,7 +31,7 @@ NAME_FORMAT = "%Y-%m-%dT%H%M%SZ"
 META = "meta.json"
 FORMAT_VERSION = 1
 LIST_COLUMNS = ("source_prefixes", "source_ports", "destination_prefixes", "destination_ports", "source_asgs",
-                "destination_asgs")
+                "destination_asgs", "sources", "destinations")
 TEXT_COLUMNS = ("direction", "access", "protocol")
 JSON_COLUMNS = ("tags",)
 
@@ -68,7 +68,8 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _arrow(frame: pd.DataFrame) -> pa.Table:
+def to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """A table as Arrow: tuple columns as lists, tag dicts as JSON text (their keys vary by NSG)."""
     columns = {}
     for c in frame.columns:
         values = frame[c]
@@ -79,11 +80,12 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
         elif c in TEXT_COLUMNS:
             columns[c] = pa.array([v if isinstance(v, str) else None for v in values], pa.string())
         else:
-            columns[c] = pa.array(values.to_numpy(dtype=object) if values.dtype == object else values)
+            columns[c] = pa.array(values.to_numpy(dtype=object) if values.dtype == object else values, from_pandas=True)
     return pa.table(columns)
 
 
-def _pandas(table: pa.Table) -> pd.DataFrame:
+def from_arrow(table: pa.Table) -> pd.DataFrame:
+    """The inverse of ``to_arrow``: lists back to tuples, JSON text back to dicts."""
     data = {}
     for name in table.column_names:
         col = table.column(name)
@@ -91,7 +93,7 @@ def _pandas(table: pa.Table) -> pd.DataFrame:
             data[name] = pd.Series([tuple(v) for v in col.to_pylist()], dtype=object)
         elif name in JSON_COLUMNS:
             data[name] = pd.Series([json.loads(v) if v else {} for v in col.to_pylist()], dtype=object)
-        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_null(col.type):
             data[name] = pd.Series(col.to_pylist(), dtype=object)
         elif pa.types.is_integer(col.type) and col.null_count:
             data[name] = pd.Series(col.to_pandas(), dtype="Int64")
@@ -126,7 +128,7 @@ def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, An
                     gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6, mtime=0) as gz:
                 gz.write(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         for key, frame in tables.items():
-            pq.write_table(_arrow(frame), tmp / f"{key}.parquet", compression="zstd")
+            pq.write_table(to_arrow(frame), tmp / f"{key}.parquet", compression="zstd")
         files = {}
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
@@ -196,7 +198,7 @@ class Snapshot:
     def table(self, name: str) -> pd.DataFrame:
         path = self.path / f"{name}.parquet"
         try:
-            return _pandas(pq.read_table(path))
+            return from_arrow(pq.read_table(path))
         except (OSError, pa.ArrowException) as exc:
             raise SnapshotError(f"{path}: unreadable Parquet: {exc}") from None
 
