@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from auditkit.errors import AuditkitError, InputError
@@ -34,6 +36,7 @@ LIST_COLUMNS = ("source_prefixes", "source_ports", "destination_prefixes", "dest
                 "destination_asgs", "sources", "destinations")
 TEXT_COLUMNS = ("direction", "access", "protocol")
 JSON_COLUMNS = ("tags",)
+_SEP = "\x1f"  # ASCII unit separator: never part of an address, port or id
 
 
 class SnapshotError(AuditkitError):
@@ -84,17 +87,36 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.table(columns)
 
 
+def _decoded(values: np.ndarray, decode: Any) -> np.ndarray:
+    """Apply ``decode`` once per distinct value: list and tag columns repeat a few values a million times."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    out = np.empty(len(uniques) + 1, dtype=object)
+    out[:-1] = [decode(u) for u in uniques]
+    out[-1] = decode(None)
+    return out[codes]
+
+
+def _tuple_of(joined: Any) -> tuple:
+    return tuple(joined.split(_SEP)) if isinstance(joined, str) and joined else ()
+
+
 def from_arrow(table: pa.Table) -> pd.DataFrame:
     """The inverse of ``to_arrow``: lists back to tuples, JSON text back to dicts."""
     data = {}
     for name in table.column_names:
         col = table.column(name)
         if name in LIST_COLUMNS:
-            data[name] = pd.Series([tuple(v) for v in col.to_pylist()], dtype=object)
+            # Join each list in Arrow (C++), then split only the distinct joined values.
+            joined = pc.binary_join(col, _SEP).to_numpy(zero_copy_only=False)
+            empty = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+            joined = np.where(empty == 0, None, joined)
+            data[name] = pd.Series(_decoded(joined, _tuple_of), dtype=object)
         elif name in JSON_COLUMNS:
-            data[name] = pd.Series([json.loads(v) if v else {} for v in col.to_pylist()], dtype=object)
+            data[name] = pd.Series(_decoded(col.to_numpy(zero_copy_only=False),
+                                            lambda v: json.loads(v) if v else {}), dtype=object)
         elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_null(col.type):
-            data[name] = pd.Series(col.to_pylist(), dtype=object)
+            values = col.to_numpy(zero_copy_only=False).astype(object)
+            data[name] = pd.Series(np.where(pd.isna(values), None, values), dtype=object)
         elif pa.types.is_integer(col.type) and col.null_count:
             data[name] = pd.Series(col.to_pandas(), dtype="Int64")
         else:

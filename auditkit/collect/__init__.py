@@ -45,7 +45,7 @@ QUERIES = {"subscriptions": SUBSCRIPTIONS_QUERY, "nsgs": NSG_QUERY}
 
 Progress = Callable[..., None]
 
-__all__ = ["collect", "collect_from_file", "CredentialError", "GraphError", "Pacing", "QUERIES"]
+__all__ = ["collect", "collect_from_file", "snapshot_from_records", "CredentialError", "GraphError", "Pacing", "QUERIES"]
 
 
 def _subscription_table(rows: Sequence[dict], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
@@ -86,6 +86,28 @@ def _snapshot(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datet
                           tables={"subscriptions": subs, "nsgs": tables.nsgs, "rules": tables.rules}, meta=meta)
 
 
+def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
+                          subscription_rows: Sequence[dict] = (), subscriptions: Sequence[str] = (),
+                          source: dict | None = None) -> Path:
+    """Write NSG records already in memory (an export, the demo tenant) as a snapshot.
+
+    The subscriptions collected are those in ``subscriptions``, those of ``subscription_rows`` and
+    those that own an NSG in ``records``.
+    """
+    ids = {s.lower() for s in subscriptions}
+    ids |= {str(r.get("subscriptionId", "")).lower() for r in subscription_rows if r.get("subscriptionId")}
+    for r in records:
+        if isinstance(r, dict):
+            sid = r.get("subscriptionId") or _segment_after(str(r.get("id", "")), "subscriptions")
+            if sid:
+                ids.add(str(sid).lower())
+    now = datetime.now(UTC).replace(microsecond=0)
+    return _snapshot(snapshots_dir=snapshots_dir, as_of=parse_as_of(as_of, now), collected_at=now,
+                     nsg_rows=list(records), sub_rows=list(subscription_rows), requested=sorted(ids),
+                     collected=sorted(ids), failed=[],
+                     source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None}, stats=None)
+
+
 def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
                       subscriptions: Sequence[str] | None = None) -> Path:
     """Turn a saved export (``az graph query``, REST, ARM) into a snapshot exactly like a live one.
@@ -94,21 +116,9 @@ def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshot
     carries (``resourcecontainers``), and those that own an NSG in it.
     """
     obj = read_json(path)
-    nsgs = records_from(obj, where=str(path))
-    subs = subscription_records_from(obj)
-    ids = {s.lower() for s in subscriptions or []}
-    ids |= {str(r.get("subscriptionId", "")).lower() for r in subs if r.get("subscriptionId")}
-    for r in nsgs:
-        if isinstance(r, dict):
-            sid = r.get("subscriptionId") or _segment_after(str(r.get("id", "")), "subscriptions")
-            if sid:
-                ids.add(str(sid).lower())
-    now = datetime.now(UTC).replace(microsecond=0)
-    return _snapshot(snapshots_dir=snapshots_dir, as_of=parse_as_of(as_of, now), collected_at=now, nsg_rows=nsgs,
-                     sub_rows=subs, requested=sorted(ids), collected=sorted(ids), failed=[],
-                     source={"source": {"kind": "file", "name": Path(path).name, "sha256": sha256_file(Path(path))},
-                             "cloud": None, "endpoint": None},
-                     stats=None)
+    return snapshot_from_records(records_from(obj, where=str(path)), snapshots_dir=snapshots_dir, as_of=as_of,
+                                 subscription_rows=subscription_records_from(obj), subscriptions=subscriptions or (),
+                                 source={"kind": "file", "name": Path(path).name, "sha256": sha256_file(Path(path))})
 
 
 def _segment_after(resource_id: str, name: str) -> str:
