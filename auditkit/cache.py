@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 from auditkit.scan import scan
 from auditkit.settings import Settings
 from auditkit.snapshot import Snapshot, from_arrow, to_arrow
-from auditkit.tag_coverage import coverage, documented_rules, governance
+from auditkit.tag_coverage import coverage, governance, with_rule_documentation
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 CACHE_DIR = ".cache"
 
 FINDING_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
@@ -51,9 +51,9 @@ def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> 
     f = result.findings
     f = f.assign(nsg_key=f["nsg_id"].astype(str).str.lower(), subscription_id=f["subscription_id"].astype(str).str.lower())
     subs = snapshot.table("subscriptions")
-    gov = governance(result.nsgs, result.rules, subs, snapshot.as_of, settings)
-    docs = documented_rules(result.rules, gov, settings)
-    return Derived(snapshot, f[FINDING_COLUMNS].reset_index(drop=True), gov, coverage(gov, docs))
+    gov = with_rule_documentation(governance(result.nsgs, result.rules, subs, snapshot.as_of, settings),
+                                  result.rules, settings)
+    return Derived(snapshot, f[FINDING_COLUMNS].reset_index(drop=True), gov, coverage(gov))
 
 
 def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_cache: bool = True) -> Derived:

@@ -22,6 +22,7 @@ from auditkit.cache import Derived, derived
 from auditkit.errors import AuditkitError
 from auditkit.settings import Settings, load_settings
 from auditkit.snapshot import Snapshot, list_snapshots, parse_as_of
+from auditkit.tag_coverage import coverage
 
 STATUS_OPEN, STATUS_RESOLVED, STATUS_UNKNOWN = "open", "resolved", "unknown"
 
@@ -42,6 +43,15 @@ class History:
     @property
     def latest(self) -> Derived:
         return self.derived[-1]
+
+    def for_subscription(self, subscription_id: str) -> History:
+        """The same history restricted to one subscription's NSGs and findings."""
+        sid = subscription_id.lower()
+        ds = [Derived(d.snapshot, d.findings[d.findings["subscription_id"] == sid].reset_index(drop=True),
+                      d.governance[d.governance["subscription_id"] == sid].reset_index(drop=True),
+                      coverage(d.governance[d.governance["subscription_id"] == sid]))
+              for d in self.derived]
+        return build_history(ds, self.ports, self.settings)
 
 
 def select_snapshots(snapshots_dir: str | Path, as_of: Any = None) -> list[Snapshot]:

@@ -1,0 +1,88 @@
+"""Plotly charts of a History. Tenant text on axes and hovers is escaped (plotly reads tags in labels)."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from auditkit.history import STATUS_RESOLVED, History
+
+PORT_COLOURS = {25: "#c0392b", 22: "#2471a3", 3389: "#7d3c98"}
+
+
+def _t(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    fig.update_layout(title=_t(title), height=height, margin={"l": 50, "r": 20, "t": 50, "b": 40},
+                      template="plotly_white", legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def open_per_port(history: History) -> go.Figure:
+    """Open findings per port, snapshot by snapshot."""
+    t = history.timeline
+    fig = go.Figure()
+    for port in history.ports:
+        s = t[t["port"] == port]
+        fig.add_trace(go.Scatter(x=s["as_of"], y=s["open"], mode="lines+markers", name=f"port {port}",
+                                 line={"color": PORT_COLOURS.get(port)}))
+    return _layout(fig, "Open findings per port")
+
+
+def new_vs_resolved(history: History) -> go.Figure:
+    t = history.timeline.groupby("as_of", as_index=False)[["new", "reopened", "resolved"]].sum()
+    fig = go.Figure([go.Bar(x=t["as_of"], y=t["new"], name="new", marker_color="#c0392b"),
+                     go.Bar(x=t["as_of"], y=t["reopened"], name="reopened", marker_color="#e67e22"),
+                     go.Bar(x=t["as_of"], y=t["resolved"], name="resolved", marker_color="#27ae60")])
+    fig.update_layout(barmode="group")
+    return _layout(fig, "New, reopened and resolved findings per snapshot")
+
+
+def mttr_over_time(history: History) -> go.Figure:
+    """MTTR in days as known at each snapshot: findings resolved up to then."""
+    f = history.findings
+    res = f[f["status"] == STATUS_RESOLVED]
+    xs, ys = [], []
+    for as_of in history.snapshots["as_of"]:
+        done = res[res["resolved_at"] <= as_of]
+        xs.append(as_of)
+        ys.append(float(done["time_to_remediate_days"].mean()) if len(done) else None)
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", name="MTTR (days)", connectgaps=False,
+                               line={"color": "#117a65"}))
+    return _layout(fig, "Mean time to remediate (days)")
+
+
+def tag_coverage_over_time(history: History) -> go.Figure:
+    c = history.coverage
+    fig = go.Figure()
+    for key, label in (("owner", "owner"), ("expiry", "expiry date"), ("justification", "justification"),
+                       ("production_rules_documented", "production rules documented")):
+        fig.add_trace(go.Scatter(x=c["as_of"], y=(c[key].astype(float) * 100), mode="lines+markers", name=label))
+    fig.update_yaxes(range=[0, 100], ticksuffix="%")
+    return _layout(fig, "Tag coverage over time")
+
+
+def subscription_heatmap(open_counts: pd.DataFrame, ports: tuple[int, ...]) -> go.Figure:
+    """Subscriptions x ports, open findings; ``open_counts`` has subscription_id, name and one column per port."""
+    labels = [f"{_t(n)} ({s[:8]})" for s, n in zip(open_counts["subscription_id"], open_counts["name"], strict=True)]
+    z = open_counts[[str(p) for p in ports]].to_numpy(dtype=float) if len(open_counts) else np.zeros((0, len(ports)))
+    fig = go.Figure(go.Heatmap(z=z, x=[f"port {p}" for p in ports], y=labels, colorscale="Reds",
+                               text=z.astype(int) if z.size else z, texttemplate="%{text}", hoverongaps=False))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Open findings: subscription x port", height=max(300, 40 + 28 * len(labels)))
+
+
+def age_histogram(findings: pd.DataFrame) -> go.Figure:
+    open_f = findings[findings["status"] == "open"]
+    fig = go.Figure()
+    for port, g in open_f.groupby("port"):
+        fig.add_trace(go.Histogram(x=g["age_days"], name=f"port {port}", marker_color=PORT_COLOURS.get(int(port)),
+                                   opacity=0.75, nbinsx=20))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title="age (days)")
+    return _layout(fig, "Age of open findings")

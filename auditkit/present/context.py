@@ -1,0 +1,46 @@
+"""What a report notebook loads once: the history up to the period's cutoff and its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from auditkit import __version__
+from auditkit.history import History, load_history
+from auditkit.period import cutoff, period_of
+from auditkit.settings import load_settings
+from auditkit.snapshot import list_snapshots
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    snapshots_dir: str
+    period: str
+    history: History  # the whole tenant
+    subscriptions: pd.DataFrame  # latest names and tags
+    version: str = __version__
+
+    @property
+    def latest(self):
+        return self.history.latest.snapshot
+
+    def subscription_name(self, subscription_id: str) -> str:
+        s = self.subscriptions[self.subscriptions["subscription_id"] == subscription_id.lower()]
+        return str(s["name"].iloc[0]) if len(s) else subscription_id
+
+
+def load_context(snapshots_dir: str, period: str | None = None, ports: Any = None, as_of: str | None = None,
+                 parameters: str | None = None) -> ReportContext:
+    """History up to the end of ``period`` (default: the period of the latest snapshot, or ``as_of``'s)."""
+    if period is None:
+        if as_of:
+            period = period_of(pd.Timestamp(as_of))
+        else:
+            snaps = list_snapshots(snapshots_dir)
+            period = period_of(snaps[-1].as_of) if snaps else None
+    limit = cutoff(period) if period else as_of
+    history = load_history(snapshots_dir, ports=ports, settings=load_settings(parameters), as_of=limit)
+    subs = history.latest.snapshot.table("subscriptions")
+    return ReportContext(snapshots_dir=str(snapshots_dir), period=period or "", history=history, subscriptions=subs)

@@ -1,0 +1,147 @@
+"""Sections of the per-subscription audit report, one function per section (the notebook calls them)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from auditkit.history import STATUS_OPEN, STATUS_UNKNOWN, History
+from auditkit.kpis import kpis_of
+from auditkit.present import charts
+from auditkit.present.context import ReportContext
+from auditkit.present.html import (
+    HTML,
+    code_block,
+    concat,
+    definition_list,
+    esc,
+    heading,
+    kpi_cards,
+    paragraph,
+    table,
+)
+from auditkit.remediation import checklist, is_jit, restrict_command
+
+
+def scoped(ctx: ReportContext, subscription_id: str) -> History:
+    return ctx.history.for_subscription(subscription_id)
+
+
+def header(ctx: ReportContext, subscription_id: str) -> HTML:
+    snap = ctx.latest
+    name = ctx.subscription_name(subscription_id)
+    return concat(
+        HTML(f"<h1>NSG exposure audit: {esc(name)}</h1>"),
+        definition_list([
+            ("Subscription", f"{name} ({subscription_id})"),
+            ("Period", ctx.period),
+            ("Latest snapshot", f"{snap.id} (as of {snap.meta.get('as_of')})"),
+            ("Snapshot SHA-256", snap.hash),
+            ("Snapshots in history", len(ctx.history.snapshots)),
+            ("Audited ports", ", ".join(map(str, ctx.history.ports))),
+            ("Tool", f"auditkit {ctx.version}"),
+        ]),
+    )
+
+
+def findings_frame(history: History) -> pd.DataFrame:
+    """Open and unknown findings with governance from the latest snapshot."""
+    f = history.findings
+    f = f[f["status"].isin([STATUS_OPEN, STATUS_UNKNOWN])].copy()
+    gov = history.governance.set_index("nsg_key")
+    gov = gov[~gov.index.duplicated()]
+    f["owner"] = gov["owner"].reindex(f["nsg_key"].to_numpy()).to_numpy(dtype=object)
+    f["expiry"] = gov["expiry"].reindex(f["nsg_key"].to_numpy()).to_numpy(dtype=object)
+    f["attached_to"] = f["attached"].map({True: "subnet/NIC", False: "nothing (latent)"})
+    f["ports"] = f["destination_ports"]
+    f["age"] = f["age_days"].map(lambda d: "" if pd.isna(d) else f"{d:.0f} d")
+    return f.sort_values(["status", "port", "severity", "nsg_name"]).reset_index(drop=True)
+
+
+def executive_summary(ctx: ReportContext, subscription_id: str) -> HTML:
+    h = scoped(ctx, subscription_id)
+    k = kpis_of(h)
+    t = k["tag_coverage"]
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.0f}%"
+
+    cards = [(f"open on port {p}", n) for p, n in k["open_findings"].items()]
+    cards += [("attached (live)", k["attached_open_findings"]), ("latent (unattached NSG)", k["latent_open_findings"]),
+              ("MTTR (days)", "n/a" if k["mttr_days"] is None else k["mttr_days"]),
+              ("resolved", k["resolved_findings"]), ("unknown (not readable)", k["unknown_findings"]),
+              ("NSGs owned", pct(t["owner"])), ("with expiry", pct(t["expiry"])),
+              ("with justification", pct(t["justification"])),
+              ("prod rules documented", pct(t["production_rules_documented"]))]
+    open25 = k["open_findings"].get("25", 0)
+    verdict = (f"{open25} rule(s) expose SMTP (TCP 25) to the internet in this subscription."
+               if open25 else "No rule exposes SMTP (TCP 25) to the internet in this subscription.")
+    return concat(heading("Executive summary"), paragraph(verdict), kpi_cards(cards))
+
+
+FINDING_COLUMNS = ["severity", "port", "nsg_name", "resource_group", "rule_name", "priority", "sources", "ports",
+                   "attached_to", "owner", "expiry", "first_seen", "age", "status"]
+FINDING_HEADERS = ["Severity", "Port", "NSG", "Resource group", "Rule", "Priority", "Sources", "Ports",
+                   "Attached to", "Owner", "Expiry", "First seen", "Age", "Status"]
+
+
+def findings_table(ctx: ReportContext, subscription_id: str) -> HTML:
+    f = findings_frame(scoped(ctx, subscription_id))
+    return concat(heading("Findings"),
+                  paragraph("Custom inbound Allow rules that admit TCP from the whole internet on an audited port. "
+                            "'unknown' means the subscription could not be read in a later snapshot."),
+                  table(f, FINDING_COLUMNS, FINDING_HEADERS, cell_class={"severity": lambda v: f"ak-sev-{v}"},
+                        empty="No open findings."))
+
+
+def trend_charts(ctx: ReportContext, subscription_id: str) -> list:
+    h = scoped(ctx, subscription_id)
+    return [charts.open_per_port(h), charts.new_vs_resolved(h), charts.mttr_over_time(h),
+            charts.tag_coverage_over_time(h)]
+
+
+def remediation(ctx: ReportContext, subscription_id: str, evidence: dict | None = None) -> HTML:
+    """The guidance's checklist per open finding, with the command to restrict the rule.
+
+    ``evidence`` maps (nsg id lower-cased, rule name, port) to proposed prefixes from flow logs.
+    """
+    f = findings_frame(scoped(ctx, subscription_id))
+    f = f[f["status"] == STATUS_OPEN]
+    blocks = [heading("Remediation checklist")]
+    if not len(f):
+        blocks.append(paragraph("Nothing to remediate."))
+    for row in f.to_dict(orient="records"):
+        key = (row["nsg_key"], row["rule_name"], int(row["port"]))
+        prefixes = (evidence or {}).get(key)
+        blocks.append(HTML(f"<h3>{esc(row['nsg_name'])} / {esc(row['rule_name'])} (port {int(row['port'])})</h3>"))
+        if is_jit(row["rule_name"]):
+            blocks.append(paragraph("Just-in-Time rule managed by Defender for Cloud: do not edit it by hand; "
+                                    "review the JIT policy instead."))
+            continue
+        items = "".join(f"<li><b>{esc(step)}</b>: {esc(text)}</li>" for step, text in checklist(row, prefixes))
+        blocks.append(HTML(f"<ol>{items}</ol>"))
+        blocks.append(code_block(restrict_command(row, prefixes) if prefixes else restrict_command(row)))
+    return concat(*blocks)
+
+
+def appendix(ctx: ReportContext) -> HTML:
+    snaps = ctx.history.snapshots.assign(as_of=lambda d: d["as_of"].dt.strftime("%Y-%m-%d %H:%M"))
+    meta = ctx.latest.meta
+    queries = meta.get("queries", {})
+    blocks = [heading("Appendix: method and data provenance"),
+              paragraph("A finding is (NSG, rule, port) where the rule is a custom inbound Allow, its protocol covers "
+                        "TCP, a destination port range covers the port, its sources are internet-wide (*, Any, "
+                        "Internet, a /0 prefix or prefixes covering all of IPv4 or IPv6) and earlier Deny rules do not "
+                        "hide it. Findings are tracked across snapshots by (NSG id, rule name, port); a finding is "
+                        "resolved only when its subscription was read and the finding was absent."),
+              heading("Snapshots", 3),
+              table(snaps, ["snapshot", "as_of", "collected", "failed", "nsgs", "hash"],
+                    ["Snapshot", "As of", "Subscriptions read", "Failed", "NSGs", "SHA-256 of meta.json"]),
+              heading("Source of the latest snapshot", 3),
+              code_block(json.dumps(meta.get("source", {}), indent=1)),
+              heading("Resource Graph queries", 3)]
+    blocks += [concat(paragraph(name), code_block(text)) for name, text in queries.items()]
+    blocks.append(heading("Settings", 3))
+    blocks.append(code_block(json.dumps(ctx.history.settings.raw, indent=1)))
+    return concat(*blocks)

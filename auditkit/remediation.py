@@ -1,0 +1,66 @@
+"""Remediation per finding, following the guidance: Audit, Analyze traffic first, Restrict sources,
+Transition to port 587, Decommission. Commands are proposed, never run by the kit."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+PLACEHOLDER_PREFIXES = ("<TRUSTED-GATEWAY-PREFIX>",)
+JIT_PREFIX = "securitycenter-jitrule"
+
+
+def is_jit(rule_name: str) -> bool:
+    """Just-in-Time rules are managed by Defender for Cloud: never edit them by hand."""
+    name = rule_name.lower()
+    for prefix in ("userrule_", "defaultrule_"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name.startswith(JIT_PREFIX)
+
+
+def restrict_command(finding: Any, prefixes: Sequence[str] = PLACEHOLDER_PREFIXES) -> str:
+    """``az network nsg rule update`` that replaces the rule's sources with ``prefixes``.
+
+    Every value is shell-quoted: names come from the tenant and must never run as shell code.
+    """
+    q = shlex.quote
+    return (f"az network nsg rule update --subscription {q(str(finding['subscription_id']))} "
+            f"--resource-group {q(str(finding['resource_group']))} --nsg-name {q(str(finding['nsg_name']))} "
+            f"--name {q(str(finding['rule_name']))} --source-address-prefixes "
+            + " ".join(q(p) for p in prefixes))
+
+
+def delete_command(finding: Any) -> str:
+    q = shlex.quote
+    return (f"az network nsg rule delete --subscription {q(str(finding['subscription_id']))} "
+            f"--resource-group {q(str(finding['resource_group']))} --nsg-name {q(str(finding['nsg_name']))} "
+            f"--name {q(str(finding['rule_name']))}")
+
+
+def checklist(finding: Any, prefixes: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(step, advice) pairs for one finding; ``prefixes`` from flow-log evidence when known."""
+    port = int(finding["port"])
+    evidence = prefixes is not None
+    steps = [
+        ("Audit", f"Rule {finding['rule_name']!s} (priority {finding['priority']}) allows TCP {port} from "
+                  f"{', '.join(map(str, finding['sources']))} on NSG {finding['nsg_name']!s}"
+                  + (" which is attached: the exposure is live." if finding["attached"] else
+                     " which is not attached: the exposure starts when it is.")),
+        ("Analyze traffic first", "Read NSG or VNet flow logs for this rule over at least 30 days before changing "
+                                  "it: find who really connects (the mail gateway, partner relays) and who only "
+                                  "scans." if not evidence else "Flow-log evidence below lists who connects."),
+        ("Restrict sources", "Replace the internet-wide source with the trusted prefixes"
+                             + ("" if evidence else " (placeholders until flow-log evidence exists)") + ":"),
+    ]
+    if port == 25:
+        steps.append(("Transition to port 587", "Clients and applications that submit mail should use "
+                                                "authenticated submission on 587 (STARTTLS), not 25."))
+        steps.append(("Decommission", "If no legitimate inbound mail arrives, remove the rule and retire the "
+                                      "self-run mail server in favour of a managed service."))
+    else:
+        steps.append(("Use just-in-time or Bastion", f"Port {port} is administrative: prefer Azure Bastion or "
+                                                     "Defender for Cloud just-in-time access over a standing rule."))
+        steps.append(("Decommission", "Remove the rule when no administrative access from outside is needed."))
+    return steps
