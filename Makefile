@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/auditkit scan auditkit/samples/tenant.json
+	$(BIN)/auditkit demo --out reports/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check auditkit tests benchmarks

@@ -10,6 +10,7 @@ from auditkit import __version__
 from auditkit.errors import AuditkitError
 from auditkit.formats import records, to_csv, to_json, to_table
 from auditkit.scan import DEFAULT_PORTS, parse_ports, scan
+from auditkit.snapshot import sha256_file
 
 TABLE_COLUMNS = ["severity", "port", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
                  "sources", "attached"]
@@ -194,6 +195,84 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _render_progress():
+    """A progress bar on a terminal: reports done, failed, time left (tqdm's ETA); silent otherwise."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, unit=" reports", desc="render", file=sys.stderr, dynamic_ncols=True)
+    failed = [0]
+
+    def update(outcome, done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+            bar.update(done)
+        else:
+            bar.update(1)
+        failed[0] += not outcome.ok
+        bar.set_postfix(failed=failed[0], refresh=True)
+
+    return update, bar.close
+
+
+def _render(args: argparse.Namespace, period: str | None) -> int:
+    from auditkit.render import render
+
+    update, close = _render_progress()
+    try:
+        result = render(args.snapshots, out=args.out, period=period, subscriptions=args.subscription,
+                        workers=args.workers, parameters_file=args.parameters, progress=update)
+    finally:
+        close()
+    ok = [o for o in result.outcomes if o.ok]
+    print(f"rendered {result.folder}: {len(ok)} reports, {len(result.failures)} failed; "
+          f"manifest {result.manifest} (sha256 {sha256_file(result.manifest)})")
+    for f in result.failures:
+        cell = f"cell {f.error.get('cell')}" if f.error.get("cell") is not None else "set-up"
+        print(f"auditkit: report {f.name} failed at {cell}: {f.error.get('ename')}: "
+              f"{str(f.error.get('evalue', '')).splitlines()[0] if f.error.get('evalue') else ''}", file=sys.stderr)
+    return EXIT_FINDINGS if result.failures else EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    return _render(args, args.period)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from auditkit.render.manifest import verify
+
+    problems = verify(args.folder)
+    for p in problems:
+        print(f"{args.folder}: {p}")
+    if not problems:
+        print(f"{args.folder}: every file matches the manifest")
+    return EXIT_FINDINGS if problems else EXIT_OK
+
+
+def cmd_monthly(args: argparse.Namespace) -> int:
+    from auditkit.period import last_ended_period
+
+    args.from_file = getattr(args, "from_file", None)
+    collected = cmd_collect(args)
+    rendered = _render(args, args.period or last_ended_period())
+    return max(collected, rendered)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from auditkit.demo import build_snapshots
+
+    out = Path(args.out)
+    snaps = build_snapshots(out / "snapshots")
+    args.snapshots, args.out, args.subscription, args.parameters = str(snaps), str(out), None, None
+    code = _render(args, None)
+    from auditkit.render import default_period
+
+    index = out / default_period(snaps) / "index.html"
+    print(f"open {index} in a browser")
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auditkit", description="Audit Azure NSG rules that expose "
                                      "SMTP (25), SSH (22) and RDP (3389) to the internet.")
@@ -228,6 +307,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-file", metavar="EXPORT.json", help="import a saved export instead of querying Azure")
     p.add_argument("--as-of", help="the date the data describes (ISO date or timestamp; default: now)")
     p.set_defaults(func=cmd_collect)
+
+    def render_options(p: argparse.ArgumentParser, period: bool = True) -> None:
+        p.add_argument("--out", default="reports", metavar="DIR", help="reports folder (default reports/)")
+        if period:
+            p.add_argument("--period", metavar="YYYY-MM", help="the month to report (default: the latest snapshot's)")
+        p.add_argument("--workers", type=int, default=None, help="parallel report workers (default: CPU cores)")
+        p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
+
+    p = sub.add_parser("render", help="render one HTML report per subscription plus the tenant overview")
+    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--subscription", action="append", metavar="ID", help="only these subscriptions (repeatable)")
+    render_options(p)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("verify", help="re-hash a rendered period against its manifest")
+    p.add_argument("folder", help="reports/<period>")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("monthly", help="collect, then render the period that just ended (for cron / CI)")
+    p.add_argument("--subscription", action="append", metavar="ID")
+    p.add_argument("--management-group", action="append", metavar="ID")
+    p.add_argument("--cloud", choices=CLOUD_NAMES, default="public")
+    p.add_argument("--endpoint")
+    p.add_argument("--auth", choices=AUTH_METHODS, default="default")
+    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--batch-size", type=int, default=300)
+    p.add_argument("--as-of", help=argparse.SUPPRESS)
+    render_options(p)
+    p.set_defaults(func=cmd_monthly)
+
+    p = sub.add_parser("demo", help="build the demo tenant (no Azure needed) and render its reports")
+    p.add_argument("--out", default="reports/demo", metavar="DIR")
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("kpis", help="KPIs over the snapshots: open findings, MTTR, tag coverage")
     p.add_argument("--snapshots", default="snapshots", metavar="DIR")

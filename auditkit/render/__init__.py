@@ -71,8 +71,14 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     unknown = sorted(set(subs) - set(ranked["subscription_id"]))
     if unknown:
         raise AuditkitError(f"subscription {unknown[0]} appears in no snapshot up to period {period}")
-    for s in subs:
-        report_file(s)  # file names are subscription ids: refuse anything else
+    # File names are subscription ids: anything else (user-controlled text) gets no file.
+    invalid = []
+    for s in list(subs):
+        try:
+            report_file(s)
+        except ValueError:
+            invalid.append(s)
+            subs.remove(s)
 
     out = Path(out).resolve()
     final = out / period
@@ -102,6 +108,8 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
                     progress(outcome, len(outcomes), len(jobs))
         snaps = ctx.history.snapshots
         failures = [{"report": o.name, "subscription_id": o.subscription_id, **o.error} for o in outcomes if not o.ok]
+        failures += [{"report": None, "subscription_id": s, "cell": None, "ename": "InvalidSubscriptionId",
+                      "evalue": "not a subscription id: no report file is named after it"} for s in invalid]
         body = {
             "tool": "auditkit",
             "period": period,
@@ -124,6 +132,8 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    outcomes += [Outcome(s, s, False, 0.0, {"cell": None, "ename": "InvalidSubscriptionId",
+                                             "evalue": "not a subscription id"}) for s in invalid]
     return RenderResult(final, sorted(outcomes, key=lambda o: o.name), final / manifest.name)
 
 
