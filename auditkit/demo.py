@@ -131,9 +131,18 @@ def _plan(nsgs_per_sub: int = 19, subscriptions: list | None = None, seed: int =
     return subs, plan
 
 
-def tenant_month(month: int, nsgs_per_sub: int = 19) -> tuple[list[dict], list[dict]]:
+def subscription_names(n: int | None) -> list[tuple[str, str]]:
+    """The demo's 8 subscriptions, or ``n`` of them for benchmarks (more are numbered)."""
+    if n is None or n == len(SUBSCRIPTIONS):
+        return SUBSCRIPTIONS
+    envs = ["prod", "prod", "dev", "test"]
+    extra = [(f"contoso-{envs[i % 4]}-unit{i:03d}", envs[i % 4]) for i in range(max(0, n - len(SUBSCRIPTIONS)))]
+    return (SUBSCRIPTIONS + extra)[:n]
+
+
+def tenant_month(month: int, nsgs_per_sub: int = 19, n_subscriptions: int | None = None) -> tuple[list[dict], list[dict]]:
     """(NSG records, subscription rows) of the demo tenant at ``month`` (0 = first snapshot)."""
-    subs, plan = _plan(nsgs_per_sub)
+    subs, plan = _plan(nsgs_per_sub, subscription_names(n_subscriptions))
     lost = {s["subscriptionId"] for s in subs if s["name"] == "contoso-legacy-dc"} if month >= LOST_FROM_MONTH else set()
     records = []
     for n in plan:
@@ -160,7 +169,8 @@ def tenant_month(month: int, nsgs_per_sub: int = 19) -> tuple[list[dict], list[d
     return records, sub_rows
 
 
-def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_sub: int = 19) -> Path:
+def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_sub: int = 19,
+                    n_subscriptions: int | None = None) -> Path:
     """Write the demo tenant's monthly snapshots (skipping those already there)."""
     from auditkit.collect import snapshot_from_records
     from auditkit.snapshot import list_snapshots, parse_as_of, snapshot_name
@@ -171,7 +181,7 @@ def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_su
         as_of = month_as_of(month)
         if snapshot_name(parse_as_of(as_of)) in have:
             continue
-        records, subs = tenant_month(month, nsgs_per_sub)
+        records, subs = tenant_month(month, nsgs_per_sub, n_subscriptions)
         snapshot_from_records(records, snapshots_dir=root, as_of=as_of, subscription_rows=subs,
                               source={"kind": "demo", "seed": SEED, "month": month})
     return root
