@@ -222,7 +222,8 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
     update, close = _render_progress()
     try:
         result = render(args.snapshots, out=args.out, period=period, subscriptions=args.subscription,
-                        workers=args.workers, parameters_file=args.parameters, progress=update)
+                        workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs,
+                        progress=update)
     finally:
         close()
     ok = [o for o in result.outcomes if o.ok]
@@ -261,16 +262,78 @@ def cmd_monthly(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from auditkit.demo import build_snapshots
+    from auditkit.demo_flows import write_flow_logs
 
     out = Path(args.out)
     snaps = build_snapshots(out / "snapshots")
+    flowlogs = out / "flowlogs"
+    if not (flowlogs / ".complete").is_file():
+        write_flow_logs(flowlogs)
+        (flowlogs / ".complete").write_text("demo flow logs complete\n")
     args.snapshots, args.out, args.subscription, args.parameters = str(snaps), str(out), None, None
+    args.flowlogs = str(flowlogs)
     code = _render(args, None)
     from auditkit.render import default_period
 
     index = out / default_period(snaps) / "index.html"
     print(f"open {index} in a browser")
     return code
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    from auditkit.flow_evidence import evidence
+    from auditkit.flowlogs import read_paths
+    from auditkit.settings import load_settings
+    from auditkit.snapshot import is_snapshot, list_snapshots, open_snapshot
+
+    snap_path = Path(args.snapshot)
+    if not is_snapshot(snap_path):
+        snaps = list_snapshots(snap_path)
+        if not snaps:
+            raise AuditkitError(f"{snap_path}: neither a snapshot nor a folder of snapshots")
+        snap_path = snaps[-1].path
+    snap = open_snapshot(snap_path)
+    result = scan(snap, ports=(args.port,))
+    nsgs = snap.table("nsgs")
+    guids = dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True)) if "resource_guid" in nsgs else {}
+    logs = read_paths(args.paths)
+    found = evidence(result.findings, logs.flows, load_settings(args.parameters), guids)
+    if args.format == "json":
+        text = to_json({"findings": found, "skipped": logs.skipped, "snapshot": snap.id, "flows": len(logs.flows)})
+    elif args.format == "csv":
+        import pandas as pd
+
+        rows = [{"nsg_id": f["nsg_id"], "rule_name": f["rule_name"], "port": f["port"],
+                 "recommendation": f["recommendation"], "proposed_prefixes": f["proposed_prefixes"], **s}
+                for f in found for s in (f["sources"] or [{}])]
+        text = to_csv(pd.DataFrame(rows))
+    else:
+        lines = [f"{len(logs.flows)} flows read; findings on port {args.port} in snapshot {snap.id}: {len(found)}"]
+        for f in found:
+            classes: dict = {}
+            for s in f["sources"]:
+                classes[s["class"]] = classes.get(s["class"], 0) + 1
+            lines.append("")
+            lines.append(f"{f['nsg_name']} / {f['rule_name']} (port {f['port']}): {f['recommendation'].upper()}")
+            lines.append("  sources seen: " + (", ".join(f"{n} {c}" for c, n in sorted(classes.items())) or "none"))
+            if f["proposed_prefixes"]:
+                lines.append("  proposed: " + " ".join(f["proposed_prefixes"]))
+            lines.append(f"  {f['note']}")
+            if f["command"]:
+                lines.append(f"  {f['command']}")
+        bad = {k: v for k, v in logs.skipped.items() if v["incomplete_records"] or v["malformed_tuples"]}
+        if bad:
+            lines.append("")
+            lines.append(f"skipped in {len(bad)} files: "
+                         f"{sum(v['incomplete_records'] for v in bad.values())} incomplete records, "
+                         f"{sum(v['malformed_tuples'] for v in bad.values())} malformed tuples (see --format json)")
+        text = _visible_lines(lines)
+    _write(text, None)
+    return EXIT_OK
+
+
+def _visible_lines(lines: list[str]) -> str:
+    return "".join("".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in line) + "\n" for line in lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--period", metavar="YYYY-MM", help="the month to report (default: the latest snapshot's)")
         p.add_argument("--workers", type=int, default=None, help="parallel report workers (default: CPU cores)")
         p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
+        p.add_argument("--flowlogs", metavar="PATH", help="NSG/VNet flow logs (files or folders) for the "
+                       "'analyze before you restrict' section")
 
     p = sub.add_parser("render", help="render one HTML report per subscription plus the tenant overview")
     p.add_argument("--snapshots", default="snapshots", metavar="DIR")
@@ -349,6 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="only snapshots taken at or before this date")
     p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
     p.set_defaults(func=cmd_kpis)
+
+    p = sub.add_parser("flows", help="flow-log evidence per finding: who connects, what to allow instead")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="flow-log files or folders (an export of the "
+                   "insights-logs-* containers), or https://<account>.blob.core.windows.net URLs")
+    p.add_argument("--snapshot", default="snapshots", metavar="DIR", help="a snapshot, or a folder of them (latest)")
+    p.add_argument("--port", type=int, default=25)
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--parameters", metavar="FILE", help="settings file (mail gateways, thresholds)")
+    p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("snapshots", help="list snapshots with their counts and verify their hashes")
     p.add_argument("--snapshots", default="snapshots", metavar="DIR")

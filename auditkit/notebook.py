@@ -26,6 +26,15 @@ def setup(snapshots_dir: str | None = None, period: str | None = None, ports: An
                         parameters=parameters_file)
 
 
+def flow_section(ctx: ReportContext, subscription_id: str, snapshots_dir: str | None, flowlogs_dir: str | None):
+    """The flow-log evidence section; on the demo tenant the demo's flow logs are used by default."""
+    if flowlogs_dir is None and snapshots_dir is None:
+        from auditkit.demo_flows import default_flow_logs
+
+        flowlogs_dir = default_flow_logs()
+    return subscription.flow_evidence(ctx, subscription_id, flowlogs_dir)
+
+
 def subscription_setup(snapshots_dir: str | None = None, subscription_id: str | None = None,
                        period: str | None = None, ports: Any = None, as_of: str | None = None,
                        parameters_file: str | None = None) -> tuple[ReportContext, str]:

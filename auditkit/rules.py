@@ -44,7 +44,7 @@ RULE_COLUMNS = [
 
 ERROR_COLUMNS = ["nsg_id", "rule_name", "field", "message"]
 NSG_COLUMNS = ["subscription_id", "resource_group", "nsg_id", "nsg_key", "nsg_name", "location", "attached",
-               "subnets", "nics", "tags"]
+               "subnets", "nics", "tags", "resource_guid"]
 _DTYPES = {"default": bool, "attached": bool, "subnets": np.int64, "nics": np.int64, "priority": "Int64"}
 
 # (table column, singular key, plural key) as in the ARM securityRules schema.
@@ -154,7 +154,8 @@ def rules_table(records: Sequence[Any]) -> Tables:
         rg = rec.get("resourceGroup") or _segment(nsg_id, "resourcegroups")
         name = rec.get("name") or nsg_id.rstrip("/").rsplit("/", 1)[-1]
         nsg_rows.append((str(sub), str(rg), nsg_id, key, str(name), str(rec.get("location") or ""),
-                         n_sub > 0 or n_nic > 0, n_sub, n_nic, tags if isinstance(tags, Mapping) else {}))
+                         n_sub > 0 or n_nic > 0, n_sub, n_nic, tags if isinstance(tags, Mapping) else {},
+                         str(props.get("resourceGuid") or "").lower()))
         rule_lists.append(custom + defaults)
         default_flags.append([False] * len(custom) + [True] * len(defaults))
 
@@ -163,7 +164,7 @@ def rules_table(records: Sequence[Any]) -> Tables:
     nsg_index = np.repeat(np.arange(len(nsg_rows)), counts)
     flat = list(chain.from_iterable(rule_lists))
     props = [_props(r) for r in flat]
-    data: dict[str, Any] = {c: nsgs[c].to_numpy(dtype=object)[nsg_index] for c in NSG_COLUMNS}
+    data: dict[str, Any] = {c: nsgs[c].to_numpy(dtype=object)[nsg_index] for c in NSG_COLUMNS if c in RULE_COLUMNS}
     data["rule_name"] = [str(r.get("name") or "") if type(r) is dict or isinstance(r, Mapping) else "" for r in flat]
     data["rule_id"] = [str(r.get("id") or "") if type(r) is dict or isinstance(r, Mapping) else "" for r in flat]
     data["default"] = np.fromiter(chain.from_iterable(default_flags), dtype=bool, count=len(flat))

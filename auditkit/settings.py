@@ -29,6 +29,7 @@ BUILT_IN: dict[str, Any] = {
                           "description": ["justification", "ticket"]},
         "environment": {"keys": ["environment", "env"], "production": ["prod", "production", "prd"]},
     },
+    "flows": {"mail_gateways": ["203.0.113.0/24", "198.51.100.16/28"], "min_bytes": 1024, "max_prefix": 24},
 }
 
 
@@ -52,6 +53,18 @@ class Settings:
     @property
     def production_values(self) -> tuple[str, ...]:
         return tuple(v.lower() for v in self.raw["tags"]["environment"].get("production", []))
+
+    @property
+    def mail_gateways(self) -> tuple[str, ...]:
+        return tuple(str(p) for p in self.raw["flows"].get("mail_gateways", []))
+
+    @property
+    def min_bytes(self) -> int:
+        return int(self.raw["flows"].get("min_bytes", 1024))
+
+    @property
+    def max_prefix(self) -> int:
+        return int(self.raw["flows"].get("max_prefix", 24))
 
     @property
     def fingerprint(self) -> str:
@@ -102,6 +115,13 @@ def load_settings(path: str | Path | None = None, overrides: dict | None = None)
 
 
 def _validate(s: dict, where: str) -> None:
+    import ipaddress
+
+    for p in s.get("flows", {}).get("mail_gateways", []):
+        try:
+            ipaddress.ip_network(str(p), strict=False)
+        except ValueError:
+            raise InputError(f"{where}: flows.mail_gateways: {p!r} is not a prefix") from None
     ports = s.get("ports")
     if not isinstance(ports, list) or not ports or not all(isinstance(p, int) and 0 <= p <= 65535 for p in ports):
         raise InputError(f"{where}: 'ports' must be a list of port numbers")

@@ -8,6 +8,7 @@ are hidden behind earlier Deny rules, and some NSGs are not attached to anything
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterator
 
 # (name, access, protocol, sources, destination ports, source ports)
@@ -72,8 +73,8 @@ def nsg_record(subscription: str, resource_group: str, name: str, rules: list[di
     """An NSG record in Resource Graph objectArray shape; ``rules`` are callables or dicts."""
     nsg_id = (f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
               f"Microsoft.Network/networkSecurityGroups/{name}")
-    props: dict = {"provisioningState": "Succeeded", "securityRules": rules or [],
-                   "defaultSecurityRules": default_rules(nsg_id)}
+    props: dict = {"provisioningState": "Succeeded", "resourceGuid": str(uuid.uuid5(uuid.NAMESPACE_URL, nsg_id.lower())),
+                   "securityRules": rules or [], "defaultSecurityRules": default_rules(nsg_id)}
     if attached:
         props["subnets"] = [{"id": f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
                                    f"Microsoft.Network/virtualNetworks/vnet-{resource_group}/subnets/{name}"}]

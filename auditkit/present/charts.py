@@ -86,3 +86,19 @@ def age_histogram(findings: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="age (days)")
     return _layout(fig, "Age of open findings")
+
+
+CLASS_COLOURS = {"gateway": "#27ae60", "private": "#2471a3", "internet": "#c0392b"}
+
+
+def flows_by_class(matched: pd.DataFrame) -> go.Figure:
+    """Flows of one rule per day, stacked by source class (gateway, private, internet)."""
+    fig = go.Figure()
+    if len(matched):
+        day = matched["time"].dt.floor("D")
+        counts = matched.assign(day=day).groupby(["day", "cls"]).size().unstack(fill_value=0)
+        for cls in ("gateway", "private", "internet"):
+            if cls in counts.columns:
+                fig.add_trace(go.Bar(x=counts.index, y=counts[cls], name=cls, marker_color=CLASS_COLOURS[cls]))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "Flows per day by source class", height=300)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -112,7 +113,7 @@ def remediation(ctx: ReportContext, subscription_id: str, evidence: dict | None 
     if not len(f):
         blocks.append(paragraph("Nothing to remediate."))
     for row in f.to_dict(orient="records"):
-        key = (row["nsg_key"], row["rule_name"], int(row["port"]))
+        key = (row["nsg_id"].lower(), row["rule_name"], int(row["port"]))
         prefixes = (evidence or {}).get(key)
         blocks.append(HTML(f"<h3>{esc(row['nsg_name'])} / {esc(row['rule_name'])} (port {int(row['port'])})</h3>"))
         if is_jit(row["rule_name"]):
@@ -145,3 +146,70 @@ def appendix(ctx: ReportContext) -> HTML:
     blocks.append(heading("Settings", 3))
     blocks.append(code_block(json.dumps(ctx.history.settings.raw, indent=1)))
     return concat(*blocks)
+
+
+@dataclass
+class FlowSection:
+    """The 'Analyze before you restrict' section: blocks to display, and proposals for the checklist."""
+
+    blocks: list
+    proposals: dict  # (nsg id lower-cased, rule name, port) -> proposed prefixes
+
+
+def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None, port: int = 25) -> FlowSection:
+    """Per open finding on ``port``: who connects (flow logs), a chart by source class, and the proposal."""
+    from auditkit.flow_evidence import evidence
+    from auditkit.flowlogs import read_paths
+
+    blocks: list = [heading("Analyze before you restrict: flow-log evidence")]
+    if not flowlogs:
+        blocks.append(paragraph("No flow logs were given for this report: the proposed source lists below are "
+                                "placeholders. Pass NSG or VNet flow logs (render --flowlogs) to see who connects."))
+        return FlowSection(blocks, {})
+    f = findings_frame(scoped(ctx, subscription_id))
+    f = f[(f["status"] == STATUS_OPEN) & (f["port"] == port)].reset_index(drop=True)
+    if not len(f):
+        blocks.append(paragraph(f"No open finding on port {port}."))
+        return FlowSection(blocks, {})
+    logs = read_paths([flowlogs])
+    nsgs = ctx.latest.table("nsgs")
+    guids = dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True)) if "resource_guid" in nsgs else {}
+    found = evidence(f, logs.flows, ctx.history.settings, guids)
+    skipped = {k: v for k, v in logs.skipped.items() if v["incomplete_records"] or v["malformed_tuples"]}
+    window = found[0]["window"] if found else [None, None]
+    blocks.append(paragraph(f"{len(logs.flows)} flows read from {len(logs.skipped)} blobs, "
+                            f"{(window[0] or '')[:10]} to {(window[1] or '')[:10]}; "
+                            f"{sum(v['incomplete_records'] for v in skipped.values())} incomplete records and "
+                            f"{sum(v['malformed_tuples'] for v in skipped.values())} malformed tuples skipped.",
+                            "ak-note"))
+    proposals = {}
+    from auditkit.flow_evidence import classify, match_flows
+
+    matched = match_flows(f, logs.flows, guids)
+    if len(matched):
+        matched = matched.assign(cls=classify(matched["source"], ctx.history.settings.mail_gateways))
+    for i, e in enumerate(found):
+        blocks.append(HTML(f"<h3>{esc(e['nsg_name'])} / {esc(e['rule_name'])} (port {e['port']}): "
+                           f"{esc(e['recommendation'])}</h3>"))
+        blocks.append(paragraph(e["note"]))
+        src = pd.DataFrame(e["sources"])
+        if len(src):
+            src = src.sort_values(["class", "bytes"], ascending=[True, False])
+            top = pd.concat([src[src["class"] != "internet"], src[src["class"] == "internet"].head(15)])
+            blocks.append(table(top, ["source", "class", "flows", "completed", "bytes", "allowed", "denied",
+                                      "first_seen", "last_seen"],
+                                ["Source", "Class", "Flows", "Completed sessions", "Bytes", "Allowed", "Denied",
+                                 "First seen", "Last seen"]))
+            if len(src) > len(top):
+                blocks.append(paragraph(f"... and {len(src) - len(top)} more internet sources (scanners).", "ak-note"))
+            blocks.append(charts.flows_by_class(matched[matched["finding"] == i]))
+        else:
+            blocks.append(paragraph("No flow of this rule in the window."))
+        if e["command"]:
+            blocks.append(code_block(e["command"]))
+        if e["bicep"]:
+            blocks.append(paragraph("Equivalent ARM/Bicep change of the rule's properties:"))
+            blocks.append(code_block(e["bicep"]))
+        if e["recommendation"] == "restrict":
+            proposals[(e["nsg_id"].lower(), e["rule_name"], e["port"])] = e["proposed_prefixes"]
+    return FlowSection(blocks, proposals)

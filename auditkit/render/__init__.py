@@ -58,7 +58,7 @@ def default_period(snapshots_dir: str | Path) -> str:
 
 def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports", period: str | None = None,
            subscriptions: Sequence[str] | None = None, workers: int | None = None, ports: Any = None,
-           parameters_file: str | None = None,
+           parameters_file: str | None = None, flowlogs: str | Path | None = None,
            progress: Callable[[Outcome, int, int], None] | None = None) -> RenderResult:
     """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened."""
     snapshots_dir = Path(snapshots_dir).resolve()
@@ -91,8 +91,9 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     names = dict(zip(ranked["subscription_id"], ranked["name"], strict=True))
     jobs = [Job(str(nb_dir / "tenant_overview.ipynb"), "index", f"NSG exposure audit {period}: tenant overview",
                 {**common, "link_reports": True}, str(tmp))]
+    flow_param = {"flowlogs_dir": str(Path(flowlogs).resolve()) if flowlogs else None}
     jobs += [Job(str(nb_dir / "subscription_audit.ipynb"), s, f"NSG exposure audit {period}: {s}",
-                 {**common, "subscription_id": s}, str(tmp), subscription_id=s) for s in subs]
+                 {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s) for s in subs]
 
     started = datetime.now(UTC)
     outcomes: list[Outcome] = []

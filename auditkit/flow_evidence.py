@@ -1,0 +1,159 @@
+"""Analyze before you restrict: who really connects to an exposed rule, and what to allow instead.
+
+For each finding, the flows of its NSG (by resource id for NSG flow logs, by resourceGuid for
+VNet flow logs' ``aclID``) and rule (flow logs may cut names at 65 characters) on the finding's
+port are summarised per source. Sources are classed as the mail gateway (``parameters/``),
+private/virtual network, or internet. The proposed source list is the gateway prefixes plus the
+internet sources that completed real sessions (bytes both ways) above a threshold, aggregated
+into the fewest CIDRs never wider than ``max_prefix``. The kit proposes; it never applies.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from auditkit.remediation import delete_command, is_jit, restrict_command
+from auditkit.settings import Settings
+
+CLASS_GATEWAY, CLASS_PRIVATE, CLASS_INTERNET = "gateway", "private", "internet"
+TRUNCATED_RULE = 64  # a flow-log rule name this long may be cut: match it as a prefix
+_PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                               "169.254.0.0/16", "127.0.0.0/8", "fc00::/7", "fe80::/10", "::1/128")]
+
+
+def classify(sources: pd.Series, gateways: Sequence[str]) -> np.ndarray:
+    """Class per source address; each distinct address is looked at once."""
+    nets = [ipaddress.ip_network(g, strict=False) for g in gateways]
+    codes, uniques = pd.factorize(sources.to_numpy(dtype=object))
+    out = []
+    for u in uniques:
+        try:
+            a = ipaddress.ip_address(str(u))
+        except ValueError:
+            out.append(CLASS_INTERNET)
+            continue
+        if any(a.version == n.version and a in n for n in nets):
+            out.append(CLASS_GATEWAY)
+        elif any(a.version == n.version and a in n for n in _PRIVATE):
+            out.append(CLASS_PRIVATE)
+        else:
+            out.append(CLASS_INTERNET)
+    return np.asarray(out + [CLASS_INTERNET], dtype=object)[codes]
+
+
+def aggregate(addresses: Sequence[str], max_prefix: int = 24, keep: Sequence[str] = ()) -> list[str]:
+    """The fewest CIDRs covering ``addresses``, none wider than /``max_prefix`` (IPv6: /``max_prefix + 96``
+    is not assumed; IPv6 senders stay as /64s at the widest), plus ``keep`` prefixes as given."""
+    groups: dict = {}
+    for text in addresses:
+        a = ipaddress.ip_address(text)
+        limit = max_prefix if a.version == 4 else 64
+        key = ipaddress.ip_network(f"{a}/{limit}", strict=False)
+        lo, hi = groups.get(key, (a, a))
+        groups[key] = (min(lo, a), max(hi, a))
+    nets = []
+    for key, (lo, hi) in groups.items():
+        # The smallest block holding both ends: their common prefix, never wider than the group.
+        bits = key.max_prefixlen
+        diff = int(lo) ^ int(hi)
+        plen = bits - diff.bit_length()
+        nets.append(ipaddress.ip_network(f"{lo}/{max(plen, key.prefixlen)}", strict=False))
+    nets += [ipaddress.ip_network(k, strict=False) for k in keep]
+    out = []
+    for version in (4, 6):
+        out += [str(n) for n in ipaddress.collapse_addresses(n for n in nets if n.version == version)]
+    return out
+
+
+def match_flows(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, str]) -> pd.DataFrame:
+    """Inbound flows on each finding's port that its NSG and rule logged; column ``finding`` = row of findings."""
+    if not len(findings) or not len(flows):
+        return flows.iloc[0:0].assign(finding=pd.Series(dtype=np.int64))
+    f = pd.DataFrame({"finding": np.arange(len(findings)), "nsg": findings["nsg_id"].str.lower().to_numpy(),
+                      "port": findings["port"].to_numpy(dtype=np.int64),
+                      "rule_l": findings["rule_name"].str.lower().to_numpy()})
+    f["guid"] = [guids.get(n, "") for n in f["nsg"]]
+    inbound = flows[flows["direction"].to_numpy(dtype=object) == "I"]
+    by_id = inbound[inbound["nsg_id"] != ""].merge(f.drop(columns="guid"), left_on=["nsg_id", "destination_port"],
+                                                   right_on=["nsg", "port"])
+    by_guid = inbound[inbound["acl_id"] != ""].merge(f[f["guid"] != ""].drop(columns="nsg"),
+                                                     left_on=["acl_id", "destination_port"], right_on=["guid", "port"])
+    m = pd.concat([by_id, by_guid], ignore_index=True)
+    rule = m["rule"].str.lower()
+    exact = rule.to_numpy(dtype=object) == m["rule_l"].to_numpy(dtype=object)
+    cut = np.zeros(len(m), dtype=bool)
+    long_rows = np.flatnonzero(rule.str.len().to_numpy() >= TRUNCATED_RULE)  # rare: names cut by the service
+    cut[long_rows] = [m["rule_l"].iat[i].startswith(rule.iat[i]) for i in long_rows]
+    return m[exact | cut].drop(columns=["nsg", "port", "rule_l", "guid"], errors="ignore").reset_index(drop=True)
+
+
+def summarise_sources(matched: pd.DataFrame, gateways: Sequence[str]) -> pd.DataFrame:
+    """Per (finding, source): flows, first and last seen, bytes each way, allowed and denied flows,
+    completed sessions (C/E rows with bytes both ways), and the source's class."""
+    if not len(matched):
+        return pd.DataFrame(columns=["finding", "source", "class", "flows", "first_seen", "last_seen", "bytes",
+                                     "bytes_in", "bytes_out", "allowed", "denied", "completed"])
+    m = matched.assign(
+        allowed=(matched["decision"] == "A").astype(int),
+        denied=(matched["decision"] == "D").astype(int),
+        completed=(matched["state"].isin(["C", "E"]) & (matched["bytes_src_to_dst"] > 0)
+                   & (matched["bytes_dst_to_src"] > 0)).astype(int))
+    g = m.groupby(["finding", "source"], sort=False).agg(
+        flows=("time", "size"), first_seen=("time", "min"), last_seen=("time", "max"), bytes=("bytes", "sum"),
+        bytes_in=("bytes_src_to_dst", "sum"), bytes_out=("bytes_dst_to_src", "sum"), allowed=("allowed", "sum"),
+        denied=("denied", "sum"), completed=("completed", "sum")).reset_index()
+    g["class"] = classify(g["source"], gateways)
+    return g.sort_values(["finding", "bytes", "flows"], ascending=[True, False, False]).reset_index(drop=True)
+
+
+def _bicep(prefixes: Sequence[str]) -> str:
+    items = " ".join(f"'{p}'" for p in prefixes)
+    return f"sourceAddressPrefix: null\nsourceAddressPrefixes: [ {items} ]"
+
+
+def evidence(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings,
+             guids: dict[str, str] | None = None) -> list[dict]:
+    """One dict per finding: sources seen, proposed prefixes, command and recommendation."""
+    matched = match_flows(findings, flows, guids or {})
+    per_source = summarise_sources(matched, settings.mail_gateways)
+    window = (flows["time"].min(), flows["time"].max()) if len(flows) else (None, None)
+    out = []
+    for i, row in enumerate(findings.to_dict(orient="records")):
+        s = per_source[per_source["finding"] == i]
+        legit = s[(s["class"] == CLASS_INTERNET) & (s["completed"] > 0) & (s["bytes"] >= settings.min_bytes)]
+        gateway_seen = bool(((s["class"] == CLASS_GATEWAY) & (s["allowed"] > 0)).any())
+        proposed = aggregate(legit["source"].tolist(), settings.max_prefix, settings.mail_gateways)
+        port = int(row["port"])
+        if is_jit(str(row["rule_name"])):
+            rec, command, note = "jit-managed", "", ("Just-in-Time rule managed by Defender for Cloud: do not edit it "
+                                                     "by hand; review the JIT policy.")
+        elif not len(legit) and not gateway_seen:
+            rec, command = "decommission", delete_command(row)
+            note = (f"No legitimate inbound traffic on port {port} in the window: remove the rule."
+                    + (" Where hosts need to send mail, use authenticated submission on port 587." if port == 25
+                       else ""))
+        else:
+            rec, command = "restrict", restrict_command(row, proposed)
+            note = (f"Replace the internet-wide source with {len(proposed)} prefix(es): the mail gateway and "
+                    f"{len(legit)} sender(s) that completed sessions.")
+        out.append({
+            "subscription_id": row.get("subscription_id"), "resource_group": row.get("resource_group"),
+            "nsg_id": row["nsg_id"], "nsg_name": row.get("nsg_name"), "rule_name": row["rule_name"], "port": port,
+            "recommendation": rec, "note": note,
+            "sources": [{"source": r["source"], "class": r["class"], "flows": int(r["flows"]),
+                         "bytes": int(r["bytes"]), "allowed": int(r["allowed"]), "denied": int(r["denied"]),
+                         "completed": int(r["completed"]), "first_seen": r["first_seen"].isoformat(),
+                         "last_seen": r["last_seen"].isoformat()} for r in s.to_dict(orient="records")],
+            "proposed_prefixes": proposed if rec == "restrict" else [],
+            "command": command,
+            "arm_patch": json.dumps({"properties": {"sourceAddressPrefix": None,
+                                                    "sourceAddressPrefixes": proposed}}) if rec == "restrict" else "",
+            "bicep": _bicep(proposed) if rec == "restrict" else "",
+            "window": [w.isoformat() if w is not None else None for w in window],
+        })
+    return out
