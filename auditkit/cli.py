@@ -296,7 +296,12 @@ def cmd_flows(args: argparse.Namespace) -> int:
     result = scan(snap, ports=(args.port,))
     nsgs = snap.table("nsgs")
     guids = dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True)) if "resource_guid" in nsgs else {}
-    logs = read_paths(args.paths)
+    cred = None
+    if any(str(p).startswith("https://") for p in args.paths):
+        from auditkit.collect.credentials import credential
+
+        cred = credential(args.auth, args.cloud)
+    logs = read_paths(args.paths, credential=cred)
     found = evidence(result.findings, logs.flows, load_settings(args.parameters), guids)
     if args.format == "json":
         text = to_json({"findings": found, "skipped": logs.skipped, "snapshot": snap.id, "flows": len(logs.flows)})
@@ -422,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=25)
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("--parameters", metavar="FILE", help="settings file (mail gateways, thresholds)")
+    p.add_argument("--auth", choices=AUTH_METHODS, default="default", help="credential for storage account URLs")
+    p.add_argument("--cloud", choices=CLOUD_NAMES, default="public")
     p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("snapshots", help="list snapshots with their counts and verify their hashes")

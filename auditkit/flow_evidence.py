@@ -21,7 +21,9 @@ from auditkit.remediation import delete_command, is_jit, restrict_command
 from auditkit.settings import Settings
 
 CLASS_GATEWAY, CLASS_PRIVATE, CLASS_INTERNET = "gateway", "private", "internet"
-TRUNCATED_RULE = 64  # a flow-log rule name this long may be cut: match it as a prefix
+# The service cuts "UserRule_<name>" at 65 characters: a name that long (less the longest prefix,
+# "DefaultRule_") may be cut, so it matches the rules it is a prefix of.
+TRUNCATED_RULE = 65 - len("DefaultRule_")
 _PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
                                                "169.254.0.0/16", "127.0.0.0/8", "fc00::/7", "fe80::/10", "::1/128")]
 

@@ -281,16 +281,17 @@ def read_flow_logs(blobs: Iterable[tuple[str, bytes]]) -> FlowLogs:
     return FlowLogs(flows.sort_values("time", kind="stable").reset_index(drop=True), skipped)
 
 
-def read_paths(paths: Iterable[str | Path]) -> FlowLogs:
-    """Flow logs from local files or folders, or from ``https://<account>.blob...`` URLs (with
-    ``DefaultAzureCredential``)."""
+def read_paths(paths: Iterable[str | Path], credential=None, **client_kwargs) -> FlowLogs:
+    """Flow logs from local files or folders, or from storage account URLs (``https://...``,
+    read with ``credential``, by default the one ``auditkit collect`` would use)."""
     local, remote = [], []
     for p in paths:
-        (remote if str(p).startswith("https://") else local).append(p)
+        (remote if str(p).startswith(("https://", "http://")) else local).append(p)
     sources: list = [iter_files(local)]
     if remote:
-        from azure.identity import DefaultAzureCredential
+        if credential is None:
+            from auditkit.collect.credentials import credential as make_credential
 
-        cred = DefaultAzureCredential()
-        sources += [iter_blobs(url, cred) for url in remote]
+            credential = make_credential("default")
+        sources += [iter_blobs(url, credential, **client_kwargs) for url in remote]
     return read_flow_logs(item for src in sources for item in src)
