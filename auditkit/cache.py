@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -31,14 +30,21 @@ FINDING_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "ns
                    "port", "protocol", "sources", "destination_ports", "attached", "severity", "description"]
 
 
-@dataclass(frozen=True)
 class Derived:
-    """What history needs from one snapshot."""
+    """What history needs from one snapshot; the governance table is read only when asked for."""
 
-    snapshot: Snapshot
-    findings: pd.DataFrame
-    governance: pd.DataFrame
-    coverage: dict
+    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, governance: pd.DataFrame | Path,
+                 coverage: dict):
+        self.snapshot = snapshot
+        self.findings = findings
+        self._governance = governance
+        self.coverage = coverage
+
+    @property
+    def governance(self) -> pd.DataFrame:
+        if isinstance(self._governance, Path):
+            self._governance = from_arrow(pq.read_table(self._governance))
+        return self._governance
 
 
 def cache_key(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> str:
@@ -61,9 +67,8 @@ def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_
     folder = snapshot.path.parent / CACHE_DIR / f"{snapshot.id}-{cache_key(snapshot, ports, settings)}"
     if use_cache and (folder / "coverage.json").is_file():
         try:
-            return Derived(snapshot, from_arrow(pq.read_table(folder / "findings.parquet")),
-                           from_arrow(pq.read_table(folder / "governance.parquet")),
-                           json.loads((folder / "coverage.json").read_text()))
+            return Derived(snapshot, from_arrow(pq.read_table(folder / "findings.parquet"), arrow_strings=True),
+                           folder / "governance.parquet", json.loads((folder / "coverage.json").read_text()))
         except Exception:  # noqa: BLE001 - a damaged cache entry is rebuilt, never trusted
             shutil.rmtree(folder, ignore_errors=True)
     d = _compute(snapshot, ports, settings)

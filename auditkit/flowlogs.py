@@ -144,95 +144,118 @@ def _collect(records: list[dict], name: str, batch: _Batch) -> None:
                         batch.add(g.get("flowTuples"), "", acl, str(g.get("rule", "")), mac, "vnet", name)
 
 
-def _column(flat: np.ndarray, width: int, i: int) -> np.ndarray:
-    return flat[i::width]
+def _strings(arr: pa.Array) -> pd.Series:
+    """An Arrow string array as a pandas string column, without copying into Python objects."""
+    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.large_string())))
+
+
+def _ints(col: pa.Array, empty_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(values, valid) for a column of decimal text; empty text is 0 when ``empty_ok``."""
+    digits = pc.match_substring_regex(col, r"^[0-9]{1,18}$").to_numpy(zero_copy_only=False)
+    empty = pc.equal(pc.utf8_length(col), 0).to_numpy(zero_copy_only=False)
+    text = pc.if_else(pa.array(digits), col, "0")
+    values = pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+    return values, digits | (empty & empty_ok)
+
+
+def _code(col: pa.Array, values: list[str]) -> np.ndarray:
+    """Index of each value in ``values`` (computed in Arrow), -1 where it is none of them."""
+    idx = pc.index_in(col, value_set=pa.array(values))
+    return pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _fields(parts: pa.ListArray, rows: np.ndarray, width: int) -> list[pa.Array]:
+    """The tuples at ``rows`` (all of ``width`` fields) as one Arrow string array per field."""
+    flat = pc.list_flatten(parts.take(pa.array(rows)))
+    n = len(rows)
+    return [flat.take(pa.array(np.arange(i, n * width, width))) for i in range(width)]
 
 
 def _parse(batch: _Batch, skipped: dict) -> pd.DataFrame:
+    """Split every tuple at once (Arrow), validate and convert each field as a column."""
     if not batch.tuples:
         return pd.DataFrame(columns=FLOW_COLUMNS)
     counts = np.asarray(batch.counts, dtype=np.int64)
     group = np.repeat(np.arange(len(counts)), counts)
-    kind = np.asarray(batch.kind, dtype=object)[group]
-    arr = pa.array(batch.tuples, type=pa.string())
-    parts = pc.split_pattern(arr, ",")
+    kinds = np.asarray(batch.kind, dtype=object)
+    kind = kinds[group]
+    parts = pc.split_pattern(pa.array(batch.tuples, type=pa.string()), ",")
     width = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
     expected = np.where(kind == "nsg-v1", 8, 13)
     # v2 and VNet tuples from rules that log no counters stop after the state (9 fields).
     ok_shape = (width == expected) | ((kind != "nsg-v1") & (width == 9))
+    files = np.asarray(batch.file, dtype=object)
+    bad_groups = [group[~ok_shape]]
     frames = []
     for w in (8, 9, 13):
         rows = np.flatnonzero(ok_shape & (width == w))
         if not len(rows):
             continue
-        flat = pc.list_flatten(parts.take(pa.array(rows))).to_numpy(zero_copy_only=False).astype(object)
-        cols = {k: _column(flat, w, i) for i, k in enumerate(["ts", "src", "dst", "sport", "dport", "proto", "dir"])}
-        k = kind[rows]
-        vnet = k == "vnet"
-        field7 = _column(flat, w, 7)
+        f = _fields(parts, rows, w)
+        vnet = kind[rows] == "vnet"
+        ts, ts_ok = _ints(f[0])
+        sport, sport_ok = _ints(f[3])
+        dport, dport_ok = _ints(f[4])
+        protocol = _code(f[5], ["T", "6", "U", "17"]) // 2  # T or 6 -> 0 (TCP), U or 17 -> 1 (UDP)
+        direction = _code(f[6], ["I", "O"])
+        field7 = _code(f[7], ["A", "D", "B", "C", "E"])
         if w == 8:
-            decision, state = field7, np.full(len(rows), None, dtype=object)
+            decision, state = field7, np.full(len(rows), -1)
         else:
-            state = field7
-            nsg_state = _column(flat, w, 8)
-            # NSG v2: A|D at 7, state at 8. VNet: state at 7 (D = denied), encryption at 8.
-            decision = np.where(vnet, np.where(field7 == "D", "D", "A"), field7)
-            state = np.where(vnet, field7, nsg_state)
-        counters = {}
-        for i, name in enumerate(["pk_sd", "by_sd", "pk_ds", "by_ds"]):
-            counters[name] = (pd.to_numeric(pd.Series(_column(flat, w, 9 + i)), errors="coerce").to_numpy()
-                              if w == 13 else np.full(len(rows), np.nan))
-        frames.append(pd.DataFrame({"row": rows, "group": group[rows], "kind": k, "decision": decision,
-                                    "state": state, **cols, **counters}))
-    bad_shape = np.flatnonzero(~ok_shape)
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "group", "kind"])
-    ts = pd.to_numeric(df["ts"], errors="coerce").to_numpy(dtype=float) if len(df) else np.array([])
-    sport = pd.to_numeric(df["sport"], errors="coerce").to_numpy(dtype=float) if len(df) else np.array([])
-    dport = pd.to_numeric(df["dport"], errors="coerce").to_numpy(dtype=float) if len(df) else np.array([])
-    proto_raw = df["proto"].to_numpy(dtype=object) if len(df) else np.array([], dtype=object)
-    protocol = np.select([np.isin(proto_raw, ["T", "6"]), np.isin(proto_raw, ["U", "17"])], ["T", "U"], "?")
-    src_ok = pd.Series(df["src"] if len(df) else [], dtype=object).astype(str).str.match(_IP).to_numpy(dtype=bool)
-    dst_ok = pd.Series(df["dst"] if len(df) else [], dtype=object).astype(str).str.match(_IP).to_numpy(dtype=bool)
-    good = (~np.isnan(ts) & (sport >= 0) & (sport <= 65535) & (dport >= 0) & (dport <= 65535) & src_ok & dst_ok
-            & (protocol != "?") & np.isin(df["dir"].to_numpy(dtype=object) if len(df) else [], ["I", "O"])
-            & np.isin(df["decision"].to_numpy(dtype=object) if len(df) else [], ["A", "D"]))
-    files = np.asarray(batch.file, dtype=object)
-    bad_groups = np.concatenate([group[bad_shape], df["group"].to_numpy(dtype=np.int64)[~good]]) \
-        if len(df) else group[bad_shape]
-    for fname, n in zip(*np.unique(files[bad_groups], return_counts=True), strict=True):
+            field8 = _code(f[8], ["B", "C", "E"])
+            # NSG v2: A|D at 7, state B|C|E at 8. VNet: state B|C|E|D at 7 (D = denied), encryption at 8.
+            decision = np.where(vnet, np.where(field7 == 1, 1, np.where(field7 >= 2, 0, -1)), field7)
+            state = np.where(vnet, np.select([field7 == 1, field7 >= 2], [3, field7 - 2], -1), field8)
+        decision = np.where(~vnet & (decision > 1), -1, decision)  # NSG logs: only A or D
+        counters, counters_ok = [], np.ones(len(rows), dtype=bool)
+        for i in range(9, 13):
+            if w == 13:
+                v, ok = _ints(f[i], empty_ok=True)
+            else:
+                v, ok = np.zeros(len(rows), dtype=np.int64), np.ones(len(rows), dtype=bool)
+            counters.append(v)
+            counters_ok &= ok
+        src_ok = pc.match_substring_regex(f[1], _IP).to_numpy(zero_copy_only=False)
+        dst_ok = pc.match_substring_regex(f[2], _IP).to_numpy(zero_copy_only=False)
+        state_ok = (state >= 0) if w != 8 else np.ones(len(rows), dtype=bool)
+        good = (ts_ok & sport_ok & dport_ok & (sport <= 65535) & (dport <= 65535) & src_ok & dst_ok & counters_ok
+                & (protocol >= 0) & (direction >= 0) & (decision >= 0) & state_ok)
+        bad_groups.append(group[rows[~good]])
+        keep = pa.array(np.flatnonzero(good))
+        # VNet timestamps: epoch milliseconds (13 digits) in some logs, seconds in others.
+        t = ts[good]
+        nanos = np.where(t > 100_000_000_000, t * 1_000_000, t * 1_000_000_000)
+        g = group[rows[good]]
+        frames.append(pd.DataFrame({
+            "time": pd.to_datetime(nanos, unit="ns", utc=True),
+            "group": g,
+            "source": _strings(f[1].take(keep)),
+            "destination": _strings(f[2].take(keep)),
+            "source_port": sport[good], "destination_port": dport[good],
+            "protocol": pd.Categorical.from_codes(protocol[good], ["T", "U"]),
+            "direction": pd.Categorical.from_codes(direction[good], ["I", "O"]),
+            "decision": pd.Categorical.from_codes(decision[good], ["A", "D"]),
+            "state": pd.Categorical.from_codes(state[good] if w != 8 else np.full(int(good.sum()), -1),
+                                               ["B", "C", "E", "D"]),
+            "packets": counters[0][good] + counters[2][good],
+            "bytes_src_to_dst": counters[1][good], "bytes_dst_to_src": counters[3][good],
+            "log": pd.Categorical(kind[rows[good]], categories=["nsg-v1", "nsg-v2", "vnet"]),
+        }))
+    for fname, n in zip(*np.unique(files[np.concatenate(bad_groups)], return_counts=True), strict=True):
         skipped.setdefault(fname, {"incomplete_records": 0, "malformed_tuples": 0})["malformed_tuples"] += int(n)
-    df = df[good]
-    ts = ts[good]
-    # VNet timestamps: epoch milliseconds (13 digits) in some logs, seconds in others.
-    whole = ts.astype(np.int64)
-    nanos = np.where(ts > 1e11, whole * 1_000_000, whole * 1_000_000_000)
+    if not frames:
+        return pd.DataFrame(columns=FLOW_COLUMNS)
+    df = pd.concat(frames, ignore_index=True)
     g = df["group"].to_numpy(dtype=np.int64)
-    rules = pd.Series(np.asarray(batch.rule, dtype=object)).str.replace(_RULE_PREFIX, "", regex=True).to_numpy()
+    rules = pd.Series(np.asarray(batch.rule, dtype=object)).str.replace(_RULE_PREFIX, "", regex=True)
     macs = pd.Series(np.asarray(batch.mac, dtype=object)).str.replace(r"[^0-9A-Fa-f]", "", regex=True).str.upper()
-    pk = np.nan_to_num(df["pk_sd"].to_numpy(dtype=float)) + np.nan_to_num(df["pk_ds"].to_numpy(dtype=float))
-    by_sd = np.nan_to_num(df["by_sd"].to_numpy(dtype=float))
-    by_ds = np.nan_to_num(df["by_ds"].to_numpy(dtype=float))
-    return pd.DataFrame({
-        "time": pd.to_datetime(nanos, unit="ns", utc=True),
-        "nsg_id": np.asarray(batch.nsg, dtype=object)[g],
-        "acl_id": np.asarray(batch.acl, dtype=object)[g],
-        "rule": rules[g],
-        "source": df["src"].to_numpy(dtype=object),
-        "destination": df["dst"].to_numpy(dtype=object),
-        "source_port": sport[good].astype(np.int64),
-        "destination_port": dport[good].astype(np.int64),
-        "protocol": protocol[good],
-        "direction": df["dir"].to_numpy(dtype=object),
-        "decision": df["decision"].to_numpy(dtype=object),
-        "state": df["state"].to_numpy(dtype=object),
-        "packets": pk.astype(np.int64),
-        "bytes_src_to_dst": by_sd.astype(np.int64),
-        "bytes_dst_to_src": by_ds.astype(np.int64),
-        "bytes": (by_sd + by_ds).astype(np.int64),
-        "mac": macs.to_numpy(dtype=object)[g],
-        "log": df["kind"].to_numpy(dtype=object),
-        "file": files[g],
-    }, columns=FLOW_COLUMNS)
+    # Per-group text as categoricals: a few distinct values repeated over millions of flows.
+    for col, values in (("nsg_id", batch.nsg), ("acl_id", batch.acl), ("rule", rules.to_numpy(dtype=object)),
+                        ("mac", macs.to_numpy(dtype=object)), ("file", files)):
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+        df[col] = pd.Categorical.from_codes(codes[g], pd.Index(uniques, dtype=object))
+    df["bytes"] = df["bytes_src_to_dst"] + df["bytes_dst_to_src"]
+    return df[FLOW_COLUMNS]
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, bytes]]:

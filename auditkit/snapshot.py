@@ -100,8 +100,12 @@ def _tuple_of(joined: Any) -> tuple:
     return tuple(joined.split(_SEP)) if isinstance(joined, str) and joined else ()
 
 
-def from_arrow(table: pa.Table) -> pd.DataFrame:
-    """The inverse of ``to_arrow``: lists back to tuples, JSON text back to dicts."""
+def from_arrow(table: pa.Table, arrow_strings: bool = False) -> pd.DataFrame:
+    """The inverse of ``to_arrow``: lists back to tuples, JSON text back to dicts.
+
+    ``arrow_strings`` keeps text columns in Arrow (no Python string per cell): for derived
+    tables read many at a time.
+    """
     data = {}
     for name in table.column_names:
         col = table.column(name)
@@ -114,9 +118,13 @@ def from_arrow(table: pa.Table) -> pd.DataFrame:
         elif name in JSON_COLUMNS:
             data[name] = pd.Series(_decoded(col.to_numpy(zero_copy_only=False),
                                             lambda v: json.loads(v) if v else {}), dtype=object)
+        elif arrow_strings and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            data[name] = pd.Series(pd.arrays.ArrowStringArray(col.combine_chunks().cast(pa.large_string())))
         elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_null(col.type):
             values = col.to_numpy(zero_copy_only=False).astype(object)
-            data[name] = pd.Series(np.where(pd.isna(values), None, values), dtype=object)
+            if col.null_count:
+                values[pc.is_null(col).to_numpy(zero_copy_only=False)] = None
+            data[name] = pd.Series(values, dtype=object)
         elif pa.types.is_integer(col.type) and col.null_count:
             data[name] = pd.Series(col.to_pandas(), dtype="Int64")
         else:

@@ -234,3 +234,12 @@ def test_demo_finding_gets_gateway_and_partner_but_not_scanners(demo_snapshots: 
     assert incomplete >= 1  # the demo's current hour, still being appended
     logs = read_paths([flows])
     assert {"nsg-v2", "vnet"} <= set(logs.flows["log"])
+
+
+def test_state_letters_in_the_decision_field_are_malformed() -> None:
+    logs = read_flow_logs([("v1.json", nsg_blob(1, "UserRule_A", [f"{T0},203.0.113.5,10.0.0.4,50000,25,T,I,E",
+                                                                  f"{T0},203.0.113.5,10.0.0.4,50000,25,T,X,A"])),
+                           ("vnet.json", vnet_blob("g", "UserRule_A", [
+                               f"{T0},203.0.113.5,10.0.0.4,50000,25,6,I,A,NX,0,0,0,0"]))])
+    assert logs.flows.empty
+    assert logs.skipped["v1.json"]["malformed_tuples"] == 2 and logs.skipped["vnet.json"]["malformed_tuples"] == 1
