@@ -34,7 +34,6 @@ FLOW_COLUMNS = ["time", "nsg_id", "acl_id", "rule", "source", "destination", "so
 NSG_CONTAINER = "insights-logs-networksecuritygroupflowevent"
 VNET_CONTAINER = "insights-logs-flowlogflowevent"
 _RULE_PREFIX = re.compile(r"^(userrule_|defaultrule_)", re.I)
-_IP = r"^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$"
 
 
 @dataclass
@@ -149,104 +148,93 @@ def _strings(arr: pa.Array) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.large_string())))
 
 
-def _ints(col: pa.Array, empty_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(values, valid) for a column of decimal text; empty text is 0 when ``empty_ok``."""
-    digits = pc.match_substring_regex(col, r"^[0-9]{1,18}$").to_numpy(zero_copy_only=False)
-    empty = pc.equal(pc.utf8_length(col), 0).to_numpy(zero_copy_only=False)
-    text = pc.if_else(pa.array(digits), col, "0")
-    values = pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
-    return values, digits | (empty & empty_ok)
-
-
 def _code(col: pa.Array, values: list[str]) -> np.ndarray:
     """Index of each value in ``values`` (computed in Arrow), -1 where it is none of them."""
     idx = pc.index_in(col, value_set=pa.array(values))
     return pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _fields(parts: pa.ListArray, rows: np.ndarray, width: int) -> list[pa.Array]:
-    """The tuples at ``rows`` (all of ``width`` fields) as one Arrow string array per field."""
-    flat = pc.list_flatten(parts.take(pa.array(rows)))
-    n = len(rows)
-    return [flat.take(pa.array(np.arange(i, n * width, width))) for i in range(width)]
+_ADDR = r"^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$"
+NAMES = ["ts", "src", "dst", "sport", "dport", "proto", "dir", "f7", "f8", "c1", "c2", "c3", "c4"]
+
+
+def _number(col: pa.Array, empty_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(value, valid) for a column of decimal text; empty text is 0, valid only when ``empty_ok``."""
+    n = pc.utf8_length(col)
+    digits = pc.and_(pc.utf8_is_digit(col), pc.less_equal(n, 18)).to_numpy(zero_copy_only=False)
+    empty = pc.equal(n, 0).to_numpy(zero_copy_only=False)
+    values = pc.cast(pc.if_else(pa.array(digits), col, "0"), pa.int64()).to_numpy(zero_copy_only=False)
+    return values, digits | (empty & empty_ok)
 
 
 def _parse(batch: _Batch, skipped: dict) -> pd.DataFrame:
-    """Split every tuple at once (Arrow), validate and convert each field as a column."""
+    """Parse every tuple at once in Arrow (one regular expression), then validate columns."""
     if not batch.tuples:
         return pd.DataFrame(columns=FLOW_COLUMNS)
     counts = np.asarray(batch.counts, dtype=np.int64)
     group = np.repeat(np.arange(len(counts)), counts)
-    kinds = np.asarray(batch.kind, dtype=object)
-    kind = kinds[group]
+    kind = np.asarray(batch.kind, dtype=object)[group]
+    files = np.asarray(batch.file, dtype=object)
     parts = pc.split_pattern(pa.array(batch.tuples, type=pa.string()), ",")
     width = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    expected = np.where(kind == "nsg-v1", 8, 13)
-    # v2 and VNet tuples from rules that log no counters stop after the state (9 fields).
-    ok_shape = (width == expected) | ((kind != "nsg-v1") & (width == 9))
-    files = np.asarray(batch.file, dtype=object)
-    bad_groups = [group[~ok_shape]]
-    frames = []
+    nsg_v1, vnet = kind == "nsg-v1", kind == "vnet"
+    # v1 has 8 fields; v2 and VNet 13, or 9 from rules that log no counters.
+    shape = np.where(nsg_v1, width == 8, (width == 13) | (width == 9))
+    # Rows grouped by field count, each field taken as a column (list_element, in Arrow); fields
+    # a shorter tuple does not have read as "".
+    rows = np.concatenate([np.flatnonzero(shape & (width == w)) for w in (8, 9, 13)])
+    field: dict = {name: [] for name in NAMES}
     for w in (8, 9, 13):
-        rows = np.flatnonzero(ok_shape & (width == w))
-        if not len(rows):
+        sel = np.flatnonzero(shape & (width == w))
+        if not len(sel):
             continue
-        f = _fields(parts, rows, w)
-        vnet = kind[rows] == "vnet"
-        ts, ts_ok = _ints(f[0])
-        sport, sport_ok = _ints(f[3])
-        dport, dport_ok = _ints(f[4])
-        protocol = _code(f[5], ["T", "6", "U", "17"]) // 2  # T or 6 -> 0 (TCP), U or 17 -> 1 (UDP)
-        direction = _code(f[6], ["I", "O"])
-        field7 = _code(f[7], ["A", "D", "B", "C", "E"])
-        if w == 8:
-            decision, state = field7, np.full(len(rows), -1)
-        else:
-            field8 = _code(f[8], ["B", "C", "E"])
-            # NSG v2: A|D at 7, state B|C|E at 8. VNet: state B|C|E|D at 7 (D = denied), encryption at 8.
-            decision = np.where(vnet, np.where(field7 == 1, 1, np.where(field7 >= 2, 0, -1)), field7)
-            state = np.where(vnet, np.select([field7 == 1, field7 >= 2], [3, field7 - 2], -1), field8)
-        decision = np.where(~vnet & (decision > 1), -1, decision)  # NSG logs: only A or D
-        counters, counters_ok = [], np.ones(len(rows), dtype=bool)
-        for i in range(9, 13):
-            if w == 13:
-                v, ok = _ints(f[i], empty_ok=True)
-            else:
-                v, ok = np.zeros(len(rows), dtype=np.int64), np.ones(len(rows), dtype=bool)
-            counters.append(v)
-            counters_ok &= ok
-        src_ok = pc.match_substring_regex(f[1], _IP).to_numpy(zero_copy_only=False)
-        dst_ok = pc.match_substring_regex(f[2], _IP).to_numpy(zero_copy_only=False)
-        state_ok = (state >= 0) if w != 8 else np.ones(len(rows), dtype=bool)
-        good = (ts_ok & sport_ok & dport_ok & (sport <= 65535) & (dport <= 65535) & src_ok & dst_ok & counters_ok
-                & (protocol >= 0) & (direction >= 0) & (decision >= 0) & state_ok)
-        bad_groups.append(group[rows[~good]])
-        keep = pa.array(np.flatnonzero(good))
-        # VNet timestamps: epoch milliseconds (13 digits) in some logs, seconds in others.
-        t = ts[good]
-        nanos = np.where(t > 100_000_000_000, t * 1_000_000, t * 1_000_000_000)
-        g = group[rows[good]]
-        frames.append(pd.DataFrame({
-            "time": pd.to_datetime(nanos, unit="ns", utc=True),
-            "group": g,
-            "source": _strings(f[1].take(keep)),
-            "destination": _strings(f[2].take(keep)),
-            "source_port": sport[good], "destination_port": dport[good],
-            "protocol": pd.Categorical.from_codes(protocol[good], ["T", "U"]),
-            "direction": pd.Categorical.from_codes(direction[good], ["I", "O"]),
-            "decision": pd.Categorical.from_codes(decision[good], ["A", "D"]),
-            "state": pd.Categorical.from_codes(state[good] if w != 8 else np.full(int(good.sum()), -1),
-                                               ["B", "C", "E", "D"]),
-            "packets": counters[0][good] + counters[2][good],
-            "bytes_src_to_dst": counters[1][good], "bytes_dst_to_src": counters[3][good],
-            "log": pd.Categorical(kind[rows[good]], categories=["nsg-v1", "nsg-v2", "vnet"]),
-        }))
-    for fname, n in zip(*np.unique(files[np.concatenate(bad_groups)], return_counts=True), strict=True):
+        group_parts = parts.take(pa.array(sel))
+        for i, name in enumerate(NAMES):
+            field[name].append(pc.list_element(group_parts, i) if i < w else pa.array([""] * len(sel), pa.string()))
+    field = {name: pa.concat_arrays(cols) if cols else pa.array([], pa.string()) for name, cols in field.items()}
+    vnet, nsg_v1 = vnet[rows], nsg_v1[rows]
+    ts, ts_ok = _number(field["ts"])
+    sport, sport_ok = _number(field["sport"])
+    dport, dport_ok = _number(field["dport"])
+    addr_ok = (pc.match_substring_regex(field["src"], _ADDR).to_numpy(zero_copy_only=False)
+               & pc.match_substring_regex(field["dst"], _ADDR).to_numpy(zero_copy_only=False))
+    numbers_ok = ts_ok & sport_ok & dport_ok & addr_ok
+    protocol = _code(field["proto"], ["T", "6", "U", "17"]) // 2  # T or 6 -> TCP (0), U or 17 -> UDP (1)
+    direction = _code(field["dir"], ["I", "O"])
+    f7 = _code(field["f7"], ["A", "D", "B", "C", "E"])
+    f8 = _code(field["f8"], ["B", "C", "E"])
+    # NSG logs: decision A|D at 7 and (v2) state B|C|E at 8. VNet: state B|C|E|D at 7 (D = denied).
+    decision = np.where(vnet, np.select([f7 == 1, f7 >= 2], [1, 0], -1), np.where(f7 <= 1, f7, -1))
+    state = np.where(vnet, np.select([f7 == 1, f7 >= 2], [3, f7 - 2], -1), np.where(nsg_v1, -2, f8))
+    counters, counters_ok = [], np.ones(len(rows), dtype=bool)
+    for c in ("c1", "c2", "c3", "c4"):
+        v, ok = _number(field[c], empty_ok=True)
+        counters.append(v)
+        counters_ok &= ok
+    good = (numbers_ok & counters_ok & (sport <= 65535) & (dport <= 65535) & (protocol >= 0) & (direction >= 0)
+            & (decision >= 0) & (nsg_v1 | (state >= 0)))
+    bad_groups = np.concatenate([group[~shape], group[rows[~good]]])
+    for fname, n in zip(*np.unique(files[bad_groups], return_counts=True), strict=True):
         skipped.setdefault(fname, {"incomplete_records": 0, "malformed_tuples": 0})["malformed_tuples"] += int(n)
-    if not frames:
-        return pd.DataFrame(columns=FLOW_COLUMNS)
-    df = pd.concat(frames, ignore_index=True)
-    g = df["group"].to_numpy(dtype=np.int64)
+    keep = pa.array(np.flatnonzero(good))
+    t = ts[good]
+    # VNet timestamps: epoch milliseconds (13 digits) in some logs, seconds in others.
+    nanos = np.where(t > 100_000_000_000, t * 1_000_000, t * 1_000_000_000)
+    g = group[rows[good]]
+    by_sd, by_ds = counters[1][good], counters[3][good]
+    df = pd.DataFrame({
+        "time": pd.to_datetime(nanos, unit="ns", utc=True),
+        "source": _strings(field["src"].take(keep)),
+        "destination": _strings(field["dst"].take(keep)),
+        "source_port": sport[good], "destination_port": dport[good],
+        "protocol": pd.Categorical.from_codes(protocol[good], ["T", "U"]),
+        "direction": pd.Categorical.from_codes(direction[good], ["I", "O"]),
+        "decision": pd.Categorical.from_codes(decision[good], ["A", "D"]),
+        "state": pd.Categorical.from_codes(np.maximum(state[good], -1), ["B", "C", "E", "D"]),
+        "packets": counters[0][good] + counters[2][good],
+        "bytes_src_to_dst": by_sd, "bytes_dst_to_src": by_ds, "bytes": by_sd + by_ds,
+        "log": pd.Categorical(kind[rows[good]], categories=["nsg-v1", "nsg-v2", "vnet"]),
+    })
     rules = pd.Series(np.asarray(batch.rule, dtype=object)).str.replace(_RULE_PREFIX, "", regex=True)
     macs = pd.Series(np.asarray(batch.mac, dtype=object)).str.replace(r"[^0-9A-Fa-f]", "", regex=True).str.upper()
     # Per-group text as categoricals: a few distinct values repeated over millions of flows.
@@ -254,7 +242,6 @@ def _parse(batch: _Batch, skipped: dict) -> pd.DataFrame:
                         ("mac", macs.to_numpy(dtype=object)), ("file", files)):
         codes, uniques = pd.factorize(np.asarray(values, dtype=object))
         df[col] = pd.Categorical.from_codes(codes[g], pd.Index(uniques, dtype=object))
-    df["bytes"] = df["bytes_src_to_dst"] + df["bytes_dst_to_src"]
     return df[FLOW_COLUMNS]
 
 
