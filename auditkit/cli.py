@@ -113,6 +113,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         finally:
             progress.close()
     snap = open_snapshot(path)
+    args.snapshot_written = snap
     meta = snap.meta
     counts = meta["counts"]
     print(f"snapshot {path}: {counts['subscriptions']} subscriptions, {counts['nsgs']} NSGs, "
@@ -252,11 +253,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_monthly(args: argparse.Namespace) -> int:
-    from auditkit.period import last_ended_period
+    """Collect, then render the period the new snapshot closes: run early in a month (by the 7th),
+    that is the month that just ended."""
+    from auditkit.period import period_of
 
     args.from_file = getattr(args, "from_file", None)
     collected = cmd_collect(args)
-    rendered = _render(args, args.period or last_ended_period())
+    rendered = _render(args, args.period or period_of(args.snapshot_written.as_of))
     return max(collected, rendered)
 
 

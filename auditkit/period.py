@@ -46,9 +46,3 @@ def period_of(as_of: pd.Timestamp | datetime) -> str:
         prev = ts.replace(day=1) - pd.Timedelta(days=1)
         return f"{prev.year:04d}-{prev.month:02d}"
     return f"{ts.year:04d}-{ts.month:02d}"
-
-
-def last_ended_period(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    prev = now.replace(day=1) - timedelta(days=1)
-    return f"{prev.year:04d}-{prev.month:02d}"

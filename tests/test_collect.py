@@ -312,3 +312,19 @@ def test_tampered_snapshot_is_named(small: Emulator, tmp_path: Path, capsys) -> 
         fh.write(b"x")
     assert cli.main(["snapshots", "--snapshots", str(tmp_path / "snaps")]) == 1
     assert "rules.parquet: changed" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_monthly_collects_then_renders(small: Emulator, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr("auditkit.collect.credentials.credential", lambda auth, cloud: FakeCredential())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", small.ca_file)
+    snaps, reports = tmp_path / "snapshots", tmp_path / "reports"
+    code = cli.main(["monthly", "--endpoint", small.url, "--snapshots", str(snaps), "--out", str(reports),
+                     "--as-of", "2026-12-01T06:00:00Z", "--workers", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert (reports / "2026-11" / "index.html").is_file() and "rendered" in out
+    from auditkit.render.manifest import verify
+
+    assert verify(reports / "2026-11") == []
+    assert len(list((reports / "2026-11").glob("*.html"))) == 1 + 12
