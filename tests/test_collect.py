@@ -260,7 +260,9 @@ def test_emulator_rejects_what_the_service_rejects(tenant: Tenant, tmp_path: Pat
 
 
 INTERRUPTED = """
-import sys
+import signal, sys
+# Ctrl-C as on a terminal, even when this test runs where SIGINT is ignored (background jobs, CI).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {root!r})
 from auditkit.collect import collect
 from tests.emulator import FakeCredential
@@ -328,3 +330,26 @@ def test_monthly_collects_then_renders(small: Emulator, tmp_path: Path, monkeypa
 
     assert verify(reports / "2026-11") == []
     assert len(list((reports / "2026-11").glob("*.html"))) == 1 + 12
+
+
+@pytest.mark.slow
+def test_terminated_cli_collection_leaves_no_snapshot(small: Emulator, tmp_path: Path) -> None:
+    """A scheduler's SIGTERM during a CLI collection leaves neither a snapshot nor a temporary folder."""
+    small.faults.delay = 0.2
+    snaps = tmp_path / "snaps"
+    script = ("import sys, auditkit.collect.credentials as c\n"
+              f"sys.path.insert(0, {str(ROOT)!r})\n"
+              "from tests.emulator import FakeCredential\n"
+              "c.credential = lambda auth, cloud: FakeCredential()\n"
+              "from auditkit.cli import main\n"
+              f"sys.exit(main(['collect', '--endpoint', {small.url!r}, '--snapshots', {str(snaps)!r}, "
+              "'--batch-size', '1']))\n")
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": small.ca_file}
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while len(small.requests) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err, err
+    assert list_snapshots(snaps) == [] and (not snaps.exists() or os.listdir(snaps) == [])
