@@ -278,16 +278,44 @@ def iter_blobs(account_url: str, credential, containers: Iterable[str] = (NSG_CO
             continue
 
 
+CHUNK = 1_000_000  # tuples parsed at a time: bounds the Python strings alive at once
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate chunks, merging categoricals' categories instead of falling back to objects."""
+    if not frames:
+        return pd.DataFrame(columns=FLOW_COLUMNS)
+    if len(frames) == 1:
+        return frames[0]
+    from pandas.api.types import union_categoricals
+
+    data = {}
+    for col in FLOW_COLUMNS:
+        parts = [f[col] for f in frames]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            data[col] = pd.Series(union_categoricals([p.array for p in parts], ignore_order=True))
+        else:
+            data[col] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(data, columns=FLOW_COLUMNS)
+
+
 def read_flow_logs(blobs: Iterable[tuple[str, bytes]]) -> FlowLogs:
-    """Parse blobs (from ``iter_files`` or ``iter_blobs``) into a FlowLogs."""
+    """Parse blobs (from ``iter_files`` or ``iter_blobs``) into a FlowLogs, a chunk of tuples at a time."""
     batch = _Batch()
     skipped: dict = {}
+    frames = []
     for name, data in blobs:
         records, incomplete = complete_records(data, name)
         entry = skipped.setdefault(name, {"incomplete_records": 0, "malformed_tuples": 0})
         entry["incomplete_records"] += incomplete
         _collect(records, name, batch)
-    flows = _parse(batch, skipped)
+        del records, data
+        if len(batch.tuples) >= CHUNK:
+            frames.append(_parse(batch, skipped))
+            batch = _Batch()
+    if batch.tuples or not frames:
+        frames.append(_parse(batch, skipped))
+    flows = _concat(frames)
     return FlowLogs(flows.sort_values("time", kind="stable").reset_index(drop=True), skipped)
 
 

@@ -243,3 +243,18 @@ def test_state_letters_in_the_decision_field_are_malformed() -> None:
                                f"{T0},203.0.113.5,10.0.0.4,50000,25,6,I,A,NX,0,0,0,0"]))])
     assert logs.flows.empty
     assert logs.skipped["v1.json"]["malformed_tuples"] == 2 and logs.skipped["vnet.json"]["malformed_tuples"] == 1
+
+
+def test_chunked_parsing_gives_the_same_flows(monkeypatch) -> None:
+    import auditkit.flowlogs as fl
+
+    blobs = [(f"b{i}.json", nsg_blob(2, f"UserRule_R{i}", _session(f"192.0.2.{i}", T0 + i), rid=RID + str(i)))
+             for i in range(5)] + [("v.json", vnet_blob("G", "UserRule_V", [
+                 f"{T0 * 1000},192.0.2.99,10.0.0.6,1,25,6,I,E,NX,1,2,3,4"]))]
+    whole = read_flow_logs(blobs).flows
+    monkeypatch.setattr(fl, "CHUNK", 2)
+    chunked = read_flow_logs(blobs).flows
+    assert len(chunked) == len(whole) == 11
+    assert chunked.astype(str).values.tolist() == whole.astype(str).values.tolist()
+    assert isinstance(chunked["rule"].dtype, pd.CategoricalDtype) and set(chunked["rule"]) == {
+        "R0", "R1", "R2", "R3", "R4", "V"}
