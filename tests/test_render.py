@@ -146,3 +146,14 @@ def test_period_selection(demo_snapshots: Path) -> None:
     assert cutoff("2026-10").isoformat() == "2026-11-07T23:59:59+00:00"
     ctx = load_context(str(demo_snapshots), period="2026-05")
     assert ctx.history.snapshots["as_of"].iloc[-1].strftime("%Y-%m-%d") == "2026-06-01"
+
+
+def test_overview_shows_a_subscription_that_can_no_longer_be_read(demo_reports: Path) -> None:
+    import re
+
+    html = (demo_reports / "index.html").read_text()
+    row = re.search(r"<tr><td>contoso-legacy-dc</td>.*?</tr>", html)
+    assert row, "the lost subscription keeps its name"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0))
+    # name, id, 3 ports, open, unknown, read, report
+    assert cells[5] == "0" and int(cells[6]) > 0 and cells[7] == "no"

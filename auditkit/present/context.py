@@ -42,5 +42,7 @@ def load_context(snapshots_dir: str, period: str | None = None, ports: Any = Non
             period = period_of(snaps[-1].as_of) if snaps else None
     limit = cutoff(period) if period else as_of
     history = load_history(snapshots_dir, ports=ports, settings=load_settings(parameters), as_of=limit)
-    subs = history.latest.snapshot.table("subscriptions")
+    # Names from the latest snapshot that saw each subscription (one lost later keeps its name).
+    tables = [d.snapshot.table("subscriptions") for d in reversed(history.derived)]
+    subs = pd.concat(tables, ignore_index=True).drop_duplicates("subscription_id", keep="first")
     return ReportContext(snapshots_dir=str(snapshots_dir), period=period or "", history=history, subscriptions=subs)

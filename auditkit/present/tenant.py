@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from auditkit.history import STATUS_OPEN
+from auditkit.history import STATUS_OPEN, STATUS_UNKNOWN
 from auditkit.kpis import kpis_of
 from auditkit.present import charts
 from auditkit.present.context import ReportContext
@@ -36,9 +36,11 @@ def subscriptions_ranked(ctx: ReportContext) -> pd.DataFrame:
         col = counts[p] if p in counts.columns else pd.Series(dtype=float)
         out[str(p)] = col.reindex(out["subscription_id"]).fillna(0).astype(int).to_numpy()
     out["open"] = out[[str(p) for p in ctx.history.ports]].sum(axis=1)
+    unknown = f[f["status"] == STATUS_UNKNOWN].groupby("subscription_id").size()
+    out["unknown"] = unknown.reindex(out["subscription_id"]).fillna(0).astype(int).to_numpy()
     out["name"] = [ctx.subscription_name(s) for s in out["subscription_id"]]
-    failed = {x["subscription_id"].lower() for x in ctx.latest.failed}
-    out["read"] = ~out["subscription_id"].isin(failed)
+    read = {s.lower() for s in ctx.latest.collected}
+    out["read"] = out["subscription_id"].isin(read)
     first = str(ctx.history.ports[0])
     return out.sort_values(["open", first, "subscription_id"], ascending=[False, False, True]).reset_index(drop=True)
 
@@ -73,7 +75,7 @@ def ranking(ctx: ReportContext, link: bool = True) -> HTML:
     r = subscriptions_ranked(ctx)
     ports = [str(p) for p in ctx.history.ports]
     head = "".join(f"<th>{esc(h)}</th>" for h in ["Subscription", "Id", *[f"port {p}" for p in ports], "Open",
-                                                   "Read in latest snapshot", "Report"])
+                                                   "Unknown", "Read in latest snapshot", "Report"])
     rows = []
     for rec in r.to_dict(orient="records"):
         sid = rec["subscription_id"]
@@ -84,7 +86,8 @@ def ranking(ctx: ReportContext, link: bool = True) -> HTML:
         cell = f'<a href="{esc(href)}">report</a>' if link and href else ""
         rows.append("<tr>" + f"<td>{esc(rec['name'])}</td><td class=\"ak-mono\">{esc(sid)}</td>"
                     + "".join(f"<td>{int(rec[p])}</td>" for p in ports)
-                    + f"<td>{int(rec['open'])}</td><td>{'yes' if rec['read'] else 'no'}</td><td>{cell}</td></tr>")
+                    + f"<td>{int(rec['open'])}</td><td>{int(rec['unknown'])}</td>"
+                    + f"<td>{'yes' if rec['read'] else 'no'}</td><td>{cell}</td></tr>")
     return concat(heading("Subscriptions ranked by open findings"),
                   HTML(f'<table class="ak-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'))
 
