@@ -23,7 +23,7 @@ from auditkit.snapshot import Snapshot, from_arrow, to_arrow
 from auditkit.tag_coverage import coverage, governance, with_rule_documentation
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 CACHE_DIR = ".cache"
 
 FINDING_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",

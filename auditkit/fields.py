@@ -43,7 +43,8 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
     dports, e1 = port_intervals(rules["destination_ports"], "destinationPortRange")
     sports, e2 = port_intervals(rules["source_ports"], "sourcePortRange")
     src, e3 = address_blocks(rules["source_prefixes"], rules["source_asgs"], "sourceAddressPrefix")
-    dst, e4 = address_blocks(rules["destination_prefixes"], rules["destination_asgs"], "destinationAddressPrefix")
+    dst, e4 = address_blocks(rules["destination_prefixes"], rules["destination_asgs"], "destinationAddressPrefix",
+                             source=False)
     errors = [e1, e2, e3, e4]
     position = np.arange(len(rules))
 
@@ -60,7 +61,7 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
         if bad.any():
             errors.append(pd.DataFrame({"rule": position[bad], "field": col,
                                         "message": [f"{x!r} is not {expected}" for x in rules[col].to_numpy()[bad]]}))
-    missing(rules["priority"].isna().to_numpy(dtype=bool), "priority", "missing or not a whole number")
+    missing(rules["priority"].isna().to_numpy(dtype=bool), "priority", "missing, not a whole number, or out of range")
     for frame, field, what in ((dports, "destinationPortRange", "destination port"),
                                (sports, "sourcePortRange", "source port"),
                                (src, "sourceAddressPrefix", "source address"),

@@ -53,7 +53,10 @@ def aggregate(addresses: Sequence[str], max_prefix: int = 24, keep: Sequence[str
     is not assumed; IPv6 senders stay as /64s at the widest), plus ``keep`` prefixes as given."""
     groups: dict = {}
     for text in addresses:
-        a = ipaddress.ip_address(text)
+        try:
+            a = ipaddress.ip_address(str(text))
+        except ValueError:
+            continue  # the parser already counted it as malformed
         limit = max_prefix if a.version == 4 else 64
         key = ipaddress.ip_network(f"{a}/{limit}", strict=False)
         lo, hi = groups.get(key, (a, a))
@@ -80,7 +83,8 @@ def match_flows(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, st
                       "port": findings["port"].to_numpy(dtype=np.int64),
                       "rule_l": findings["rule_name"].str.lower().to_numpy()})
     f["guid"] = [guids.get(n, "") for n in f["nsg"]]
-    inbound = flows[flows["direction"].to_numpy(dtype=object) == "I"]
+    # Inbound TCP only: a UDP flow under a "*" rule is not mail delivery.
+    inbound = flows[(flows["direction"].to_numpy(dtype=object) == "I") & (flows["protocol"].to_numpy(dtype=object) == "T")]
     by_id = inbound[inbound["nsg_id"] != ""].merge(f.drop(columns="guid"), left_on=["nsg_id", "destination_port"],
                                                    right_on=["nsg", "port"])
     by_guid = inbound[inbound["acl_id"] != ""].merge(f[f["guid"] != ""].drop(columns="nsg"),
@@ -120,29 +124,54 @@ def _bicep(prefixes: Sequence[str]) -> str:
 
 def evidence(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings,
              guids: dict[str, str] | None = None) -> list[dict]:
-    """One dict per finding: sources seen, proposed prefixes, command and recommendation."""
-    matched = match_flows(findings, flows, guids or {})
+    """One dict per finding: sources seen, proposed prefixes, command and recommendation.
+
+    ``recommendation`` is ``restrict``, ``decommission``, ``jit-managed``, or ``needs-evidence`` when
+    the logs cannot tell: no flow log of the NSG at all, or only version 1 logs (which carry no
+    session state or bytes, so a delivered mail cannot be told from a scan).
+    """
+    guids = guids or {}
+    matched = match_flows(findings, flows, guids)
     per_source = summarise_sources(matched, settings.mail_gateways)
-    window = (flows["time"].min(), flows["time"].max()) if len(flows) else (None, None)
+    logged_ids = set(flows["nsg_id"].astype(str).unique()) if len(flows) else set()
+    logged_acls = set(flows["acl_id"].astype(str).unique()) if len(flows) else set()
+    v1_only = matched.groupby("finding")["log"].agg(lambda x: bool((x.astype(str) == "nsg-v1").all())) \
+        if len(matched) else pd.Series(dtype=bool)
     out = []
     for i, row in enumerate(findings.to_dict(orient="records")):
         s = per_source[per_source["finding"] == i]
-        legit = s[(s["class"] == CLASS_INTERNET) & (s["completed"] > 0) & (s["bytes"] >= settings.min_bytes)]
-        gateway_seen = bool(((s["class"] == CLASS_GATEWAY) & (s["allowed"] > 0)).any())
-        proposed = aggregate(legit["source"].tolist(), settings.max_prefix, settings.mail_gateways)
+        mine = matched[matched["finding"] == i]
+        window = [mine["time"].min().isoformat(), mine["time"].max().isoformat()] if len(mine) else [None, None]
         port = int(row["port"])
+        # The mail gateway belongs in the source list of mail rules only.
+        keep = settings.mail_gateways if port == 25 else ()
+        legit = s[(s["class"] == CLASS_INTERNET) & (s["completed"] > 0) & (s["bytes"] >= settings.min_bytes)]
+        gateway_seen = bool(((s["class"] == CLASS_GATEWAY) & (s["allowed"] > 0)).any()) and port == 25
+        proposed = aggregate(legit["source"].tolist(), settings.max_prefix, keep)
+        nsg = str(row["nsg_id"]).lower()
+        logged = nsg in logged_ids or (guids.get(nsg, "") != "" and guids.get(nsg) in logged_acls)
         if is_jit(str(row["rule_name"])):
             rec, command, note = "jit-managed", "", ("Just-in-Time rule managed by Defender for Cloud: do not edit it "
                                                      "by hand; review the JIT policy.")
+        elif not logged:
+            rec, command = "needs-evidence", ""
+            note = ("No flow log of this NSG in the logs given: enable NSG or VNet flow logs for it and collect at "
+                    "least 30 days before restricting or removing the rule.")
+        elif bool(v1_only.get(i, False)) and not len(legit) and bool((s["allowed"] > 0).any()):
+            rec, command = "needs-evidence", ""
+            note = ("Only version 1 flow logs, which record no session state or bytes: delivered mail cannot be "
+                    "told from scans. Switch the flow log to version 2 (or VNet flow logs) and look again.")
         elif not len(legit) and not gateway_seen:
             rec, command = "decommission", delete_command(row)
             note = (f"No legitimate inbound traffic on port {port} in the window: remove the rule."
                     + (" Where hosts need to send mail, use authenticated submission on port 587." if port == 25
                        else ""))
+        elif not proposed:
+            rec, command, note = "needs-evidence", "", "No source to propose."
         else:
             rec, command = "restrict", restrict_command(row, proposed)
-            note = (f"Replace the internet-wide source with {len(proposed)} prefix(es): the mail gateway and "
-                    f"{len(legit)} sender(s) that completed sessions.")
+            note = (f"Replace the internet-wide source with {len(proposed)} prefix(es)"
+                    + (": the mail gateway and" if keep else ":") + f" {len(legit)} sender(s) that completed sessions.")
         out.append({
             "subscription_id": row.get("subscription_id"), "resource_group": row.get("resource_group"),
             "nsg_id": row["nsg_id"], "nsg_name": row.get("nsg_name"), "rule_name": row["rule_name"], "port": port,
@@ -156,6 +185,6 @@ def evidence(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings,
             "arm_patch": json.dumps({"properties": {"sourceAddressPrefix": None,
                                                     "sourceAddressPrefixes": proposed}}) if rec == "restrict" else "",
             "bicep": _bicep(proposed) if rec == "restrict" else "",
-            "window": [w.isoformat() if w is not None else None for w in window],
+            "window": window,
         })
     return out

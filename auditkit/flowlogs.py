@@ -118,29 +118,67 @@ class _Batch:
         self.file.append(file)
 
 
-def _collect(records: list[dict], name: str, batch: _Batch) -> None:
-    """Gather tuple strings per (NSG, rule, MAC) group; one Python step per group, not per tuple."""
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _collect(records: list[dict], name: str, batch: _Batch, skipped: dict) -> None:
+    """Gather tuple strings per (NSG, rule, MAC) group; one Python step per group, not per tuple.
+
+    A record or group of an unexpected shape is counted in ``unreadable_records``, never dropped silently.
+    """
+    unreadable = 0
     for rec in records:
         props = _ci(rec, "properties")
         flow_records = _ci(rec, "flowRecords")
-        if isinstance(props, dict) and _ci(props, "flows") is not None:
+        if isinstance(props, dict) and isinstance(_ci(props, "flows"), list):
             version = _ci(props, "Version")
             kind = "nsg-v2" if str(version) == "2" else "nsg-v1"
             nsg = _nsg_from_resource_id(_ci(rec, "resourceId"))
-            for group in _ci(props, "flows") or []:
-                rule = str(group.get("rule", "")) if isinstance(group, dict) else ""
-                for f in (group.get("flows") or []) if isinstance(group, dict) else []:
-                    if isinstance(f, dict):
-                        batch.add(f.get("flowTuples"), nsg, "", rule, str(f.get("mac", "")), kind, name)
-        elif isinstance(flow_records, dict):
+            for group in _ci(props, "flows"):
+                if not isinstance(group, dict) or not isinstance(group.get("flows"), list):
+                    unreadable += 1
+                    continue
+                rule = str(group.get("rule", ""))
+                for f in group["flows"]:
+                    if isinstance(f, dict) and isinstance(f.get("flowTuples"), list):
+                        batch.add(f["flowTuples"], nsg, "", rule, str(f.get("mac", "")), kind, name)
+                    else:
+                        unreadable += 1
+        elif isinstance(flow_records, dict) and isinstance(_ci(flow_records, "flows"), list):
             mac = str(_ci(rec, "macAddress") or "")
-            for f in _ci(flow_records, "flows") or []:
-                if not isinstance(f, dict):
+            for f in _ci(flow_records, "flows"):
+                if not isinstance(f, dict) or not isinstance(f.get("flowGroups"), list):
+                    unreadable += 1
                     continue
                 acl = str(f.get("aclID", "")).lower()
-                for g in f.get("flowGroups") or []:
-                    if isinstance(g, dict):
-                        batch.add(g.get("flowTuples"), "", acl, str(g.get("rule", "")), mac, "vnet", name)
+                for g in f["flowGroups"]:
+                    if isinstance(g, dict) and isinstance(g.get("flowTuples"), list):
+                        batch.add(g["flowTuples"], "", acl, str(g.get("rule", "")), mac, "vnet", name)
+                    else:
+                        unreadable += 1
+        else:
+            unreadable += 1
+    if unreadable:
+        skipped.setdefault(name, _empty_skip())["unreadable_records"] += unreadable
+
+
+def _empty_skip() -> dict:
+    return {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 0}
+
+
+def _only_strings(batch: _Batch, skipped: dict) -> _Batch:
+    """The batch without tuples that are not text (numbers, objects), each counted as malformed."""
+    out = _Batch()
+    pos = 0
+    for i, n in enumerate(batch.counts):
+        chunk = batch.tuples[pos:pos + n]
+        pos += n
+        good = [t for t in chunk if t is None or isinstance(t, str)]
+        if len(good) < n:
+            skipped.setdefault(batch.file[i], _empty_skip())["malformed_tuples"] += n - len(good)
+        out.add(good, batch.nsg[i], batch.acl[i], batch.rule[i], batch.mac[i], batch.kind[i], batch.file[i])
+    return out
 
 
 def _strings(arr: pa.Array) -> pd.Series:
@@ -154,14 +192,38 @@ def _code(col: pa.Array, values: list[str]) -> np.ndarray:
     return pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-_ADDR = r"^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V4 = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
+_V6_CANDIDATE = r"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$"
+
+
+def _addresses_ok(col: pa.Array) -> np.ndarray:
+    """IPv4 checked by pattern; IPv6 candidates (rare) checked with ``ipaddress``, once per distinct value."""
+    ok = pc.match_substring_regex(col, _V4).to_numpy(zero_copy_only=False)
+    v6 = pc.match_substring_regex(col, _V6_CANDIDATE).to_numpy(zero_copy_only=False) & ~ok
+    if v6.any():
+        import ipaddress
+
+        values = col.filter(pa.array(v6)).to_numpy(zero_copy_only=False)
+        codes, uniques = pd.factorize(values)
+        valid = np.zeros(len(uniques), dtype=bool)
+        for i, u in enumerate(uniques):
+            try:
+                ipaddress.IPv6Address(u)
+                valid[i] = True
+            except ValueError:
+                pass
+        ok[np.flatnonzero(v6)] = valid[codes]
+    return ok
 NAMES = ["ts", "src", "dst", "sport", "dport", "proto", "dir", "f7", "f8", "c1", "c2", "c3", "c4"]
 
 
 def _number(col: pa.Array, empty_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(value, valid) for a column of decimal text; empty text is 0, valid only when ``empty_ok``."""
     n = pc.utf8_length(col)
-    digits = pc.and_(pc.utf8_is_digit(col), pc.less_equal(n, 18)).to_numpy(zero_copy_only=False)
+    # ASCII digits only: utf8_is_digit also accepts superscripts and other scripts' digits.
+    digits = pc.and_(pc.and_(pc.utf8_is_digit(col), pc.string_is_ascii(col)),
+                     pc.less_equal(n, 18)).to_numpy(zero_copy_only=False)
     empty = pc.equal(n, 0).to_numpy(zero_copy_only=False)
     values = pc.cast(pc.if_else(pa.array(digits), col, "0"), pa.int64()).to_numpy(zero_copy_only=False)
     return values, digits | (empty & empty_ok)
@@ -175,7 +237,16 @@ def _parse(batch: _Batch, skipped: dict) -> pd.DataFrame:
     group = np.repeat(np.arange(len(counts)), counts)
     kind = np.asarray(batch.kind, dtype=object)[group]
     files = np.asarray(batch.file, dtype=object)
-    parts = pc.split_pattern(pa.array(batch.tuples, type=pa.string()), ",")
+    try:
+        text = pa.array(batch.tuples, type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        batch = _only_strings(batch, skipped)
+        counts = np.asarray(batch.counts, dtype=np.int64)
+        group = np.repeat(np.arange(len(counts)), counts)
+        kind = np.asarray(batch.kind, dtype=object)[group]
+        files = np.asarray(batch.file, dtype=object)
+        text = pa.array(batch.tuples, type=pa.string())
+    parts = pc.split_pattern(text, ",")
     width = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
     nsg_v1, vnet = kind == "nsg-v1", kind == "vnet"
     # v1 has 8 fields; v2 and VNet 13, or 9 from rules that log no counters.
@@ -196,8 +267,7 @@ def _parse(batch: _Batch, skipped: dict) -> pd.DataFrame:
     ts, ts_ok = _number(field["ts"])
     sport, sport_ok = _number(field["sport"])
     dport, dport_ok = _number(field["dport"])
-    addr_ok = (pc.match_substring_regex(field["src"], _ADDR).to_numpy(zero_copy_only=False)
-               & pc.match_substring_regex(field["dst"], _ADDR).to_numpy(zero_copy_only=False))
+    addr_ok = _addresses_ok(field["src"]) & _addresses_ok(field["dst"])
     numbers_ok = ts_ok & sport_ok & dport_ok & addr_ok
     protocol = _code(field["proto"], ["T", "6", "U", "17"]) // 2  # T or 6 -> TCP (0), U or 17 -> UDP (1)
     direction = _code(field["dir"], ["I", "O"])
@@ -211,11 +281,12 @@ def _parse(batch: _Batch, skipped: dict) -> pd.DataFrame:
         v, ok = _number(field[c], empty_ok=True)
         counters.append(v)
         counters_ok &= ok
-    good = (numbers_ok & counters_ok & (sport <= 65535) & (dport <= 65535) & (protocol >= 0) & (direction >= 0)
+    # Timestamps are epoch seconds or milliseconds; anything larger is not a flow-log time.
+    good = (numbers_ok & counters_ok & (ts < 100_000_000_000_000) & (sport <= 65535) & (dport <= 65535) & (protocol >= 0) & (direction >= 0)
             & (decision >= 0) & (nsg_v1 | (state >= 0)))
     bad_groups = np.concatenate([group[~shape], group[rows[~good]]])
     for fname, n in zip(*np.unique(files[bad_groups], return_counts=True), strict=True):
-        skipped.setdefault(fname, {"incomplete_records": 0, "malformed_tuples": 0})["malformed_tuples"] += int(n)
+        skipped.setdefault(fname, _empty_skip())["malformed_tuples"] += int(n)
     keep = pa.array(np.flatnonzero(good))
     t = ts[good]
     # VNet timestamps: epoch milliseconds (13 digits) in some logs, seconds in others.
@@ -306,9 +377,9 @@ def read_flow_logs(blobs: Iterable[tuple[str, bytes]]) -> FlowLogs:
     frames = []
     for name, data in blobs:
         records, incomplete = complete_records(data, name)
-        entry = skipped.setdefault(name, {"incomplete_records": 0, "malformed_tuples": 0})
+        entry = skipped.setdefault(name, _empty_skip())
         entry["incomplete_records"] += incomplete
-        _collect(records, name, batch)
+        _collect(records, name, batch, skipped)
         del records, data
         if len(batch.tuples) >= CHUNK:
             frames.append(_parse(batch, skipped))

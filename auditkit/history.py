@@ -101,6 +101,14 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings)
         rows = [name_pos[s.lower()] for s in d.snapshot.collected if s.lower() in name_pos]
         collected[rows, j] = True
     observed = collected[sub_codes] if n else np.zeros((0, n_snap), dtype=bool)
+    # An NSG whose record could not be read was not observed either: its absence is no fix.
+    nsg_of = np.empty(n, dtype=object)
+    nsg_of[fid] = allf["nsg_key"].to_numpy(dtype=object)
+    for j, d in enumerate(ds):
+        unread = {str(e.get("nsg_id", "")).lower() for e in d.snapshot.meta.get("record_errors", [])
+                  if str(e.get("nsg_id", "")).lower().startswith("/subscriptions/")}
+        if unread and n:
+            observed[:, j] &= ~np.isin(nsg_of, list(unread))
 
     port_of = np.zeros(n, dtype=np.int64)
     port_of[fid] = allf["port"].to_numpy(dtype=np.int64)
@@ -123,11 +131,13 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings)
         resolved_at[again] = -1
         state[p] = 1
         state[resolve] = 2
+        carried = (state == 1) & ~p  # still open as far as anyone knows: not seen, not readable
         for port in ports:
             on = port_of == port
             timeline.append({"snapshot": ds[j].snapshot.id, "as_of": ds[j].snapshot.as_of, "port": port,
-                             "open": int((p & on).sum()), "new": int((new & on).sum()),
-                             "reopened": int((again & on).sum()), "resolved": int((resolve & on).sum())})
+                             "open": int((p & on).sum()), "unreadable": int((carried & on).sum()),
+                             "new": int((new & on).sum()), "reopened": int((again & on).sum()),
+                             "resolved": int((resolve & on).sum())})
 
     status = np.where(state == 2, STATUS_RESOLVED,
                       np.where(last_seen == n_snap - 1, STATUS_OPEN, STATUS_UNKNOWN)).astype(object)

@@ -17,9 +17,11 @@ PORT_MAX = 65535
 V4_MAX = 2**32 - 1
 V6_MAX = 2**128 - 1
 
-# Service tags and wildcards that match every source address. Azure's "Internet" tag is the
-# address space outside the virtual network; for an inbound rule it means "anyone".
-ALL_TOKENS = frozenset({"*", "any", "internet"})
+# Wildcards that match every address, and, as a source, Azure's "Internet" tag: the address
+# space outside the virtual network, i.e. anyone. As a destination "Internet" is an ordinary
+# tag: inbound packets go to virtual-network addresses, which it excludes.
+ALL_TOKENS = frozenset({"*", "any"})
+ALL_SOURCE_TOKENS = ALL_TOKENS | {"internet"}
 
 BLOCK_COLUMNS = ["rule", "kind", "token", "lo", "hi", "lo6", "hi6"]
 ERROR_COLUMNS = ["rule", "field", "message"]
@@ -79,10 +81,11 @@ def port_intervals(column: pd.Series, field: str) -> tuple[pd.DataFrame, pd.Data
     return intervals, _errors(rule, codes, ~ok, u, msg, field)
 
 
-def address_blocks(prefixes: pd.Series, asgs: pd.Series, field: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def address_blocks(prefixes: pd.Series, asgs: pd.Series, field: str,
+                   source: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse address prefixes and application security groups into typed blocks.
 
-    ``kind`` is ``all`` (``*``, ``Any``, ``Internet``), ``v4`` (lo/hi as int64), ``v6`` (lo6/hi6 as
+    ``kind`` is ``all`` (``*``, ``Any``, and ``Internet`` for sources), ``v4`` (lo/hi as int64), ``v6`` (lo6/hi6 as
     Python ints), ``tag`` (any other service tag, lower-cased token) or ``asg`` (resource id).
     Host bits of a prefix are masked, as Azure does when it stores ``10.0.0.5/24``.
     """
@@ -97,7 +100,7 @@ def address_blocks(prefixes: pd.Series, asgs: pd.Series, field: str) -> tuple[pd
     hi6 = np.zeros(n, dtype=object)
     message = np.full(n, "", dtype=object)
 
-    is_all = lower.isin(ALL_TOKENS).to_numpy(dtype=bool)
+    is_all = lower.isin(ALL_SOURCE_TOKENS if source else ALL_TOKENS).to_numpy(dtype=bool)
     kind[is_all] = "all"
 
     v4 = text.str.extract(_V4)

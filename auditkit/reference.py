@@ -52,11 +52,13 @@ def _merge(props: Mapping, single: str, plural: str) -> list[str]:
     return out
 
 
-def _addresses(values: Iterable[str]) -> tuple:
+def _addresses(values: Iterable[str], source: bool = True) -> tuple:
     out: list = []
     for v in values:
         v = v.strip()
-        if v.lower() in ALL:
+        # "Internet" is everyone as a source; as a destination it excludes the virtual network
+        # that inbound packets are addressed to, so it matches no packet here.
+        if v.lower() in ALL and (source or v.lower() != "internet"):
             out.append("all")
             continue
         try:
@@ -92,7 +94,7 @@ def parse_rule(rule: Mapping, default: bool = False) -> Rule:
         protocol=str(p["protocol"]).lower(),
         sources=_addresses(_merge(p, "sourceAddressPrefix", "sourceAddressPrefixes")),
         source_ports=_ports(_merge(p, "sourcePortRange", "sourcePortRanges")),
-        destinations=_addresses(_merge(p, "destinationAddressPrefix", "destinationAddressPrefixes")),
+        destinations=_addresses(_merge(p, "destinationAddressPrefix", "destinationAddressPrefixes"), source=False),
         destination_ports=_ports(_merge(p, "destinationPortRange", "destinationPortRanges")),
     )
 

@@ -205,8 +205,8 @@ def _text(value: Any) -> str | None:
 
 def _priorities(values: list) -> pd.Series:
     """Priorities as nullable integers: unreadable ones become <NA> (reported by the parser)."""
-    numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
-    whole = numeric.where(numeric.notna() & (numeric == numeric.round()))
+    numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)
+    whole = numeric.where(numeric.notna() & (numeric == numeric.round()) & (numeric >= 0) & (numeric < 2**31))
     return whole.astype("Int64")
 
 

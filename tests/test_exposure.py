@@ -115,6 +115,10 @@ SHADOW: list[Case] = [
     ("default_deny_all_never_shadows_custom", [rule("a", 4096)], {("a", 25)}),
     ("ipv6_only_allow_to_ipv4_host_admits_nothing_so_is_not_proven_hidden",
      [rule("d", 100, access="Deny"), rule("a", 200, src="::/0", dst="10.0.0.0/24")], {("a", 25)}),
+    ("deny_to_internet_tag_does_not_shadow_traffic_to_the_vnet",
+     [rule("d", 100, access="Deny", dst="Internet"), rule("a", 200, dst="10.0.0.4")], {("a", 25)}),
+    ("deny_to_internet_tag_shadows_allow_to_internet_tag",
+     [rule("d", 100, access="Deny", dst="Internet"), rule("a", 200, dst="Internet")], set()),
     ("ipv4_denies_shadow_star_allow_to_ipv4_host",
      [rule("d", 100, access="Deny", src="0.0.0.0/0"), rule("a", 200, src="*", dst="10.0.0.4")], set()),
 ]

@@ -75,7 +75,7 @@ def test_truncated_blob_keeps_complete_records() -> None:
     cut = text[: text.rindex("203.0.113.2")]  # the service was appending the third record
     logs = read_flow_logs([("appending.json", cut.encode())])
     assert logs.flows["source"].tolist() == ["203.0.113.0", "203.0.113.1"]
-    assert logs.skipped["appending.json"] == {"incomplete_records": 1, "malformed_tuples": 0}
+    assert logs.skipped["appending.json"] == {"incomplete_records": 1, "unreadable_records": 0, "malformed_tuples": 0}
 
 
 def test_malformed_tuples_are_counted_not_dropped_silently() -> None:
@@ -87,7 +87,7 @@ def test_malformed_tuples_are_counted_not_dropped_silently() -> None:
         f"{T0},203.0.113.5,10.0.0.4,50000,25,X,I,A,B,,,,",
         f"{T0},203.0.113.5,10.0.0.4,50000,25,T,I,A,E,1,2,3,4"]))])
     assert len(logs.flows) == 2
-    assert logs.skipped["bad.json"] == {"incomplete_records": 0, "malformed_tuples": 4}
+    assert logs.skipped["bad.json"] == {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 4}
 
 
 def test_not_json_at_all_is_skipped_not_fatal() -> None:
@@ -204,7 +204,7 @@ def test_cli_flows_json_csv_table(tmp_path: Path) -> None:
     [f] = out["findings"]
     assert set(f) >= {"nsg_id", "rule_name", "port", "sources", "proposed_prefixes", "command", "recommendation"}
     assert f["recommendation"] == "restrict" and "192.0.2.25/32" in f["proposed_prefixes"]
-    assert out["skipped"][str(logs)] == {"incomplete_records": 0, "malformed_tuples": 1}
+    assert out["skipped"][str(logs)] == {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 1}
     r = run("--format", "csv")
     assert r.returncode == 0 and "192.0.2.25" in r.stdout and r.stdout.startswith("nsg_id,")
     r = run()
@@ -258,3 +258,51 @@ def test_chunked_parsing_gives_the_same_flows(monkeypatch) -> None:
     assert chunked.astype(str).values.tolist() == whole.astype(str).values.tolist()
     assert isinstance(chunked["rule"].dtype, pd.CategoricalDtype) and set(chunked["rule"]) == {
         "R0", "R1", "R2", "R3", "R4", "V"}
+
+
+def test_odd_values_are_counted_as_malformed_not_crashing() -> None:
+    logs = read_flow_logs([("odd.json", nsg_blob(2, "UserRule_A", [
+        f"{T0},203.0.113.5,10.0.0.4,50000,25,T,I,A,B,,,,",
+        f"{T0},203.0.113.5,10.0.0.4,50000,²5,T,I,A,B,,,,",  # a superscript digit
+        f"{T0},203.0.113.5,10.0.0.4,50000,٢٥,T,I,A,B,,,,",  # Arabic-Indic digits
+        12345, {"not": "a tuple"},
+        f"{T0},999.1.2.3,10.0.0.4,50000,25,T,I,A,B,,,,",
+        f"{T0},192.000.002.025,10.0.0.4,50000,25,T,I,A,B,,,,",
+        f"{T0},1:2,10.0.0.4,50000,25,T,I,A,B,,,,",
+        f"{T0},2001:db8::25,10.0.0.4,50000,25,T,I,A,B,,,,",
+        f"{T0 * 1_000_000},203.0.113.5,10.0.0.4,50000,25,T,I,A,B,,,,"]))])  # microseconds
+    assert logs.flows["source"].tolist() == ["203.0.113.5", "2001:db8::25"]
+    assert logs.skipped["odd.json"]["malformed_tuples"] == 8
+
+
+def test_records_of_unexpected_shape_are_counted() -> None:
+    good = json.loads(nsg_blob(1, "UserRule_A", [f"{T0},203.0.113.5,10.0.0.4,50000,25,T,I,A"]))["records"][0]
+    bad_flows = json.loads(json.dumps(good))
+    bad_flows["properties"]["flows"][0]["flows"] = {"mac": "x"}
+    odd = {"category": "something else"}
+    blob = json.dumps({"records": [good, bad_flows, odd]}).encode()
+    logs = read_flow_logs([("shape.json", blob)])
+    assert len(logs.flows) == 1 and logs.skipped["shape.json"]["unreadable_records"] == 2
+
+
+def test_version_1_logs_cannot_prove_delivery() -> None:
+    logs = read_flow_logs([("v1.json", nsg_blob(1, "UserRule_Allow-SMTP-Any", [
+        f"{T0 + i},192.0.2.25,10.0.0.4,40000,25,T,I,A" for i in range(50)]))])
+    [e] = evidence(_finding("Allow-SMTP-Any"), logs.flows, load_settings())
+    assert e["recommendation"] == "needs-evidence" and e["command"] == "" and "version 2" in e["note"]
+
+
+def test_nsg_missing_from_the_logs_needs_evidence_not_deletion() -> None:
+    other = RID.replace("NSG-MAIL", "NSG-OTHER")
+    logs = read_flow_logs([("o.json", nsg_blob(2, "UserRule_X", _session("192.0.2.25", T0), rid=other))])
+    [e] = evidence(_finding("Allow-SMTP-Any"), logs.flows, load_settings())
+    assert e["recommendation"] == "needs-evidence" and "delete" not in e["command"]
+
+
+def test_gateway_only_in_mail_proposals_and_udp_ignored() -> None:
+    tuples = [f"{T0},192.0.2.40,10.0.0.4,40000,22,T,I,A,E,10,5000,8,900",
+              f"{T0},192.0.2.41,10.0.0.4,40000,22,U,I,A,E,10,5000,8,900"]
+    logs = read_flow_logs([("s.json", nsg_blob(2, "UserRule_Allow-SSH", tuples))])
+    [e] = evidence(_finding("Allow-SSH", port=22), logs.flows, load_settings())
+    assert e["recommendation"] == "restrict" and e["proposed_prefixes"] == ["192.0.2.40/32"]
+    assert [s["source"] for s in e["sources"]] == ["192.0.2.40"]

@@ -230,3 +230,24 @@ def test_parameters_override(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="ports"):
         load_settings(bad)
+
+
+def test_unreadable_nsg_record_is_not_a_fix(tmp_path: Path) -> None:
+    from auditkit.collect import snapshot_from_records
+
+    good = nsg(rule("smtp"), name="nsg-x", sub=A)
+    broken = dict(good, properties="oops")  # the record could not be read this month
+    for month, rec in ((1, good), (2, broken), (3, good)):
+        snapshot_from_records([rec], snapshots_dir=tmp_path, as_of=f"2026-0{month}-01",
+                              subscription_rows=[sub_row(A, "a", {})])
+    h = load_history(tmp_path)
+    [f] = h.findings.itertuples()
+    assert (f.status, f.reopened) == ("open", 0) and pd.isna(f.resolved_at)
+    assert kpis(tmp_path)["resolved_findings"] == 0
+
+
+def test_timeline_keeps_findings_of_unreadable_subscriptions_open(snaps: Path) -> None:
+    t = load_history(snaps).timeline
+    rdp = t[t["port"] == 3389].set_index("snapshot")
+    # f3 (subscription B) is seen in months 1-2, then B cannot be read: still open as far as we know.
+    assert rdp["open"].tolist() == [1, 1, 0, 0] and rdp["unreadable"].tolist() == [0, 0, 1, 1]

@@ -157,3 +157,22 @@ def test_overview_shows_a_subscription_that_can_no_longer_be_read(demo_reports: 
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0))
     # name, id, 3 ports, open, unknown, read, report
     assert cells[5] == "0" and int(cells[6]) > 0 and cells[7] == "no"
+
+
+@pytest.mark.slow
+def test_relative_parameters_file_reaches_the_kernels(demo_snapshots: Path, tmp_path: Path, monkeypatch) -> None:
+    import yaml
+
+    from auditkit.present.context import load_context
+    from auditkit.present.tenant import subscriptions_ranked
+
+    params = yaml.safe_load((ROOT / "parameters" / "audit.yaml").read_text())
+    params["tags"]["owner"]["keys"] = ["custodian"]
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    sub = subscriptions_ranked(load_context(str(demo_snapshots)))["subscription_id"].iloc[0]
+    result = render(demo_snapshots, out=tmp_path / "out", workers=1, subscriptions=[sub], parameters_file="mine.yaml")
+    assert result.failures == []
+    m = json.loads(result.manifest.read_text())
+    assert m["parameters"]["settings"]["tags"]["owner"]["keys"] == ["custodian"]
+    assert Path(m["parameters"]["parameters_file"]).is_absolute()

@@ -24,13 +24,17 @@ def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
 
 
 def open_per_port(history: History) -> go.Figure:
-    """Open findings per port, snapshot by snapshot."""
+    """Open findings per port, snapshot by snapshot; findings of subscriptions that could not be
+    read stay counted (dotted line: how many of them), since losing access is no fix."""
     t = history.timeline
     fig = go.Figure()
     for port in history.ports:
         s = t[t["port"] == port]
-        fig.add_trace(go.Scatter(x=s["as_of"], y=s["open"], mode="lines+markers", name=f"port {port}",
-                                 line={"color": PORT_COLOURS.get(port)}))
+        fig.add_trace(go.Scatter(x=s["as_of"], y=s["open"] + s["unreadable"], mode="lines+markers",
+                                 name=f"port {port}", line={"color": PORT_COLOURS.get(port)}))
+        if s["unreadable"].any():
+            fig.add_trace(go.Scatter(x=s["as_of"], y=s["unreadable"], mode="lines", name=f"port {port}: not readable",
+                                     line={"color": PORT_COLOURS.get(port), "dash": "dot"}))
     return _layout(fig, "Open findings per port")
 
 

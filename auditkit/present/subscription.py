@@ -175,13 +175,13 @@ def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None
     nsgs = ctx.latest.table("nsgs")
     guids = dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True)) if "resource_guid" in nsgs else {}
     found = evidence(f, logs.flows, ctx.history.settings, guids)
-    skipped = {k: v for k, v in logs.skipped.items() if v["incomplete_records"] or v["malformed_tuples"]}
-    window = found[0]["window"] if found else [None, None]
-    blocks.append(paragraph(f"{len(logs.flows)} flows read from {len(logs.skipped)} blobs, "
-                            f"{(window[0] or '')[:10]} to {(window[1] or '')[:10]}; "
-                            f"{sum(v['incomplete_records'] for v in skipped.values())} incomplete records and "
-                            f"{sum(v['malformed_tuples'] for v in skipped.values())} malformed tuples skipped.",
-                            "ak-note"))
+    skipped = {k: v for k, v in logs.skipped.items() if any(v.values())}
+    first, last = (logs.flows["time"].min(), logs.flows["time"].max()) if len(logs.flows) else (None, None)
+    span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if first is not None else "no flows"
+    blocks.append(paragraph(f"{len(logs.flows)} flows read from {len(logs.skipped)} blobs ({span}); skipped: "
+                            f"{sum(v['incomplete_records'] for v in skipped.values())} incomplete records, "
+                            f"{sum(v.get('unreadable_records', 0) for v in skipped.values())} unreadable records, "
+                            f"{sum(v['malformed_tuples'] for v in skipped.values())} malformed tuples.", "ak-note"))
     proposals = {}
     from auditkit.flow_evidence import classify, match_flows
 

@@ -64,6 +64,7 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     snapshots_dir = Path(snapshots_dir).resolve()
     period = period or default_period(snapshots_dir)
     params_path = find_parameters(parameters_file)
+    params_path = params_path.resolve() if params_path else None  # kernels run in another folder
     ctx = load_context(str(snapshots_dir), period=period, ports=ports,
                        parameters=str(params_path) if params_path else None)  # fills the derived cache once
     ranked = subscriptions_ranked(ctx)
