@@ -156,6 +156,13 @@ def rules_table(records: Sequence[Any]) -> Tables:
         nsg_rows.append((str(sub), str(rg), nsg_id, key, str(name), str(rec.get("location") or ""),
                          n_sub > 0 or n_nic > 0, n_sub, n_nic, tags if isinstance(tags, Mapping) else {},
                          str(props.get("resourceGuid") or "").lower()))
+        # A rule that is not a JSON object is reported here, once, and kept out of the table.
+        for field, items in (("securityRules", custom), ("defaultSecurityRules", defaults)):
+            for j, r in enumerate(items):
+                if not isinstance(r, Mapping):
+                    errors.append(_err(nsg_id, "", field, f"rule #{j} is not a JSON object ({type(r).__name__})"))
+        custom = [r for r in custom if isinstance(r, Mapping)]
+        defaults = [r for r in defaults if isinstance(r, Mapping)]
         rule_lists.append(custom + defaults)
         default_flags.append([False] * len(custom) + [True] * len(defaults))
 
@@ -179,9 +186,6 @@ def rules_table(records: Sequence[Any]) -> Tables:
                         ("destination_asgs", "destinationApplicationSecurityGroups")):
         data[column] = [_asgs(v) if (v := p.get(key)) else () for p in props]
     data["description"] = [str(d) if (d := p.get("description")) else "" for p in props]
-
-    for i in np.flatnonzero([type(r) is not dict and not isinstance(r, Mapping) for r in flat]):
-        errors.append(_err(data["nsg_id"][i], "", "securityRules", f"rule #{i} is not a JSON object"))
 
     rules = pd.DataFrame({c: pd.Series(data[c], dtype=_DTYPES.get(c, object)) for c in RULE_COLUMNS})
     nsgs["attached"] = nsgs["attached"].astype(bool)

@@ -145,3 +145,14 @@ def test_empty_input_is_fine() -> None:
     result = auditkit.scan([])
     assert result.findings.empty and result.errors.empty
     assert result.summary()["nsgs"] == 0 and result.summary()["findings"] == 0
+
+
+def test_rule_that_is_not_an_object_is_reported_once_with_its_position() -> None:
+    first = nsg(rule("a"), name="nsg-1")
+    second = nsg(rule("b"), name="nsg-2")
+    second["properties"]["securityRules"].insert(0, "garbage")
+    result = auditkit.scan([first, second])
+    assert result.errors[["field", "message"]].values.tolist() == [
+        ["securityRules", "rule #0 is not a JSON object (str)"]]
+    assert result.errors["nsg_id"].iloc[0].endswith("/nsg-2")
+    assert len(result.findings) == 2
