@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from auditkit.fields import TCP_PROTOCOLS, ParsedRules, lowered
+from auditkit.fields import TCP_PROTOCOLS, ParsedRules
 from auditkit.intervals import V4_MAX, V6_MAX, covered, covered_v6
 
 # Service tags that reach far beyond the organisation without being the internet: reported as
@@ -75,7 +75,7 @@ def candidates(parsed: ParsedRules, ports: tuple[int, ...], require_internet: bo
     """
     rules = parsed.rules
     n = len(rules)
-    direction, access, protocol = lowered(rules["direction"]), lowered(rules["access"]), lowered(rules["protocol"])
+    direction, access, protocol = parsed.direction, parsed.access, parsed.protocol
     allow = (~rules["default"].to_numpy(dtype=bool)) & (direction == "inbound") & (access == "allow") \
         & np.isin(protocol, TCP_PROTOCOLS)
     per_port = {p: allow & _covers_port(parsed.destination_ports, n, p) for p in ports}

@@ -34,6 +34,9 @@ class ParsedRules:
     destinations: pd.DataFrame
     errors: pd.DataFrame  # rule, field, message
     valid: np.ndarray  # rule has no error at all
+    direction: np.ndarray  # lower-cased, "" when not set
+    access: np.ndarray
+    protocol: np.ndarray
 
 
 def parse_rules(rules: pd.DataFrame) -> ParsedRules:
@@ -52,10 +55,11 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
         if mask.any():
             errors.append(pd.DataFrame({"rule": position[mask], "field": field, "message": message}))
 
+    text: dict[str, np.ndarray] = {}
     for col, allowed, expected in (("protocol", PROTOCOLS, "Tcp, Udp, Icmp, Esp, Ah or *"),
                                    ("direction", ("inbound", "outbound"), "Inbound or Outbound"),
                                    ("access", ("allow", "deny"), "Allow or Deny")):
-        v = lowered(rules[col])
+        v = text[col] = lowered(rules[col])
         missing(v == "", col, "not set")
         bad = (v != "") & ~np.isin(v, list(allowed))
         if bad.any():
@@ -78,4 +82,5 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
     err["rule"] = err["rule"].astype(np.int64)
     valid = np.ones(len(rules), dtype=bool)
     valid[err["rule"].to_numpy()] = False
-    return ParsedRules(rules, dports, sports, src, dst, err, valid)
+    return ParsedRules(rules, dports, sports, src, dst, err, valid, text["direction"], text["access"],
+                       text["protocol"])

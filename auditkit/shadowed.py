@@ -18,14 +18,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from auditkit.fields import TCP_PROTOCOLS, ParsedRules, lowered
+from auditkit.fields import TCP_PROTOCOLS, ParsedRules
 from auditkit.intervals import PORT_MAX, V4_MAX, V6_MAX, covered, covered_v6
 
 
 def _denies(parsed: ParsedRules, ports: np.ndarray) -> pd.DataFrame:
     """(deny rule, port) rows for every inbound Deny that could shadow on that port."""
-    rules = parsed.rules
-    direction, access, protocol = lowered(rules["direction"]), lowered(rules["access"]), lowered(rules["protocol"])
+    direction, access, protocol = parsed.direction, parsed.access, parsed.protocol
     deny = parsed.valid & (direction == "inbound") & (access == "deny") & np.isin(protocol, TCP_PROTOCOLS)
     idx = np.flatnonzero(deny)
     if not len(idx):
