@@ -8,7 +8,7 @@ from pathlib import Path
 
 from auditkit import __version__
 from auditkit.errors import AuditkitError
-from auditkit.formats import records, to_csv, to_json, to_table
+from auditkit.formats import records, to_csv, to_json, to_table, visible
 from auditkit.scan import DEFAULT_PORTS, parse_ports, scan
 from auditkit.snapshot import sha256_file
 
@@ -265,14 +265,11 @@ def cmd_monthly(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from auditkit.demo import build_snapshots
-    from auditkit.demo_flows import write_flow_logs
+    from auditkit.demo_flows import ensure_flow_logs
 
     out = Path(args.out)
     snaps = build_snapshots(out / "snapshots")
-    flowlogs = out / "flowlogs"
-    if not (flowlogs / ".complete").is_file():
-        write_flow_logs(flowlogs)
-        (flowlogs / ".complete").write_text("demo flow logs complete\n")
+    flowlogs = ensure_flow_logs(out / "flowlogs")
     args.snapshots, args.out, args.subscription, args.parameters = str(snaps), str(out), None, None
     args.flowlogs = str(flowlogs)
     code = _render(args, None)
@@ -284,7 +281,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    from auditkit.flow_evidence import evidence
+    from auditkit.flow_evidence import evidence, nsg_guids
     from auditkit.flowlogs import read_paths
     from auditkit.settings import load_settings
     from auditkit.snapshot import is_snapshot, list_snapshots, open_snapshot
@@ -297,8 +294,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
         snap_path = snaps[-1].path
     snap = open_snapshot(snap_path)
     result = scan(snap, ports=(args.port,))
-    nsgs = snap.table("nsgs")
-    guids = dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True)) if "resource_guid" in nsgs else {}
+    guids = nsg_guids(snap.table("nsgs"))
     cred = None
     if any(str(p).startswith("https://") for p in args.paths):
         from auditkit.collect.credentials import credential
@@ -329,19 +325,16 @@ def cmd_flows(args: argparse.Namespace) -> int:
             lines.append(f"  {f['note']}")
             if f["command"]:
                 lines.append(f"  {f['command']}")
-        bad = {k: v for k, v in logs.skipped.items() if v["incomplete_records"] or v["malformed_tuples"]}
+        bad = {k: v for k, v in logs.skipped.items() if any(v.values())}
         if bad:
             lines.append("")
             lines.append(f"skipped in {len(bad)} files: "
                          f"{sum(v['incomplete_records'] for v in bad.values())} incomplete records, "
+                         f"{sum(v['unreadable_records'] for v in bad.values())} unreadable records, "
                          f"{sum(v['malformed_tuples'] for v in bad.values())} malformed tuples (see --format json)")
-        text = _visible_lines(lines)
+        text = "".join(visible(line) + "\n" for line in lines)
     _write(text, None)
     return EXIT_OK
-
-
-def _visible_lines(lines: list[str]) -> str:
-    return "".join("".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in line) + "\n" for line in lines)
 
 
 def build_parser() -> argparse.ArgumentParser:

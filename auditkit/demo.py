@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,9 +192,7 @@ def default_snapshots() -> str:
                 or Path.home() / ".cache") / "auditkit" / f"demo-v{DEMO_VERSION}")
     snaps = base / "snapshots"
     if not (snaps / ".complete").is_file():
-        snaps.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=base):
-            build_snapshots(snaps)
+        build_snapshots(snaps)  # each snapshot is written whole (temp + rename); reruns skip done ones
         (snaps / ".complete").write_text("demo snapshots complete\n")
     return str(snaps)
 

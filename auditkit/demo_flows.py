@@ -98,13 +98,18 @@ def write_flow_logs(root: str | Path) -> Path:
     return root
 
 
+def ensure_flow_logs(root: str | Path) -> Path:
+    """The demo flow logs under ``root``, written once (a marker says they are complete)."""
+    root = Path(root)
+    if not (root / ".complete").is_file():
+        write_flow_logs(root)
+        (root / ".complete").write_text("demo flow logs complete\n")
+    return root
+
+
 def default_flow_logs() -> str:
     """The demo flow logs in the per-user demo cache, written on first use."""
     from auditkit.demo import default_snapshots
 
-    base = Path(default_snapshots()).parent / "flowlogs"
-    if not (base / ".complete").is_file():
-        write_flow_logs(base)
-        (base / ".complete").write_text("demo flow logs complete\n")
-    return str(base)
+    return str(ensure_flow_logs(Path(default_snapshots()).parent / "flowlogs"))
 

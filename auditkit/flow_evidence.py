@@ -75,6 +75,13 @@ def aggregate(addresses: Sequence[str], max_prefix: int = 24, keep: Sequence[str
     return out
 
 
+def nsg_guids(nsgs: pd.DataFrame) -> dict[str, str]:
+    """NSG key -> resourceGuid, which VNet flow logs name as ``aclID``."""
+    if "resource_guid" not in nsgs:
+        return {}
+    return dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True))
+
+
 def match_flows(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, str]) -> pd.DataFrame:
     """Inbound flows on each finding's port that its NSG and rule logged; column ``finding`` = row of findings."""
     if not len(findings) or not len(flows):
@@ -123,15 +130,17 @@ def _bicep(prefixes: Sequence[str]) -> str:
 
 
 def evidence(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings,
-             guids: dict[str, str] | None = None) -> list[dict]:
+             guids: dict[str, str] | None = None, matched: pd.DataFrame | None = None) -> list[dict]:
     """One dict per finding: sources seen, proposed prefixes, command and recommendation.
 
     ``recommendation`` is ``restrict``, ``decommission``, ``jit-managed``, or ``needs-evidence`` when
     the logs cannot tell: no flow log of the NSG at all, or only version 1 logs (which carry no
-    session state or bytes, so a delivered mail cannot be told from a scan).
+    session state or bytes, so a delivered mail cannot be told from a scan). ``matched`` is
+    ``match_flows``' result when the caller already has it.
     """
     guids = guids or {}
-    matched = match_flows(findings, flows, guids)
+    if matched is None:
+        matched = match_flows(findings, flows, guids)
     per_source = summarise_sources(matched, settings.mail_gateways)
     logged_ids = set(flows["nsg_id"].astype(str).unique()) if len(flows) else set()
     logged_acls = set(flows["acl_id"].astype(str).unique()) if len(flows) else set()

@@ -77,10 +77,11 @@ def to_table(frame: pd.DataFrame, columns: list[str], empty: str = "(none)") -> 
         return empty + "\n"
     shown = frame[columns].copy()
     for c in columns:
-        shown[c] = [_visible(_cell(v)) for v in shown[c]]
+        shown[c] = [visible(_cell(v)) for v in shown[c]]
     return shown.to_string(index=False) + "\n"
 
 
-def _visible(value: Any) -> str:
+def visible(value: Any) -> str:
+    """Text for a terminal: control characters (escape sequences from tenant text) shown as ``\\xNN``."""
     s = str(value)
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in s)

@@ -158,7 +158,7 @@ class FlowSection:
 
 def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None, port: int = 25) -> FlowSection:
     """Per open finding on ``port``: who connects (flow logs), a chart by source class, and the proposal."""
-    from auditkit.flow_evidence import evidence
+    from auditkit.flow_evidence import classify, evidence, match_flows, nsg_guids
     from auditkit.flowlogs import read_paths
 
     blocks: list = [heading("Analyze before you restrict: flow-log evidence")]
@@ -172,9 +172,9 @@ def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None
         blocks.append(paragraph(f"No open finding on port {port}."))
         return FlowSection(blocks, {})
     logs = read_paths([flowlogs])
-    nsgs = ctx.latest.table("nsgs")
-    guids = dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True)) if "resource_guid" in nsgs else {}
-    found = evidence(f, logs.flows, ctx.history.settings, guids)
+    guids = nsg_guids(ctx.latest.table("nsgs"))
+    matched = match_flows(f, logs.flows, guids)
+    found = evidence(f, logs.flows, ctx.history.settings, guids, matched=matched)
     skipped = {k: v for k, v in logs.skipped.items() if any(v.values())}
     first, last = (logs.flows["time"].min(), logs.flows["time"].max()) if len(logs.flows) else (None, None)
     span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if first is not None else "no flows"
@@ -183,9 +183,6 @@ def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None
                             f"{sum(v.get('unreadable_records', 0) for v in skipped.values())} unreadable records, "
                             f"{sum(v['malformed_tuples'] for v in skipped.values())} malformed tuples.", "ak-note"))
     proposals = {}
-    from auditkit.flow_evidence import classify, match_flows
-
-    matched = match_flows(f, logs.flows, guids)
     if len(matched):
         matched = matched.assign(cls=classify(matched["source"], ctx.history.settings.mail_gateways))
     for i, e in enumerate(found):
