@@ -9,16 +9,18 @@ from pathlib import Path
 from auditkit import __version__
 from auditkit.errors import AuditkitError
 from auditkit.formats import records, to_csv, to_json, to_table, visible
-from auditkit.scan import DEFAULT_PORTS, parse_ports, scan
-from auditkit.snapshot import sha256_file
+from auditkit.settings import default_folder
 
 TABLE_COLUMNS = ["severity", "port", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
                  "sources", "attached"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+SNAPSHOTS_HELP = "snapshots folder (default: the audit folder's snapshots/, else ./snapshots)"
 
 
 def _ports(text: str) -> tuple[int, ...]:
+    from auditkit.engine.scan import parse_ports
+
     try:
         return parse_ports(text)
     except ValueError as exc:
@@ -35,8 +37,20 @@ def _write(text: str, out: str | None) -> None:
     tmp.replace(path)
 
 
+def _folders(args: argparse.Namespace) -> None:
+    """``--snapshots`` and ``--out`` default to the audit folder's (``auditkit init``), else the working directory's."""
+    if getattr(args, "snapshots", "") is None:
+        args.snapshots = str(default_folder("snapshots"))
+    if getattr(args, "out", "") is None:
+        args.out = str(default_folder("reports"))
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
-    result = scan(args.path, ports=args.ports, include_shadowed=args.include_shadowed)
+    from auditkit.engine.scan import scan
+    from auditkit.settings import load_settings
+
+    ports = args.ports or load_settings(args.parameters).ports
+    result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed)
     summary = result.summary()
     if args.format == "json":
         text = to_json({"findings": records(result.findings), "errors": records(result.errors),
@@ -96,7 +110,7 @@ class _Progress:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from auditkit.collect import collect, collect_from_file
-    from auditkit.snapshot import open_snapshot
+    from auditkit.evidence.snapshot import open_snapshot
 
     if args.from_file:
         path = collect_from_file(args.from_file, snapshots_dir=args.snapshots, as_of=args.as_of,
@@ -136,7 +150,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
-    from auditkit.snapshot import list_snapshots
+    from auditkit.evidence.snapshot import list_snapshots
 
     snaps = list_snapshots(args.snapshots)
     if not snaps:
@@ -157,7 +171,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
-    from auditkit.kpis import kpis
+    from auditkit.history.kpis import kpis
     from auditkit.settings import load_settings
 
     settings = load_settings(args.parameters)
@@ -218,13 +232,14 @@ def _render_progress():
 
 
 def _render(args: argparse.Namespace, period: str | None) -> int:
+    from auditkit.evidence.snapshot import sha256_file
     from auditkit.render import render
 
     update, close = _render_progress()
     try:
         result = render(args.snapshots, out=args.out, period=period, subscriptions=args.subscription,
                         workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs,
-                        progress=update)
+                        notebooks=getattr(args, "notebooks", None), progress=update)
     finally:
         close()
     ok = [o for o in result.outcomes if o.ok]
@@ -255,7 +270,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_monthly(args: argparse.Namespace) -> int:
     """Collect, then render the period the new snapshot closes: run early in a month (by the 7th),
     that is the month that just ended."""
-    from auditkit.period import period_of
+    from auditkit.history.period import period_of
 
     args.from_file = getattr(args, "from_file", None)
     collected = cmd_collect(args)
@@ -264,14 +279,14 @@ def cmd_monthly(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from auditkit.demo import build_snapshots
-    from auditkit.demo_flows import ensure_flow_logs
+    from auditkit.demo.flows import ensure_flow_logs
+    from auditkit.demo.tenant import build_snapshots, demo_parameters
 
-    out = Path(args.out)
+    out = Path(args.out) if args.out else default_folder("reports") / "demo"
     snaps = build_snapshots(out / "snapshots")
     flowlogs = ensure_flow_logs(out / "flowlogs")
-    args.snapshots, args.out, args.subscription, args.parameters = str(snaps), str(out), None, None
-    args.flowlogs = str(flowlogs)
+    args.snapshots, args.out, args.subscription = str(snaps), str(out), None
+    args.parameters, args.flowlogs = demo_parameters(), str(flowlogs)
     code = _render(args, None)
     from auditkit.render import default_period
 
@@ -280,13 +295,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_flows(args: argparse.Namespace) -> int:
-    from auditkit.flow_evidence import evidence, nsg_guids
-    from auditkit.flowlogs import read_paths
-    from auditkit.settings import load_settings
-    from auditkit.snapshot import is_snapshot, list_snapshots, open_snapshot
+def cmd_init(args: argparse.Namespace) -> int:
+    from auditkit.settings import init_folder
 
-    snap_path = Path(args.snapshot)
+    created, kept = init_folder(args.folder)
+    for p in created:
+        print(f"created {visible(p)}")
+    for p in kept:
+        print(f"left alone (already there) {visible(p)}")
+    print(f"audit folder ready: {visible(Path(args.folder).resolve())}; next steps in its README.md")
+    return EXIT_OK
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    from auditkit.engine.scan import scan
+    from auditkit.evidence.snapshot import is_snapshot, list_snapshots, open_snapshot
+    from auditkit.flows.evidence import evidence_for, nsg_guids
+    from auditkit.flows.logs import read_paths
+    from auditkit.settings import load_settings
+
+    snap_path = Path(args.snapshot) if args.snapshot else default_folder("snapshots")
     if not is_snapshot(snap_path):
         snaps = list_snapshots(snap_path)
         if not snaps:
@@ -301,7 +329,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
 
         cred = credential(args.auth, args.cloud)
     logs = read_paths(args.paths, credential=cred)
-    found = evidence(result.findings, logs.flows, load_settings(args.parameters), guids)
+    found = evidence_for(result.findings, logs.flows, load_settings(args.parameters), guids)
     if args.format == "json":
         text = to_json({"findings": found, "skipped": logs.skipped, "snapshot": snap.id, "flows": len(logs.flows)})
     elif args.format == "csv":
@@ -346,7 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="list internet-exposed rules in an NSG export")
     p.add_argument("path", help="a snapshot directory, or an export: Resource Graph (list or {data}), ARM ({value}) "
                    "or az network nsg list")
-    p.add_argument("--ports", type=_ports, default=DEFAULT_PORTS, help="comma-separated ports (default 25,22,3389)")
+    p.add_argument("--ports", type=_ports, default=None, help="comma-separated ports (default: from the settings, "
+                   "25,22,3389 as shipped)")
+    p.add_argument("--parameters", metavar="FILE", help="settings file (default: the audit folder's parameters/audit.yaml)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.add_argument("--include-shadowed", action="store_true", help="also list rules hidden by earlier Deny rules")
@@ -366,14 +396,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", choices=AUTH_METHODS, default="default",
                    help="credential: default (DefaultAzureCredential), cli, managed-identity, workload-identity, "
                         "environment; scheduled runs should use workload-identity or managed-identity")
-    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
     p.add_argument("--batch-size", type=int, default=300, help="subscriptions per request (1-1000, default 300)")
     p.add_argument("--from-file", metavar="EXPORT.json", help="import a saved export instead of querying Azure")
     p.add_argument("--as-of", help="the date the data describes (ISO date or timestamp; default: now)")
     p.set_defaults(func=cmd_collect)
 
     def render_options(p: argparse.ArgumentParser, period: bool = True) -> None:
-        p.add_argument("--out", default="reports", metavar="DIR", help="reports folder (default reports/)")
+        p.add_argument("--out", default=None, metavar="DIR", help="reports folder (default: the audit folder's "
+                       "reports/, else ./reports)")
+        p.add_argument("--notebooks", metavar="DIR", help="report notebooks to run instead of those the kit ships")
         if period:
             p.add_argument("--period", metavar="YYYY-MM", help="the month to report (default: the latest snapshot's)")
         p.add_argument("--workers", type=int, default=None, help="parallel report workers (default: CPU cores)")
@@ -382,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "'analyze before you restrict' section")
 
     p = sub.add_parser("render", help="render one HTML report per subscription plus the tenant overview")
-    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
     p.add_argument("--subscription", action="append", metavar="ID", help="only these subscriptions (repeatable)")
     render_options(p)
     p.set_defaults(func=cmd_render)
@@ -397,19 +429,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cloud", choices=CLOUD_NAMES, default="public")
     p.add_argument("--endpoint")
     p.add_argument("--auth", choices=AUTH_METHODS, default="default")
-    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
     p.add_argument("--batch-size", type=int, default=300)
     p.add_argument("--as-of", help=argparse.SUPPRESS)
     render_options(p)
     p.set_defaults(func=cmd_monthly)
 
+    p = sub.add_parser("init", help="make a folder an audit folder: notebooks, settings, snapshots/, reports/")
+    p.add_argument("folder", nargs="?", default=".", help="the folder (default: the working directory)")
+    p.set_defaults(func=cmd_init)
+
     p = sub.add_parser("demo", help="build the demo tenant (no Azure needed) and render its reports")
-    p.add_argument("--out", default="reports/demo", metavar="DIR")
+    p.add_argument("--out", default=None, metavar="DIR", help="default: reports/demo of the audit folder")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("kpis", help="KPIs over the snapshots: open findings, MTTR, tag coverage")
-    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
     p.add_argument("--ports", type=_ports, default=None, help="comma-separated ports (default from parameters)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--as-of", help="only snapshots taken at or before this date")
@@ -419,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("flows", help="flow-log evidence per finding: who connects, what to allow instead")
     p.add_argument("paths", nargs="+", metavar="PATH", help="flow-log files or folders (an export of the "
                    "insights-logs-* containers), or https://<account>.blob.core.windows.net URLs")
-    p.add_argument("--snapshot", default="snapshots", metavar="DIR", help="a snapshot, or a folder of them (latest)")
+    p.add_argument("--snapshot", default=None, metavar="DIR", help="a snapshot, or a folder of them (the latest is "
+                   "used; default: the audit folder's snapshots/)")
     p.add_argument("--port", type=int, default=25)
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("--parameters", metavar="FILE", help="settings file (mail gateways, thresholds)")
@@ -428,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("snapshots", help="list snapshots with their counts and verify their hashes")
-    p.add_argument("--snapshots", default="snapshots", metavar="DIR")
+    p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
     p.set_defaults(func=cmd_snapshots)
     return parser
 
@@ -445,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
+    _folders(args)
     try:
         return args.func(args)
     except AuditkitError as exc:

@@ -1,36 +1,79 @@
 """Settings shared by the CLI and the notebooks, read from ``parameters/audit.yaml``.
 
-The file is found at ``--parameters FILE``, else ``$AUDITKIT_PARAMETERS``, else
-``parameters/audit.yaml`` in the working directory or in the source checkout. The built-in
-values below are the same as the shipped file (a test keeps them equal) and apply when the kit
-runs from an installed wheel with no parameters file around.
+The kit's defaults are the ``parameters/audit.yaml`` it ships (one file, copied by ``auditkit
+init``); a user's file is merged on top of them. The user's file is ``--parameters FILE``, else
+``$AUDITKIT_PARAMETERS``, else the ``parameters/audit.yaml`` of the audit folder the command runs
+in (the working directory or one of its parents, as git finds its repository).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from auditkit.errors import InputError
+from auditkit.errors import AuditkitError, InputError
 
-BUILT_IN: dict[str, Any] = {
-    "ports": [25, 22, 3389],
-    "tags": {
-        "owner": {"keys": ["owner", "owned-by", "ownedby", "owner-email", "team"], "description": ["owner"]},
-        "expiry": {"keys": ["expires", "expiry", "expiration", "expiration-date", "expiry-date", "review-by"]},
-        "justification": {"keys": ["justification", "business-justification", "purpose", "ticket", "change-ticket"],
-                          "description": ["justification", "ticket"]},
-        "environment": {"keys": ["environment", "env"], "production": ["prod", "production", "prd"]},
-    },
-    "flows": {"mail_gateways": ["203.0.113.0/24", "198.51.100.16/28"], "min_bytes": 1024, "max_prefix": 24},
-}
+PARAMETERS = Path("parameters") / "audit.yaml"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def kit_path(*parts: str) -> Path:
+    """A file the kit ships beside its code: the notebooks, the default parameters.
+
+    In an installed wheel they are data of the package (``auditkit/notebooks``,
+    ``auditkit/parameters``); in a source checkout they sit at the top of the repository.
+    """
+    for base in (_PACKAGE, _source_checkout()):
+        if base is not None and base.joinpath(*parts).exists():
+            return base.joinpath(*parts)
+    raise AuditkitError(f"{Path(*parts)}: not shipped with this installation of auditkit (reinstall the kit)")
+
+
+@functools.cache
+def _source_checkout() -> Path | None:
+    root = _PACKAGE.parent
+    try:
+        if 'name = "auditkit"' in (root / "pyproject.toml").read_text(encoding="utf-8"):
+            return root
+    except OSError:
+        pass
+    return None
+
+
+def audit_folder(start: str | Path | None = None) -> Path | None:
+    """The audit folder a command runs in: the nearest of ``start`` (default: the working
+    directory) and its parents that holds ``parameters/audit.yaml`` (``auditkit init`` makes one)."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PARAMETERS).is_file():
+            return folder
+    return None
+
+
+def default_folder(name: str) -> Path:
+    """``snapshots`` or ``reports`` of the audit folder the command runs in, else of the working directory."""
+    return (audit_folder() or Path.cwd()) / name
+
+
+@functools.cache
+def _shipped_defaults() -> dict:
+    path = kit_path("parameters", "audit.yaml")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise AuditkitError(f"{path}: the shipped defaults are damaged (reinstall the kit)")
+    return data
+
+
+def defaults() -> dict:
+    """The shipped default settings, as a fresh mapping."""
+    return copy.deepcopy(_shipped_defaults())
 
 
 @dataclass(frozen=True)
@@ -80,16 +123,14 @@ def _merge(base: dict, override: dict) -> dict:
 
 
 def find_parameters(path: str | Path | None = None) -> Path | None:
+    """The user's settings file (see the module docstring), or None: the shipped defaults apply."""
     if path:
         return Path(path)
     env = os.environ.get("AUDITKIT_PARAMETERS")
     if env:
         return Path(env)
-    for candidate in (Path.cwd() / "parameters" / "audit.yaml",
-                      Path(__file__).resolve().parents[1] / "parameters" / "audit.yaml"):
-        if candidate.is_file():
-            return candidate
-    return None
+    folder = audit_folder()
+    return folder / PARAMETERS if folder else None
 
 
 def load_settings(path: str | Path | None = None, overrides: dict | None = None) -> Settings:
@@ -107,7 +148,7 @@ def load_settings(path: str | Path | None = None, overrides: dict | None = None)
             raise InputError(f"{found}: not valid YAML{where}") from None
         if not isinstance(data, dict):
             raise InputError(f"{found}: expected a mapping of settings")
-    merged = _merge(BUILT_IN, data)
+    merged = _merge(_shipped_defaults(), data)
     if overrides:
         merged = _merge(merged, overrides)
     _validate(merged, str(found or "built-in defaults"))
@@ -129,3 +170,56 @@ def _validate(s: dict, where: str) -> None:
         keys = s.get("tags", {}).get(what, {}).get("keys")
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise InputError(f"{where}: 'tags.{what}.keys' must be a list of tag names")
+
+
+FOLDER_README = """# NSG exposure audit
+
+This folder was made by `auditkit init`. Commands run here (or in a folder below) use its
+`parameters/audit.yaml` and keep their evidence in `snapshots/` and `reports/`.
+
+1. **Settings**: edit `parameters/audit.yaml` (audited ports, tag aliases, your mail gateway's
+   prefixes under `flows.mail_gateways`).
+2. **Collect** a snapshot with an identity that has `Reader` on the subscriptions to audit:
+   `auditkit collect --auth cli` (interactive), or from a saved export without credentials:
+   `auditkit collect --from-file nsgs.json`.
+3. **Render** the month's reports: `auditkit render` writes `reports/<YYYY-MM>/index.html`, one
+   report per subscription and `manifest.json`; `auditkit verify reports/<YYYY-MM>` checks them.
+4. **Explore** in JupyterLab: `jupyter lab notebooks/`, open a notebook, Run All. Until the first
+   snapshot exists the notebooks show the built-in demo tenant.
+5. **Schedule** the monthly job (cron, on a VM with a managed identity):
+   `0 6 1 * *  cd <this folder> && auditkit monthly --auth managed-identity`
+
+Keep `snapshots/` and `reports/` on storage with an immutability policy: they are the evidence.
+"""
+
+
+def init_folder(folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """Make ``folder`` an audit folder: notebooks, commented settings, snapshots/, reports/, README.md.
+
+    Returns (created, left alone): an existing file is never overwritten.
+    """
+    root = Path(folder)
+    created: list[Path] = []
+    kept: list[Path] = []
+    files = {root / PARAMETERS: kit_path("parameters", "audit.yaml").read_bytes(),
+             root / "README.md": FOLDER_README.encode("utf-8")}
+    for nb in sorted(kit_path("notebooks").glob("*.ipynb")):
+        files[root / "notebooks" / nb.name] = nb.read_bytes()
+    try:
+        for d in (root / "snapshots", root / "reports"):
+            if d.is_dir():
+                kept.append(d)
+            else:
+                d.mkdir(parents=True)
+                created.append(d)
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(path, "xb") as fh:  # exclusive: never overwrite what is there
+                    fh.write(data)
+                created.append(path)
+            except FileExistsError:
+                kept.append(path)
+    except OSError as exc:
+        raise InputError(f"{exc.filename or root}: cannot create: {exc.strerror or exc}") from None
+    return created, kept

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from auditkit.flowlogs import read_paths
+from auditkit.flows.logs import read_paths
 
 PER_BLOB = 100_000
 
@@ -91,7 +91,7 @@ def main() -> int:
         bulk = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         n = len(logs.flows)
-        print(f"auditkit.flowlogs: {n:,} flows in {bulk:.1f} s = {n / bulk:,.0f} tuples/s; peak RSS {peak:,.0f} MB")
+        print(f"auditkit.flows.logs: {n:,} flows in {bulk:.1f} s = {n / bulk:,.0f} tuples/s; peak RSS {peak:,.0f} MB")
         done, loop = per_tuple_loop(paths, args.reference)
         print(f"per-tuple loop: {done:,} tuples in {loop:.1f} s = {done / loop:,.0f} tuples/s")
         print(f"ratio: {(n / bulk) / (done / loop):.1f}x")

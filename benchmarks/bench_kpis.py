@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from auditkit.collect import snapshot_from_records
-from auditkit.kpis import kpis
-from auditkit.snapshot import list_snapshots
-from auditkit.synthetic import synthetic_nsgs
+from auditkit.demo.synthetic import synthetic_nsgs
+from auditkit.evidence.snapshot import list_snapshots
+from auditkit.history.kpis import kpis
 
 
 def month_start(i: int) -> str:

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from auditkit.demo import build_snapshots
-from auditkit.kpis import kpis
+from auditkit.demo.tenant import build_snapshots
+from auditkit.history.kpis import kpis
 from auditkit.present.context import load_context
 from auditkit.present.tenant import subscriptions_ranked
 from auditkit.render import render

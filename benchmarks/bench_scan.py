@@ -1,4 +1,4 @@
-"""Benchmark: auditkit.scan on a synthetic tenant against the per-packet reference evaluator.
+"""Benchmark: auditkit.engine.scan on a synthetic tenant against the per-packet reference evaluator.
 
     python benchmarks/bench_scan.py [--nsgs 100000] [--reference-nsgs 500]
 
@@ -16,8 +16,8 @@ import sys
 import time
 
 import auditkit
-from auditkit.reference import reference_findings
-from auditkit.synthetic import synthetic_nsgs
+from auditkit.demo.synthetic import synthetic_nsgs
+from auditkit.engine.reference import reference_findings
 
 
 def peak_mb() -> float:
@@ -46,7 +46,7 @@ def main() -> int:
     scan_s = time.perf_counter() - t0
     scan_peak = peak_mb()
     engine_rate = n_rules / scan_s
-    print(f"auditkit.scan: {scan_s:.2f} s for {n_rules:,} rules x {len(ports)} ports = {engine_rate:,.0f} rules/s; "
+    print(f"auditkit.engine.scan: {scan_s:.2f} s for {n_rules:,} rules x {len(ports)} ports = {engine_rate:,.0f} rules/s; "
           f"{len(result.findings):,} findings, {result.summary()['shadowed']:,} shadowed")
     print(f"peak RSS: {scan_peak:,.0f} MB (records alone {base_mb:,.0f} MB; scan added {scan_peak - base_mb:,.0f} MB)")
 

@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def demo_snapshots(tmp_path_factory) -> Path:
-    from auditkit.demo import build_snapshots
+    from auditkit.demo.tenant import build_snapshots
 
     return build_snapshots(tmp_path_factory.mktemp("demo") / "snapshots")
 

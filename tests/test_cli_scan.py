@@ -13,7 +13,7 @@ import pytest
 
 from tests.builders import nsg, rule
 
-SAMPLE = Path(__file__).resolve().parents[1] / "auditkit" / "samples" / "tenant.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "auditkit" / "demo" / "samples" / "tenant.json"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

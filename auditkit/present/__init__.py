@@ -1,1 +1,2 @@
-"""Present: HTML blocks and plotly charts for the notebooks, with every untrusted text escaped."""
+"""Present: HTML blocks and plotly charts for the notebooks, report sections, and what the notebooks
+call (``present.notebook``); every untrusted text is escaped."""

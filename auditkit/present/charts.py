@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from auditkit.history import STATUS_RESOLVED, History
+from auditkit.history.timeline import STATUS_RESOLVED, History
 
 PORT_COLOURS = {25: "#c0392b", 22: "#2471a3", 3389: "#7d3c98"}
 

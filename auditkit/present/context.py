@@ -8,10 +8,10 @@ from typing import Any
 import pandas as pd
 
 from auditkit import __version__
-from auditkit.history import History, load_history
-from auditkit.period import cutoff, period_of
+from auditkit.evidence.snapshot import list_snapshots
+from auditkit.history.period import cutoff, period_of
+from auditkit.history.timeline import History, load_history
 from auditkit.settings import load_settings
-from auditkit.snapshot import list_snapshots
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class ReportContext:
     period: str
     history: History  # the whole tenant
     subscriptions: pd.DataFrame  # latest names and tags
+    demo: bool = False  # the built-in demo tenant
     version: str = __version__
 
     @property
@@ -32,7 +33,7 @@ class ReportContext:
 
 
 def load_context(snapshots_dir: str, period: str | None = None, ports: Any = None, as_of: str | None = None,
-                 parameters: str | None = None) -> ReportContext:
+                 parameters: str | None = None, demo: bool = False) -> ReportContext:
     """History up to the end of ``period`` (default: the period of the latest snapshot, or ``as_of``'s)."""
     if period is None:
         if as_of:
@@ -45,4 +46,5 @@ def load_context(snapshots_dir: str, period: str | None = None, ports: Any = Non
     # Names from the latest snapshot that saw each subscription (one lost later keeps its name).
     tables = [d.snapshot.table("subscriptions") for d in reversed(history.derived)]
     subs = pd.concat(tables, ignore_index=True).drop_duplicates("subscription_id", keep="first")
-    return ReportContext(snapshots_dir=str(snapshots_dir), period=period or "", history=history, subscriptions=subs)
+    return ReportContext(snapshots_dir=str(snapshots_dir), period=period or "", history=history, subscriptions=subs,
+                         demo=demo)

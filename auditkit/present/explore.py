@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from auditkit.formats import to_csv
-from auditkit.history import History
+from auditkit.history.timeline import History
 
 EXPORT_COLUMNS = ["status", "severity", "port", "subscription_id", "resource_group", "nsg_name", "rule_name",
                   "priority", "sources", "destination_ports", "attached", "first_seen", "last_seen", "resolved_at",

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from auditkit.history import STATUS_OPEN, STATUS_UNKNOWN, History
-from auditkit.kpis import kpis_of
+from auditkit.flows.remediation import checklist, is_jit, restrict_command
+from auditkit.history.kpis import kpis_of
+from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN, History
 from auditkit.present import charts
 from auditkit.present.context import ReportContext
 from auditkit.present.html import (
@@ -22,7 +23,6 @@ from auditkit.present.html import (
     paragraph,
     table,
 )
-from auditkit.remediation import checklist, is_jit, restrict_command
 
 
 def scoped(ctx: ReportContext, subscription_id: str) -> History:
@@ -158,8 +158,8 @@ class FlowSection:
 
 def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None, port: int = 25) -> FlowSection:
     """Per open finding on ``port``: who connects (flow logs), a chart by source class, and the proposal."""
-    from auditkit.flow_evidence import classify, evidence, match_flows, nsg_guids
-    from auditkit.flowlogs import read_paths
+    from auditkit.flows.evidence import classify, evidence_for, match_flows, nsg_guids
+    from auditkit.flows.logs import read_paths
 
     blocks: list = [heading("Analyze before you restrict: flow-log evidence")]
     if not flowlogs:
@@ -174,7 +174,7 @@ def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None
     logs = read_paths([flowlogs])
     guids = nsg_guids(ctx.latest.table("nsgs"))
     matched = match_flows(f, logs.flows, guids)
-    found = evidence(f, logs.flows, ctx.history.settings, guids, matched=matched)
+    found = evidence_for(f, logs.flows, ctx.history.settings, guids, matched=matched)
     skipped = {k: v for k, v in logs.skipped.items() if any(v.values())}
     first, last = (logs.flows["time"].min(), logs.flows["time"].max()) if len(logs.flows) else (None, None)
     span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if first is not None else "no flows"

@@ -6,8 +6,8 @@ import re
 
 import pandas as pd
 
-from auditkit.history import STATUS_OPEN, STATUS_UNKNOWN
-from auditkit.kpis import kpis_of
+from auditkit.history.kpis import kpis_of
+from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN
 from auditkit.present import charts
 from auditkit.present.context import ReportContext
 from auditkit.present.html import HTML, concat, definition_list, esc, heading, kpi_cards, paragraph

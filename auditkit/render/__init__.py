@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.errors import AuditkitError
-from auditkit.period import cutoff, period_of
+from auditkit.evidence.snapshot import list_snapshots
+from auditkit.history.period import cutoff, period_of
 from auditkit.present.context import load_context
 from auditkit.present.tenant import report_file, subscriptions_ranked
 from auditkit.render.manifest import versions, write_manifest
 from auditkit.render.workers import Job, Outcome, init_worker, run
-from auditkit.settings import find_parameters
-from auditkit.snapshot import list_snapshots
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+from auditkit.settings import find_parameters, kit_path
 
 
 @dataclass(frozen=True)
@@ -41,12 +39,14 @@ class RenderResult:
         return [o for o in self.outcomes if not o.ok]
 
 
-def notebooks_dir() -> Path:
-    env = os.environ.get("AUDITKIT_NOTEBOOKS")
-    folder = Path(env) if env else NOTEBOOKS
-    if not (folder / "subscription_audit.ipynb").is_file():
-        raise AuditkitError(f"{folder}: the report notebooks are not there (set AUDITKIT_NOTEBOOKS)")
-    return folder
+def notebooks_dir(folder: str | Path | None = None) -> Path:
+    """The report notebooks: ``folder`` or ``$AUDITKIT_NOTEBOOKS`` when given, else those the kit ships."""
+    folder = folder or os.environ.get("AUDITKIT_NOTEBOOKS")
+    path = Path(folder) if folder else kit_path("notebooks")
+    for name in ("subscription_audit.ipynb", "tenant_overview.ipynb"):
+        if not (path / name).is_file():
+            raise AuditkitError(f"{path}: no {name} there (the report notebooks)")
+    return path
 
 
 def default_period(snapshots_dir: str | Path) -> str:
@@ -59,12 +59,14 @@ def default_period(snapshots_dir: str | Path) -> str:
 def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports", period: str | None = None,
            subscriptions: Sequence[str] | None = None, workers: int | None = None, ports: Any = None,
            parameters_file: str | None = None, flowlogs: str | Path | None = None,
+           notebooks: str | Path | None = None,
            progress: Callable[[Outcome, int, int], None] | None = None) -> RenderResult:
     """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened."""
     snapshots_dir = Path(snapshots_dir).resolve()
     period = period or default_period(snapshots_dir)
-    params_path = find_parameters(parameters_file)
-    params_path = params_path.resolve() if params_path else None  # kernels run in another folder
+    # Kernels run in another folder: they get the settings file by its absolute path, the shipped
+    # defaults' when no user file applies, so that every report reads the same settings.
+    params_path = (find_parameters(parameters_file) or kit_path("parameters", "audit.yaml")).resolve()
     ctx = load_context(str(snapshots_dir), period=period, ports=ports,
                        parameters=str(params_path) if params_path else None)  # fills the derived cache once
     ranked = subscriptions_ranked(ctx)
@@ -86,7 +88,7 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     tmp = out / f".tmp-{period}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    nb_dir = notebooks_dir()
+    nb_dir = notebooks_dir(notebooks)
     common = {"snapshots_dir": str(snapshots_dir), "period": period,
               "ports": list(ctx.history.ports), "parameters_file": str(params_path) if params_path else None}
     names = dict(zip(ranked["subscription_id"], ranked["name"], strict=True))

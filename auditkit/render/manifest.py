@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from auditkit.errors import InputError
-from auditkit.snapshot import sha256_file
+from auditkit.evidence.snapshot import sha256_file
 
 MANIFEST = "manifest.json"
 TOOLS = ("auditkit", "papermill", "nbconvert", "nbclient", "ipykernel", "plotly", "pandas", "pyarrow")

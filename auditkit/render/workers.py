@@ -57,7 +57,7 @@ def _new_kernel() -> Any:
     try:
         kc.wait_for_ready(timeout=60)
         # Warm the imports every report makes, once per kernel.
-        kc.execute_interactive("import auditkit.notebook", timeout=120, store_history=False)
+        kc.execute_interactive("import auditkit.present.notebook", timeout=120, store_history=False)
     finally:
         kc.stop_channels()
     _state["uses"] = 0

@@ -1,0 +1,59 @@
+"""Offline import: a saved export (``az graph query``, REST, ARM) or records in memory, as a snapshot.
+
+For auditors who do not grant the kit credentials: the export becomes a snapshot exactly like a
+live collection's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditkit.collect.store import write
+from auditkit.evidence.records import read_json, records_from, subscription_records_from
+from auditkit.evidence.snapshot import parse_as_of, sha256_file
+
+
+def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
+                          subscription_rows: Sequence[dict] = (), subscriptions: Sequence[str] = (),
+                          source: dict | None = None) -> Path:
+    """Write NSG records already in memory (an export, the demo tenant) as a snapshot.
+
+    The subscriptions collected are those in ``subscriptions``, those of ``subscription_rows`` and
+    those that own an NSG in ``records``.
+    """
+    ids = {s.lower() for s in subscriptions}
+    ids |= {str(r.get("subscriptionId", "")).lower() for r in subscription_rows if r.get("subscriptionId")}
+    for r in records:
+        if isinstance(r, dict):
+            sid = r.get("subscriptionId") or _segment_after(str(r.get("id", "")), "subscriptions")
+            if sid:
+                ids.add(str(sid).lower())
+    now = datetime.now(UTC).replace(microsecond=0)
+    return write(snapshots_dir=snapshots_dir, as_of=parse_as_of(as_of, now), collected_at=now,
+                     nsg_rows=list(records), sub_rows=list(subscription_rows), requested=sorted(ids),
+                     collected=sorted(ids), failed=[],
+                     source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None}, stats=None)
+
+
+def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
+                      subscriptions: Sequence[str] | None = None) -> Path:
+    """Turn a saved export (``az graph query``, REST, ARM) into a snapshot exactly like a live one.
+
+    The subscriptions collected are those named in ``subscriptions``, those whose rows the export
+    carries (``resourcecontainers``), and those that own an NSG in it.
+    """
+    obj = read_json(path)
+    return snapshot_from_records(records_from(obj, where=str(path)), snapshots_dir=snapshots_dir, as_of=as_of,
+                                 subscription_rows=subscription_records_from(obj), subscriptions=subscriptions or (),
+                                 source={"kind": "file", "name": Path(path).name, "sha256": sha256_file(Path(path))})
+
+
+def _segment_after(resource_id: str, name: str) -> str:
+    parts = resource_id.split("/")
+    low = [p.lower() for p in parts]
+    return parts[low.index(name) + 1] if name in low and low.index(name) + 1 < len(parts) else ""
+
+

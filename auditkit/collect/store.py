@@ -1,0 +1,60 @@
+"""What a collection leaves behind: the records it read, written as one snapshot with its meta.json.
+
+Live collection and offline imports both end here, so a snapshot looks the same whichever way
+its records arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditkit import __version__
+from auditkit.collect.queries import QUERIES
+from auditkit.collect.resourcegraph import Stats
+from auditkit.engine.rules import rules_table
+from auditkit.evidence.snapshot import write_snapshot
+
+
+def subscription_table(rows: Sequence[dict], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per subscription: id, display name, state, tags (first row per id wins)."""
+    seen: dict[str, dict] = {}
+    for r in rows:
+        sid = str(r.get("subscriptionId") or str(r.get("id", "")).rstrip("/").rsplit("/", 1)[-1]).lower()
+        if sid and sid not in seen:
+            props = r.get("properties") if isinstance(r.get("properties"), dict) else {}
+            seen[sid] = {"subscription_id": sid, "name": str(r.get("name") or sid),
+                         "state": str(props.get("state") or ""), "tags": r.get("tags") or {}}
+    for sid in extra_ids:
+        seen.setdefault(sid.lower(), {"subscription_id": sid.lower(), "name": sid.lower(), "state": "", "tags": {}})
+    return pd.DataFrame(list(seen.values()), columns=["subscription_id", "name", "state", "tags"])
+
+
+def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime, nsg_rows: list, sub_rows: list,
+              requested: Any, collected: list[str], failed: list[dict], source: dict,
+              stats: Stats | None) -> Path:
+    tables = rules_table(nsg_rows)
+    subs = subscription_table(sub_rows, collected)
+    keys = {str(r.get("id", "")).lower() for r in nsg_rows if isinstance(r, dict)}
+    meta = {
+        "collected_at": collected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tool": "auditkit",
+        "version": __version__,
+        **source,
+        "queries": QUERIES,
+        "subscriptions": {"requested": requested, "collected": sorted(collected), "failed": failed},
+        "counts": {"subscriptions": len(collected), "failed_subscriptions": len(failed), "nsgs": len(tables.nsgs),
+                   "rules": len(tables.rules), "raw_nsg_rows": len(nsg_rows),
+                   "duplicate_rows": len(nsg_rows) - len(keys), "record_errors": len(tables.errors)},
+        "record_errors": tables.errors.to_dict(orient="records"),
+    }
+    if stats is not None:
+        meta["requests"] = stats.as_dict()
+    return write_snapshot(snapshots_dir, as_of, raw={"subscriptions": sub_rows, "nsgs": nsg_rows},
+                          tables={"subscriptions": subs, "nsgs": tables.nsgs, "rules": tables.rules}, meta=meta)
+
+

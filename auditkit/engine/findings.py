@@ -1,0 +1,95 @@
+"""Findings: the exposed (NSG, rule, port) rows, with what an auditor needs to act on them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from auditkit.engine.exposure import broad_sources, candidates
+from auditkit.engine.fields import ParsedRules
+from auditkit.engine.shadowed import shadowed
+
+FINDING_COLUMNS = [
+    "subscription_id",
+    "resource_group",
+    "nsg_id",
+    "nsg_name",
+    "rule_name",
+    "priority",
+    "port",
+    "protocol",
+    "sources",
+    "destination_ports",
+    "destinations",
+    "attached",
+    "subnets",
+    "nics",
+    "severity",
+    "shadowed",
+    "description",
+    "tags",
+]
+
+# Severity: an attached NSG exposes workloads now ("high"); an unattached one exposes them the
+# moment it is attached ("latent"); a shadowed rule admits nothing today ("info").
+SEVERITY_ATTACHED = "high"
+SEVERITY_LATENT = "latent"
+SEVERITY_SHADOWED = "info"
+
+
+def _rows(parsed: ParsedRules, cand: pd.DataFrame) -> pd.DataFrame:
+    rules = parsed.rules
+    r = cand["rule"].to_numpy()
+    pick = rules.iloc[r]
+    attached = pick["attached"].to_numpy(dtype=bool)
+    shadow = cand["shadowed"].to_numpy(dtype=bool)
+    severity = np.where(shadow, SEVERITY_SHADOWED, np.where(attached, SEVERITY_ATTACHED, SEVERITY_LATENT))
+    sources = [tuple(p) + tuple(a) for p, a in zip(pick["source_prefixes"], pick["source_asgs"], strict=True)]
+    destinations = [tuple(p) + tuple(a) for p, a in
+                    zip(pick["destination_prefixes"], pick["destination_asgs"], strict=True)]
+    out = pd.DataFrame({
+        "subscription_id": pick["subscription_id"].to_numpy(),
+        "resource_group": pick["resource_group"].to_numpy(),
+        "nsg_id": pick["nsg_id"].to_numpy(),
+        "nsg_name": pick["nsg_name"].to_numpy(),
+        "rule_name": pick["rule_name"].to_numpy(),
+        "priority": pick["priority"].array,
+        "port": cand["port"].to_numpy(),
+        "protocol": pick["protocol"].array,
+        "sources": sources,
+        "destination_ports": pick["destination_ports"].to_numpy(),
+        "destinations": destinations,
+        "attached": attached,
+        "subnets": pick["subnets"].to_numpy(),
+        "nics": pick["nics"].to_numpy(),
+        "severity": severity,
+        "shadowed": shadow,
+        "description": pick["description"].to_numpy(),
+        "tags": pick["tags"].to_numpy(),
+    }, columns=FINDING_COLUMNS)
+    return out
+
+
+def findings(parsed: ParsedRules, ports: tuple[int, ...]) -> pd.DataFrame:
+    """Every rule-1-to-4 finding with its ``shadowed`` verdict, sorted by subscription, NSG, priority, port."""
+    cand = candidates(parsed, ports)
+    cand["shadowed"] = shadowed(parsed, cand)
+    out = _rows(parsed, cand)
+    if not len(out):
+        return out
+    key = np.char.lower(out["nsg_id"].to_numpy(dtype=str))
+    order = np.lexsort((out["port"].to_numpy(), out["priority"].to_numpy(dtype=float, na_value=np.inf),
+                        key, out["subscription_id"].to_numpy(dtype=str)))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def broad(parsed: ParsedRules, ports: tuple[int, ...]) -> pd.DataFrame:
+    """Custom inbound Allow rules on an audited port from a broad service tag such as AzureCloud.
+
+    Not findings: reported apart so that reviewers can judge them.
+    """
+    wide_tag = broad_sources(parsed)
+    cand = candidates(parsed, ports, require_internet=False)
+    cand = cand[wide_tag[cand["rule"].to_numpy()]]
+    cand["shadowed"] = False
+    return _rows(parsed, cand).drop(columns=["shadowed", "severity"])

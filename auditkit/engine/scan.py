@@ -1,0 +1,125 @@
+"""``auditkit.engine.scan``: NSG records in, findings and errors out; the API behind ``auditkit scan``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditkit.engine.fields import parse_rules
+from auditkit.engine.findings import broad, findings
+from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
+from auditkit.evidence.records import read_records, records_from
+from auditkit.evidence.snapshot import Snapshot, open_snapshot
+
+DEFAULT_PORTS: tuple[int, ...] = (25, 22, 3389)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan found: ``findings`` and ``errors`` DataFrames, plus the tables behind them."""
+
+    findings: pd.DataFrame
+    errors: pd.DataFrame
+    ports: tuple[int, ...]
+    nsgs: pd.DataFrame
+    rules: pd.DataFrame
+    broad: pd.DataFrame
+    shadowed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Counts for a report header: NSGs, rules, findings, per port, attached vs latent."""
+        f = self.findings
+        live = f[~f["shadowed"].to_numpy(dtype=bool)] if len(f) else f
+        per_port = {str(p): int((live["port"] == p).sum()) for p in self.ports}
+        nsgs_per_port = {str(p): int(live.loc[live["port"] == p, "nsg_id"].astype(str).str.lower().nunique())
+                         for p in self.ports}
+        return {
+            "nsgs": int(len(self.nsgs)),
+            "rules": int(len(self.rules)),
+            "findings": int(len(live)),
+            "per_port": per_port,
+            "nsgs_with_findings": nsgs_per_port,
+            "attached": int(live["attached"].sum()) if len(live) else 0,
+            "latent": int((~live["attached"].astype(bool)).sum()) if len(live) else 0,
+            "shadowed": int(self.shadowed),
+            "broad": int(len(self.broad)),
+            "errors": int(len(self.errors)),
+            "ports": list(self.ports),
+            **self.extra,
+        }
+
+
+def parse_ports(text: str | Iterable[int]) -> tuple[int, ...]:
+    """Ports from ``"25,22,3389"`` or an iterable; each must be a whole number 0-65535."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    ports: list[int] = []
+    for item in items:
+        s = str(item).strip()
+        if not s.isdigit() or int(s) > 65535:
+            raise ValueError(f"port {s!r} is not a whole number from 0 to 65535")
+        if int(s) not in ports:
+            ports.append(int(s))
+    if not ports:
+        raise ValueError("no port given")
+    return tuple(ports)
+
+
+def load_records(source: Any) -> list:
+    """NSG records from a list, a parsed export object, or a path to an export file."""
+    if isinstance(source, str | Path):
+        return read_records(source)
+    if isinstance(source, Mapping):
+        return records_from(source)
+    return list(source)
+
+
+def load_tables(source: Any) -> Tables:
+    """The NSG and rules tables of a snapshot directory, an export file, or records in memory."""
+    if isinstance(source, Snapshot) or (isinstance(source, str | Path) and Path(source).is_dir()):
+        snap = source if isinstance(source, Snapshot) else open_snapshot(source)
+        return Tables(nsgs=snap.table("nsgs"), rules=snap.table("rules"),
+                      errors=pd.DataFrame(snap.meta.get("record_errors", []), columns=ERROR_COLUMNS))
+    return rules_table(load_records(source))
+
+
+def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, include_shadowed: bool = False) -> ScanResult:
+    """Evaluate NSG records and return the internet exposures on ``ports`` and every input error.
+
+    ``records_or_path``: a snapshot directory, an export file, a parsed export or a list of records.
+    """
+    port_tuple = parse_ports(ports)
+    tables = load_tables(records_or_path)
+    parsed = parse_rules(tables.rules)
+    found = findings(parsed, port_tuple)
+    n_shadowed = int(found["shadowed"].sum())
+    if not include_shadowed:
+        found = found[~found["shadowed"].to_numpy(dtype=bool)].reset_index(drop=True)
+    return ScanResult(
+        findings=found,
+        errors=_errors(tables.errors, parsed.errors, parsed.rules),
+        ports=port_tuple,
+        nsgs=tables.nsgs,
+        rules=tables.rules,
+        broad=broad(parsed, port_tuple),
+        shadowed=n_shadowed,
+    )
+
+
+def _errors(record_errors: pd.DataFrame, field_errors: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+    pos = field_errors["rule"].to_numpy(dtype=np.int64)
+    fe = pd.DataFrame({
+        "nsg_id": rules["nsg_id"].to_numpy()[pos],
+        "rule_name": rules["rule_name"].to_numpy()[pos],
+        "field": field_errors["field"].to_numpy(),
+        "message": field_errors["message"].to_numpy(),
+    }, columns=ERROR_COLUMNS)
+    frames = [f for f in (record_errors, fe) if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=ERROR_COLUMNS)
+    return pd.concat(frames, ignore_index=True)

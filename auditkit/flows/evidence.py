@@ -1,0 +1,199 @@
+"""Analyze before you restrict: who really connects to an exposed rule, and what to allow instead.
+
+For each finding, the flows of its NSG (by resource id for NSG flow logs, by resourceGuid for
+VNet flow logs' ``aclID``) and rule (flow logs may cut names at 65 characters) on the finding's
+port are summarised per source. Sources are classed as the mail gateway (``parameters/``),
+private/virtual network, or internet. The proposed source list is the gateway prefixes plus the
+internet sources that completed real sessions (bytes both ways) above a threshold, aggregated
+into the fewest CIDRs never wider than ``max_prefix``. The kit proposes; it never applies.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from auditkit.flows.remediation import delete_command, is_jit, restrict_command
+from auditkit.settings import Settings
+
+CLASS_GATEWAY, CLASS_PRIVATE, CLASS_INTERNET = "gateway", "private", "internet"
+# The service cuts "UserRule_<name>" at 65 characters: a name that long (less the longest prefix,
+# "DefaultRule_") may be cut, so it matches the rules it is a prefix of.
+TRUNCATED_RULE = 65 - len("DefaultRule_")
+_PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                               "169.254.0.0/16", "127.0.0.0/8", "fc00::/7", "fe80::/10", "::1/128")]
+
+
+def classify(sources: pd.Series, gateways: Sequence[str]) -> np.ndarray:
+    """Class per source address; each distinct address is looked at once."""
+    nets = [ipaddress.ip_network(g, strict=False) for g in gateways]
+    codes, uniques = pd.factorize(sources.to_numpy(dtype=object))
+    out = []
+    for u in uniques:
+        try:
+            a = ipaddress.ip_address(str(u))
+        except ValueError:
+            out.append(CLASS_INTERNET)
+            continue
+        if any(a.version == n.version and a in n for n in nets):
+            out.append(CLASS_GATEWAY)
+        elif any(a.version == n.version and a in n for n in _PRIVATE):
+            out.append(CLASS_PRIVATE)
+        else:
+            out.append(CLASS_INTERNET)
+    return np.asarray(out + [CLASS_INTERNET], dtype=object)[codes]
+
+
+def aggregate(addresses: Sequence[str], max_prefix: int = 24, keep: Sequence[str] = ()) -> list[str]:
+    """The fewest CIDRs covering ``addresses``, none wider than /``max_prefix`` (IPv6: /``max_prefix + 96``
+    is not assumed; IPv6 senders stay as /64s at the widest), plus ``keep`` prefixes as given."""
+    groups: dict = {}
+    for text in addresses:
+        try:
+            a = ipaddress.ip_address(str(text))
+        except ValueError:
+            continue  # the parser already counted it as malformed
+        limit = max_prefix if a.version == 4 else 64
+        key = ipaddress.ip_network(f"{a}/{limit}", strict=False)
+        lo, hi = groups.get(key, (a, a))
+        groups[key] = (min(lo, a), max(hi, a))
+    nets = []
+    for key, (lo, hi) in groups.items():
+        # The smallest block holding both ends: their common prefix, never wider than the group.
+        bits = key.max_prefixlen
+        diff = int(lo) ^ int(hi)
+        plen = bits - diff.bit_length()
+        nets.append(ipaddress.ip_network(f"{lo}/{max(plen, key.prefixlen)}", strict=False))
+    nets += [ipaddress.ip_network(k, strict=False) for k in keep]
+    out = []
+    for version in (4, 6):
+        out += [str(n) for n in ipaddress.collapse_addresses(n for n in nets if n.version == version)]
+    return out
+
+
+def nsg_guids(nsgs: pd.DataFrame) -> dict[str, str]:
+    """NSG key -> resourceGuid, which VNet flow logs name as ``aclID``."""
+    if "resource_guid" not in nsgs:
+        return {}
+    return dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True))
+
+
+def match_flows(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, str]) -> pd.DataFrame:
+    """Inbound flows on each finding's port that its NSG and rule logged; column ``finding`` = row of findings."""
+    if not len(findings) or not len(flows):
+        return flows.iloc[0:0].assign(finding=pd.Series(dtype=np.int64))
+    f = pd.DataFrame({"finding": np.arange(len(findings)), "nsg": findings["nsg_id"].str.lower().to_numpy(),
+                      "port": findings["port"].to_numpy(dtype=np.int64),
+                      "rule_l": findings["rule_name"].str.lower().to_numpy()})
+    f["guid"] = [guids.get(n, "") for n in f["nsg"]]
+    # Inbound TCP only: a UDP flow under a "*" rule is not mail delivery.
+    inbound = flows[(flows["direction"].to_numpy(dtype=object) == "I") & (flows["protocol"].to_numpy(dtype=object) == "T")]
+    by_id = inbound[inbound["nsg_id"] != ""].merge(f.drop(columns="guid"), left_on=["nsg_id", "destination_port"],
+                                                   right_on=["nsg", "port"])
+    by_guid = inbound[inbound["acl_id"] != ""].merge(f[f["guid"] != ""].drop(columns="nsg"),
+                                                     left_on=["acl_id", "destination_port"], right_on=["guid", "port"])
+    m = pd.concat([by_id, by_guid], ignore_index=True)
+    rule = m["rule"].str.lower()
+    exact = rule.to_numpy(dtype=object) == m["rule_l"].to_numpy(dtype=object)
+    cut = np.zeros(len(m), dtype=bool)
+    long_rows = np.flatnonzero(rule.str.len().to_numpy() >= TRUNCATED_RULE)  # rare: names cut by the service
+    cut[long_rows] = [m["rule_l"].iat[i].startswith(rule.iat[i]) for i in long_rows]
+    return m[exact | cut].drop(columns=["nsg", "port", "rule_l", "guid"], errors="ignore").reset_index(drop=True)
+
+
+def summarise_sources(matched: pd.DataFrame, gateways: Sequence[str]) -> pd.DataFrame:
+    """Per (finding, source): flows, first and last seen, bytes each way, allowed and denied flows,
+    completed sessions (C/E rows with bytes both ways), and the source's class."""
+    if not len(matched):
+        return pd.DataFrame(columns=["finding", "source", "class", "flows", "first_seen", "last_seen", "bytes",
+                                     "bytes_in", "bytes_out", "allowed", "denied", "completed"])
+    m = matched.assign(
+        allowed=(matched["decision"] == "A").astype(int),
+        denied=(matched["decision"] == "D").astype(int),
+        completed=(matched["state"].isin(["C", "E"]) & (matched["bytes_src_to_dst"] > 0)
+                   & (matched["bytes_dst_to_src"] > 0)).astype(int))
+    g = m.groupby(["finding", "source"], sort=False).agg(
+        flows=("time", "size"), first_seen=("time", "min"), last_seen=("time", "max"), bytes=("bytes", "sum"),
+        bytes_in=("bytes_src_to_dst", "sum"), bytes_out=("bytes_dst_to_src", "sum"), allowed=("allowed", "sum"),
+        denied=("denied", "sum"), completed=("completed", "sum")).reset_index()
+    g["class"] = classify(g["source"], gateways)
+    return g.sort_values(["finding", "bytes", "flows"], ascending=[True, False, False]).reset_index(drop=True)
+
+
+def _bicep(prefixes: Sequence[str]) -> str:
+    items = " ".join(f"'{p}'" for p in prefixes)
+    return f"sourceAddressPrefix: null\nsourceAddressPrefixes: [ {items} ]"
+
+
+def evidence_for(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings,
+             guids: dict[str, str] | None = None, matched: pd.DataFrame | None = None) -> list[dict]:
+    """One dict per finding: sources seen, proposed prefixes, command and recommendation.
+
+    ``recommendation`` is ``restrict``, ``decommission``, ``jit-managed``, or ``needs-evidence`` when
+    the logs cannot tell: no flow log of the NSG at all, or only version 1 logs (which carry no
+    session state or bytes, so a delivered mail cannot be told from a scan). ``matched`` is
+    ``match_flows``' result when the caller already has it.
+    """
+    guids = guids or {}
+    if matched is None:
+        matched = match_flows(findings, flows, guids)
+    per_source = summarise_sources(matched, settings.mail_gateways)
+    logged_ids = set(flows["nsg_id"].astype(str).unique()) if len(flows) else set()
+    logged_acls = set(flows["acl_id"].astype(str).unique()) if len(flows) else set()
+    v1_only = matched.groupby("finding")["log"].agg(lambda x: bool((x.astype(str) == "nsg-v1").all())) \
+        if len(matched) else pd.Series(dtype=bool)
+    out = []
+    for i, row in enumerate(findings.to_dict(orient="records")):
+        s = per_source[per_source["finding"] == i]
+        mine = matched[matched["finding"] == i]
+        window = [mine["time"].min().isoformat(), mine["time"].max().isoformat()] if len(mine) else [None, None]
+        port = int(row["port"])
+        # The mail gateway belongs in the source list of mail rules only.
+        keep = settings.mail_gateways if port == 25 else ()
+        legit = s[(s["class"] == CLASS_INTERNET) & (s["completed"] > 0) & (s["bytes"] >= settings.min_bytes)]
+        gateway_seen = bool(((s["class"] == CLASS_GATEWAY) & (s["allowed"] > 0)).any()) and port == 25
+        proposed = aggregate(legit["source"].tolist(), settings.max_prefix, keep)
+        nsg = str(row["nsg_id"]).lower()
+        logged = nsg in logged_ids or (guids.get(nsg, "") != "" and guids.get(nsg) in logged_acls)
+        if is_jit(str(row["rule_name"])):
+            rec, command, note = "jit-managed", "", ("Just-in-Time rule managed by Defender for Cloud: do not edit it "
+                                                     "by hand; review the JIT policy.")
+        elif not logged:
+            rec, command = "needs-evidence", ""
+            note = ("No flow log of this NSG in the logs given: enable NSG or VNet flow logs for it and collect at "
+                    "least 30 days before restricting or removing the rule.")
+        elif bool(v1_only.get(i, False)) and not len(legit) and bool((s["allowed"] > 0).any()):
+            rec, command = "needs-evidence", ""
+            note = ("Only version 1 flow logs, which record no session state or bytes: delivered mail cannot be "
+                    "told from scans. Switch the flow log to version 2 (or VNet flow logs) and look again.")
+        elif not len(legit) and not gateway_seen:
+            rec, command = "decommission", delete_command(row)
+            note = (f"No legitimate inbound traffic on port {port} in the window: remove the rule."
+                    + (" Where hosts need to send mail, use authenticated submission on port 587." if port == 25
+                       else ""))
+        elif not proposed:
+            rec, command, note = "needs-evidence", "", "No source to propose."
+        else:
+            rec, command = "restrict", restrict_command(row, proposed)
+            note = (f"Replace the internet-wide source with {len(proposed)} prefix(es)"
+                    + (": the mail gateway and" if keep else ":") + f" {len(legit)} sender(s) that completed sessions.")
+        out.append({
+            "subscription_id": row.get("subscription_id"), "resource_group": row.get("resource_group"),
+            "nsg_id": row["nsg_id"], "nsg_name": row.get("nsg_name"), "rule_name": row["rule_name"], "port": port,
+            "recommendation": rec, "note": note,
+            "sources": [{"source": r["source"], "class": r["class"], "flows": int(r["flows"]),
+                         "bytes": int(r["bytes"]), "allowed": int(r["allowed"]), "denied": int(r["denied"]),
+                         "completed": int(r["completed"]), "first_seen": r["first_seen"].isoformat(),
+                         "last_seen": r["last_seen"].isoformat()} for r in s.to_dict(orient="records")],
+            "proposed_prefixes": proposed if rec == "restrict" else [],
+            "command": command,
+            "arm_patch": json.dumps({"properties": {"sourceAddressPrefix": None,
+                                                    "sourceAddressPrefixes": proposed}}) if rec == "restrict" else "",
+            "bicep": _bicep(proposed) if rec == "restrict" else "",
+            "window": window,
+        })
+    return out

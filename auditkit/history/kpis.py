@@ -1,0 +1,72 @@
+"""The KPIs the guidance names, computed from a History.
+
+- open findings and NSGs with open findings, per port;
+- resolved, reopened and unknown findings; MTTR in days (mean of ``resolved_at - first_seen``
+  over resolved findings, ``None`` when nothing was resolved); ages of open findings;
+- new findings per week: findings first seen after the first snapshot, divided by the weeks
+  the snapshots span (``None`` for a single snapshot);
+- tag coverage over the NSGs of the latest snapshot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditkit.history.timeline import STATUS_OPEN, STATUS_RESOLVED, STATUS_UNKNOWN, History, load_history
+from auditkit.settings import Settings
+
+
+def _round(x: float | None, digits: int = 2) -> float | None:
+    return None if x is None or (isinstance(x, float) and np.isnan(x)) else round(float(x), digits)
+
+
+def kpis_of(history: History) -> dict:
+    """The KPI dict of a History (see module docstring)."""
+    f = history.findings
+    ports = history.ports
+    status = f["status"].to_numpy(dtype=object)
+    is_open = status == STATUS_OPEN
+    port = f["port"].to_numpy(dtype=np.int64)
+    open_f = f[is_open]
+    resolved = f[status == STATUS_RESOLVED]
+    snaps = history.snapshots
+    first, last = snaps["as_of"].iloc[0], snaps["as_of"].iloc[-1]
+    weeks = (last - first) / pd.Timedelta(days=7)
+    first_snapshot = pd.Timestamp(first)
+    new_after_baseline = int((f["first_seen"] > first_snapshot).sum())
+    ages = open_f["age_days"].to_numpy(dtype=float)
+    cov = history.latest.coverage
+    invalid = history.governance[history.governance["expiry_invalid"].to_numpy(dtype=bool)]
+    return {
+        "as_of": last.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "snapshots": int(len(snaps)),
+        "first_snapshot": first.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ports": list(ports),
+        "open_findings": {str(p): int((is_open & (port == p)).sum()) for p in ports},
+        "nsgs_with_open_findings": {str(p): int(open_f.loc[open_f["port"] == p, "nsg_key"].nunique()) for p in ports},
+        "attached_open_findings": int(open_f["attached"].astype(bool).sum()),
+        "latent_open_findings": int((~open_f["attached"].astype(bool)).sum()),
+        "resolved_findings": int(len(resolved)),
+        "reopened_findings": int((f["reopened"].to_numpy() > 0).sum()),
+        "reopenings": int(f["reopened"].sum()),
+        "unknown_findings": int((status == STATUS_UNKNOWN).sum()),
+        "mttr_days": _round(resolved["time_to_remediate_days"].mean()) if len(resolved) else None,
+        "open_age_days": {"median": _round(float(np.median(ages))) if len(ages) else None,
+                          "max": _round(float(ages.max())) if len(ages) else None},
+        "new_findings": new_after_baseline,
+        "new_findings_per_week": _round(new_after_baseline / weeks) if weeks > 0 else None,
+        "tag_coverage": {k: cov[k] for k in ("nsgs", "owner", "expiry", "expired", "justification",
+                                             "production_rules_documented", "production_rules", "invalid_expiry")},
+        "invalid_expiry": [{"nsg_id": r.nsg_id, "value": r.expiry_value} for r in invalid.itertuples()],
+        "failed_subscriptions_latest": int(snaps["failed"].iloc[-1]),
+    }
+
+
+def kpis(snapshots_dir: str | Path = "snapshots", ports: Any = None, settings: Settings | None = None,
+         as_of: Any = None) -> dict:
+    """The KPIs over the snapshots in ``snapshots_dir`` (up to ``as_of`` when given), as a dict."""
+    return kpis_of(load_history(snapshots_dir, ports=ports, settings=settings, as_of=as_of))

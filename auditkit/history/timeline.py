@@ -1,0 +1,174 @@
+"""Findings over time: from the first snapshot that shows a finding until it is fixed.
+
+A finding's identity is (NSG resource id lower-cased, rule name, port). Across snapshots ordered
+by ``as_of``, a finding is *resolved* at the first snapshot after its last appearance in which
+its subscription was collected successfully and the finding is absent. If its subscription is
+missing from, or failed in, every later snapshot, it is *unknown*: losing read access must not
+look like a fix. A finding that comes back after being resolved is *reopened*.
+
+Time runs from the snapshots' ``as_of``, never from the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditkit.errors import AuditkitError
+from auditkit.evidence.snapshot import Snapshot, list_snapshots, parse_as_of
+from auditkit.history.cache import Derived, derived
+from auditkit.history.tag_coverage import coverage
+from auditkit.settings import Settings, load_settings
+
+STATUS_OPEN, STATUS_RESOLVED, STATUS_UNKNOWN = "open", "resolved", "unknown"
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything the KPIs, the reports and the notebooks read about a run of snapshots."""
+
+    snapshots: pd.DataFrame  # id, as_of, hash, collected, failed
+    findings: pd.DataFrame  # one row per finding identity, with its latest details
+    timeline: pd.DataFrame  # per snapshot and port: open, new, resolved, reopened
+    coverage: pd.DataFrame  # per snapshot: the tag-coverage KPIs
+    governance: pd.DataFrame  # per NSG of the latest snapshot
+    ports: tuple[int, ...]
+    settings: Settings
+    derived: list[Derived]
+
+    @property
+    def latest(self) -> Derived:
+        return self.derived[-1]
+
+    def for_subscription(self, subscription_id: str) -> History:
+        """The same history restricted to one subscription's NSGs and findings."""
+        sid = subscription_id.lower()
+        ds = [Derived(d.snapshot, d.findings[d.findings["subscription_id"] == sid].reset_index(drop=True),
+                      d.governance[d.governance["subscription_id"] == sid].reset_index(drop=True),
+                      coverage(d.governance[d.governance["subscription_id"] == sid]))
+              for d in self.derived]
+        return build_history(ds, self.ports, self.settings)
+
+
+def select_snapshots(snapshots_dir: str | Path, as_of: Any = None) -> list[Snapshot]:
+    """Snapshots ordered by ``as_of``; with ``as_of``, only those taken at or before it."""
+    snaps = list_snapshots(snapshots_dir)
+    if as_of is not None:
+        limit = pd.Timestamp(parse_as_of(as_of))
+        snaps = [s for s in snaps if s.as_of <= limit]
+    if not snaps:
+        raise AuditkitError(f"{snapshots_dir}: no snapshots" + (f" at or before {as_of}" if as_of else "")
+                            + " (create one with 'auditkit collect')")
+    return snaps
+
+
+def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, settings: Settings | None = None,
+                 as_of: Any = None, use_cache: bool = True) -> History:
+    """Build the history of every finding across the snapshots in ``snapshots_dir``."""
+    from auditkit.engine.scan import parse_ports
+
+    settings = settings or load_settings()
+    port_tuple = parse_ports(ports) if ports is not None else settings.ports
+    snaps = select_snapshots(snapshots_dir, as_of)
+    ds = [derived(s, port_tuple, settings, use_cache=use_cache) for s in snaps]
+    return build_history(ds, port_tuple, settings)
+
+
+def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings) -> History:
+    n_snap = len(ds)
+    as_of = np.array([d.snapshot.as_of.to_datetime64() for d in ds])
+    frames = [d.findings.assign(snap=i) for i, d in enumerate(ds)]
+    allf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    identity = allf["nsg_key"].astype(str) + "\x00" + allf["rule_name"].astype(str) + "\x00" + \
+        allf["port"].astype(str)
+    fid, uniques = pd.factorize(identity)
+    n = len(uniques)
+    snap_idx = allf["snap"].to_numpy()
+    present = np.zeros((n, n_snap), dtype=bool)
+    present[fid, snap_idx] = True
+
+    # Whether each finding's subscription was collected successfully in each snapshot.
+    sub_of = np.empty(n, dtype=object)
+    sub_of[fid] = allf["subscription_id"].to_numpy(dtype=object)
+    sub_codes, sub_names = pd.factorize(sub_of)
+    collected = np.zeros((len(sub_names), n_snap), dtype=bool)
+    name_pos = {s: i for i, s in enumerate(sub_names)}
+    for j, d in enumerate(ds):
+        rows = [name_pos[s.lower()] for s in d.snapshot.collected if s.lower() in name_pos]
+        collected[rows, j] = True
+    observed = collected[sub_codes] if n else np.zeros((0, n_snap), dtype=bool)
+    # An NSG whose record could not be read was not observed either: its absence is no fix.
+    nsg_of = np.empty(n, dtype=object)
+    nsg_of[fid] = allf["nsg_key"].to_numpy(dtype=object)
+    for j, d in enumerate(ds):
+        unread = {str(e.get("nsg_id", "")).lower() for e in d.snapshot.meta.get("record_errors", [])
+                  if str(e.get("nsg_id", "")).lower().startswith("/subscriptions/")}
+        if unread and n:
+            observed[:, j] &= ~np.isin(nsg_of, list(unread))
+
+    port_of = np.zeros(n, dtype=np.int64)
+    port_of[fid] = allf["port"].to_numpy(dtype=np.int64)
+
+    state = np.zeros(n, dtype=np.int8)  # 0 never seen, 1 open, 2 resolved
+    first_seen = np.full(n, -1, dtype=np.int64)
+    last_seen = np.full(n, -1, dtype=np.int64)
+    resolved_at = np.full(n, -1, dtype=np.int64)
+    reopened = np.zeros(n, dtype=np.int64)
+    timeline = []
+    for j in range(n_snap):  # a loop over snapshots; every step is vectorised over findings
+        p, o = present[:, j], observed[:, j]
+        new = p & (state == 0)
+        again = p & (state == 2)
+        resolve = ~p & o & (state == 1)
+        reopened += again
+        first_seen[new] = j
+        last_seen[p] = j
+        resolved_at[resolve] = j
+        resolved_at[again] = -1
+        state[p] = 1
+        state[resolve] = 2
+        carried = (state == 1) & ~p  # still open as far as anyone knows: not seen, not readable
+        for port in ports:
+            on = port_of == port
+            timeline.append({"snapshot": ds[j].snapshot.id, "as_of": ds[j].snapshot.as_of, "port": port,
+                             "open": int((p & on).sum()), "unreadable": int((carried & on).sum()),
+                             "new": int((new & on).sum()), "reopened": int((again & on).sum()),
+                             "resolved": int((resolve & on).sum())})
+
+    status = np.where(state == 2, STATUS_RESOLVED,
+                      np.where(last_seen == n_snap - 1, STATUS_OPEN, STATUS_UNKNOWN)).astype(object)
+    # Latest details of each finding: its row in the last snapshot that showed it.
+    last_rows = allf.assign(fid=fid).sort_values("snap").drop_duplicates("fid", keep="last").sort_values("fid")
+    details = last_rows.drop(columns=["snap", "fid"]).reset_index(drop=True)
+    latest_as_of = as_of[-1]
+    fs = as_of[first_seen]
+    ra = np.where(resolved_at >= 0, as_of[np.maximum(resolved_at, 0)], np.datetime64("NaT"))
+    days = np.timedelta64(1, "D")
+    age = np.where(status == STATUS_OPEN, (latest_as_of - fs) / days, np.nan)
+    findings = details.assign(
+        first_seen=pd.to_datetime(fs, utc=True),
+        last_seen=pd.to_datetime(as_of[last_seen], utc=True),
+        status=status,
+        resolved_at=pd.to_datetime(ra, utc=True),
+        reopened=reopened,
+        time_to_remediate_days=(ra - fs) / days,
+        age_days=age,
+    )
+    findings = findings.sort_values(["status", "subscription_id", "nsg_key", "port"], kind="stable") \
+        .reset_index(drop=True)
+
+    snapshots = pd.DataFrame({
+        "snapshot": [d.snapshot.id for d in ds],
+        "as_of": [d.snapshot.as_of for d in ds],
+        "hash": [d.snapshot.hash for d in ds],
+        "collected": [len(d.snapshot.collected) for d in ds],
+        "failed": [len(d.snapshot.failed) for d in ds],
+        "nsgs": [d.coverage["nsgs"] for d in ds],
+    })
+    cov = pd.DataFrame([{"snapshot": d.snapshot.id, "as_of": d.snapshot.as_of, **d.coverage} for d in ds])
+    return History(snapshots=snapshots, findings=findings, timeline=pd.DataFrame(timeline), coverage=cov,
+                   governance=ds[-1].governance, ports=ports, settings=settings, derived=ds)

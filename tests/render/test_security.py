@@ -1,0 +1,90 @@
+"""Tenant text is shown as text, never run: a tenant whose names, tags and descriptions carry
+script payloads is rendered and opened in Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from auditkit.collect import snapshot_from_records
+from auditkit.demo.synthetic import nsg_record, security_rule
+from auditkit.formats import to_csv
+from auditkit.render import render
+from tests.render.test_browser import HAVE_CHROMIUM, open_report
+
+SUB = "cccccccc-0000-4000-8000-00000000000c"
+PAYLOADS = ["<script>alert('rule')</script>", "<img src=x onerror=alert('tag')>", "javascript:alert('sub')",
+            "<svg/onload=alert('desc')>", "\"><script>alert('nsg')</script>"]
+
+
+def hostile_records() -> tuple[list, list]:
+    nid = f"/subscriptions/{SUB}/resourceGroups/rg-x/providers/Microsoft.Network/networkSecurityGroups/n"
+    rules = [security_rule(nid, PAYLOADS[0], 100, "Allow", "Tcp", ["*"], ["25"], ["*"],
+                           description=f"owner={PAYLOADS[3]} justification=<b>bold</b> {PAYLOADS[1]}")]
+    rec = nsg_record(SUB, "rg-x", PAYLOADS[4], rules,
+                     tags={"owner": PAYLOADS[1], "<b onmouseover=alert('key')>k</b>": PAYLOADS[2],
+                           "expires": "<script>alert('exp')</script>", "environment": "prod"})
+    subs = [{"id": f"/subscriptions/{SUB}", "subscriptionId": SUB, "name": f"{PAYLOADS[2]} {PAYLOADS[0]}",
+             "type": "microsoft.resources/subscriptions", "tags": {"env": PAYLOADS[1]}}]
+    return [rec], subs
+
+
+@pytest.fixture(scope="module")
+def hostile_reports(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("hostile")
+    recs, subs = hostile_records()
+    for day in ("2026-09-01", "2026-10-01"):
+        snapshot_from_records(recs, snapshots_dir=root / "snaps", as_of=day, subscription_rows=subs)
+    result = render(root / "snaps", out=root / "reports", workers=2)
+    assert not result.failures, result.failures
+    return result.folder
+
+
+def test_payloads_never_become_markup_in_files(hostile_reports: Path) -> None:
+    for path in hostile_reports.glob("*.html"):
+        html = path.read_text()
+        for needle in ("<script>alert(", "<img src=x", "<svg/onload", "<b onmouseover",
+                       'href="javascript:', "<b>bold</b>"):
+            assert needle not in html, f"{path.name} contains raw {needle!r}"
+    sub_html = (hostile_reports / f"{SUB}.html").read_text()
+    assert "&lt;script&gt;alert('rule')&lt;/script&gt;" in sub_html
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian's chromium is not installed")
+def test_payloads_stay_text_in_the_browser(hostile_reports: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.render.test_browser import ARGS, CHROMIUM
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        for path in sorted(hostile_reports.glob("*.html")):
+            seen = open_report(browser, path)
+            page = seen["page"]
+            page.mouse.move(200, 300)
+            assert seen["dialogs"] == [], f"{path.name} ran a payload: {seen['dialogs']}"
+            assert seen["blocked"] == [] and seen["errors"] == [], (path.name, seen["blocked"], seen["errors"])
+            handlers = page.evaluate("""() => [...document.querySelectorAll('*')].flatMap(e =>
+                [...e.attributes].filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name))""")
+            assert handlers == [], f"{path.name}: event handlers from tenant text: {handlers}"
+            assert page.eval_on_selector_all("a[href^='javascript']", "els => els.length") == 0
+            assert page.eval_on_selector_all("img", "els => els.length") == 0
+            text = page.inner_text("body")
+            if path.name != "index.html":
+                assert PAYLOADS[0] in text and PAYLOADS[1] in text
+            assert seen["drawn"] == seen["charts"] > 0
+            page.close()
+        browser.close()
+
+
+def test_csv_exports_neutralise_formulas() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"rule_name": ["=cmd|' /C calc'!A0", "+SUM(A1)", "-1+2", "@x", "\t=1", "safe"],
+                          "sources": [("=1",), ("*",), ("*",), ("*",), ("*",), ("*",)]})
+    rows = list(csv.reader(io.StringIO(to_csv(frame))))[1:]
+    assert [r[0][0] for r in rows[:5]] == ["'"] * 5 and rows[5][0] == "safe" and rows[0][1] == "'=1"
