@@ -282,7 +282,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from auditkit.demo.flows import ensure_flow_logs
     from auditkit.demo.tenant import build_snapshots, demo_parameters
 
-    out = Path(args.out) if args.out else default_folder("reports") / "demo"
+    out = Path(args.demo_out) if args.demo_out else default_folder("reports") / "demo"
     snaps = build_snapshots(out / "snapshots")
     flowlogs = ensure_flow_logs(out / "flowlogs")
     args.snapshots, args.out, args.subscription = str(snaps), str(out), None
@@ -440,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("demo", help="build the demo tenant (no Azure needed) and render its reports")
-    p.add_argument("--out", default=None, metavar="DIR", help="default: reports/demo of the audit folder")
+    p.add_argument("--out", dest="demo_out", default=None, metavar="DIR",
+                   help="default: reports/demo of the audit folder, else ./reports/demo")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=cmd_demo)
 
