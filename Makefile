@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check auditkit tests benchmarks
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scan.py
