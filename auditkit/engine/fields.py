@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auditkit.engine.intervals import address_blocks, port_intervals
+from auditkit.engine.intervals import address_blocks, explode, port_intervals
 
 PROTOCOLS = frozenset({"tcp", "udp", "icmp", "esp", "ah", "*", "any"})
 TCP_PROTOCOLS = ["tcp", "*", "any"]
@@ -21,6 +21,17 @@ def lowered(series: pd.Series) -> np.ndarray:
     codes, uniques = pd.factorize(series.to_numpy(dtype=object))
     lowered_uniques = np.array([u.lower() if isinstance(u, str) else "" for u in uniques] + [""], dtype=object)
     return lowered_uniques[codes]
+
+
+def typed_errors(rules: pd.DataFrame) -> pd.DataFrame:
+    """The rules table's ``field_errors`` (fields of the wrong type, found when it was built) as
+    (rule, field, message) rows; tables written before that column existed have none."""
+    if "field_errors" not in rules:
+        return pd.DataFrame({"rule": np.zeros(0, dtype=np.int64), "field": [], "message": []})
+    rule, entries = explode(rules["field_errors"])
+    parts = [str(e).split("\t", 1) for e in entries]
+    return pd.DataFrame({"rule": rule, "field": [p[0] for p in parts],
+                         "message": [p[1] if len(p) > 1 else "" for p in parts]})
 
 
 @dataclass(frozen=True)
@@ -48,24 +59,32 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
     src, e3 = address_blocks(rules["source_prefixes"], rules["source_asgs"], "sourceAddressPrefix")
     dst, e4 = address_blocks(rules["destination_prefixes"], rules["destination_asgs"], "destinationAddressPrefix",
                              source=False)
-    errors = [e1, e2, e3, e4]
+    errors = [e1, e2, e3, e4, typed_errors(rules)]
     position = np.arange(len(rules))
 
     def missing(mask: np.ndarray, field: str, message: str) -> None:
         if mask.any():
             errors.append(pd.DataFrame({"rule": position[mask], "field": field, "message": message}))
 
+    typed = errors[-1]
+
+    def mistyped(field: str) -> np.ndarray:
+        mask = np.zeros(len(rules), dtype=bool)
+        mask[typed.loc[typed["field"] == field, "rule"].to_numpy(dtype=np.int64)] = True
+        return mask
+
     text: dict[str, np.ndarray] = {}
     for col, allowed, expected in (("protocol", PROTOCOLS, "Tcp, Udp, Icmp, Esp, Ah or *"),
                                    ("direction", ("inbound", "outbound"), "Inbound or Outbound"),
                                    ("access", ("allow", "deny"), "Allow or Deny")):
         v = text[col] = lowered(rules[col])
-        missing(v == "", col, "not set")
+        missing((v == "") & ~mistyped(col), col, "not set")
         bad = (v != "") & ~np.isin(v, list(allowed))
         if bad.any():
             errors.append(pd.DataFrame({"rule": position[bad], "field": col,
                                         "message": [f"{x!r} is not {expected}" for x in rules[col].to_numpy()[bad]]}))
-    missing(rules["priority"].isna().to_numpy(dtype=bool), "priority", "missing, not a whole number, or out of range")
+    missing(rules["priority"].isna().to_numpy(dtype=bool) & ~mistyped("priority"), "priority",
+            "missing, not a whole number, or out of range")
     for frame, field, what in ((dports, "destinationPortRange", "destination port"),
                                (sports, "sourcePortRange", "source port"),
                                (src, "sourceAddressPrefix", "source address"),

@@ -7,6 +7,8 @@ by name: two ``nsg-web`` in different resource groups are different NSGs.
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -40,6 +42,7 @@ RULE_COLUMNS = [
     "subnets",
     "nics",
     "tags",
+    "field_errors",
 ]
 
 ERROR_COLUMNS = ["nsg_id", "rule_name", "field", "message"]
@@ -56,33 +59,119 @@ _LIST_FIELDS = [
 ]
 
 
-def _merge(single: Any, plural: Any) -> tuple:
-    """Merge a singular and a plural field into one tuple of non-empty strings."""
+# The shapes NSG records arrive in. Resource Graph, ARM and REST nest an NSG's fields under
+# ``properties``; ``az network nsg list`` flattens them to the top level (camelCase); the Python
+# SDK's ``as_dict()`` flattens them too, with snake_case names. All three are read alike.
+RULE_LISTS = ("securityRules", "defaultSecurityRules")
+_SNAKE = {
+    "security_rules": "securityRules", "default_security_rules": "defaultSecurityRules",
+    "network_interfaces": "networkInterfaces", "resource_guid": "resourceGuid",
+    "provisioning_state": "provisioningState", "resource_group": "resourceGroup",
+    "subscription_id": "subscriptionId",
+    "source_port_range": "sourcePortRange", "source_port_ranges": "sourcePortRanges",
+    "destination_port_range": "destinationPortRange", "destination_port_ranges": "destinationPortRanges",
+    "source_address_prefix": "sourceAddressPrefix", "source_address_prefixes": "sourceAddressPrefixes",
+    "destination_address_prefix": "destinationAddressPrefix",
+    "destination_address_prefixes": "destinationAddressPrefixes",
+    "source_application_security_groups": "sourceApplicationSecurityGroups",
+    "destination_application_security_groups": "destinationApplicationSecurityGroups",
+}
+_PORT_FIELDS = {"sourcePortRange", "destinationPortRange"}
+
+
+def _camel(d: Mapping) -> Mapping:
+    """The SDK's snake_case names as the REST API's camelCase; other mappings unchanged."""
+    return {_SNAKE.get(k, k): v for k, v in d.items()}
+
+
+def _is_snake(d: Mapping) -> bool:
+    return "security_rules" in d or "default_security_rules" in d
+
+
+def nsg_properties(rec: Mapping) -> tuple[Mapping | None, str | None]:
+    """The mapping that holds an NSG's rule lists and attachments, or ``(None, reason)``.
+
+    An NSG record in which no rule list can be found is an error, never an NSG without rules: a
+    projection that dropped ``properties`` must not read as a clean NSG.
+    """
+    props = rec.get("properties")
+    if isinstance(props, Mapping):
+        if _is_snake(props):
+            props = _camel(props)
+        if any(k in props for k in RULE_LISTS):
+            return props, None
+    if _is_snake(rec):
+        return _camel(rec), None
+    if any(k in rec for k in RULE_LISTS):
+        return rec, None
+    if props is not None and not isinstance(props, Mapping):
+        return None, f"properties: expected an object, got {type(props).__name__}"
+    return None, ("no securityRules or defaultSecurityRules, neither under properties nor at the top level: "
+                  "the record does not say which rules the NSG has")
+
+
+def _text_or_number(v: Any, port: bool) -> str | None:
+    """A field entry as text; ports may be written as JSON numbers. None when of the wrong type."""
+    if v.__class__ is str:
+        return v
+    if port and v.__class__ is int:
+        return str(v)
+    return None
+
+
+def _merge(single: Any, plural: Any, field: str, problems: list) -> tuple:
+    """A singular and a plural field merged into one tuple of non-empty strings; entries of the
+    wrong type (a list or an object where text is expected) go to ``problems``."""
+    port = field in _PORT_FIELDS
     out: list = []
     if isinstance(plural, list | tuple):
-        out.extend(v if isinstance(v, str) else str(v) for v in plural if v is not None and v != "")
-    elif plural not in (None, ""):
-        out.append(str(plural))
-    if single not in (None, ""):
-        s = single if isinstance(single, str) else str(single)
-        if s not in out:
+        for v in plural:
+            if v is None or v == "":
+                continue
+            s = _text_or_number(v, port)
+            if s is None:
+                problems.append((field, f"an entry of the list is {_kind(v)}, expected text"))
+            else:
+                out.append(s)
+    elif plural is not None and plural != "":
+        problems.append((field, f"the plural field is {_kind(plural)}, expected a list of text"))
+    if single is not None and single != "":
+        s = _text_or_number(single, port)
+        if s is None:
+            problems.append((field, f"is {_kind(single)}, expected text"))
+        elif s not in out:
             out.insert(0, s)
     return tuple(out)
 
 
-def _asgs(value: Any) -> tuple:
-    if not value or not isinstance(value, list):
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(v), type(v).__name__)
+
+
+def _asgs(value: Any, field: str, problems: list) -> tuple:
+    if value is None or value == [] or value == "":
         return ()
-    return tuple(a.get("id", "") if isinstance(a, Mapping) else str(a) for a in value if a)
+    if not isinstance(value, list):
+        problems.append((field, f"is {_kind(value)}, expected a list of application security groups"))
+        return ()
+    out = []
+    for a in value:
+        ident = a.get("id") if isinstance(a, Mapping) else a
+        if ident.__class__ is str and ident:
+            out.append(ident)
+        else:
+            problems.append((field, "an application security group without a resource id"))
+    return tuple(out)
 
 
-def _props(obj: Any) -> Mapping:
+def _props(obj: Any, snake: bool = False) -> Mapping:
     """ARM nests rule fields under ``properties``; some exports flatten them. Accept both."""
     if type(obj) is dict or isinstance(obj, Mapping):
         p = obj.get("properties")
-        if type(p) is dict or isinstance(p, Mapping):
-            return p
-        return obj
+        if not (type(p) is dict or isinstance(p, Mapping)):
+            p = obj
+        return _camel(p) if snake else p
     return {}
 
 
@@ -94,6 +183,27 @@ def _segment(resource_id: str, name: str) -> str:
         return parts[i + 1]
     except (ValueError, IndexError):
         return ""
+
+
+def _tags(value: Any) -> tuple[dict, str | None]:
+    """An NSG's tags as text values; anything else is reported and kept as its JSON text."""
+    if value is None:
+        return {}, None
+    if not isinstance(value, Mapping):
+        return {}, f"expected an object of tags, got {_kind(value)}"
+    if all(v.__class__ is str for v in value.values()):
+        return dict(value), None
+    out, bad = {}, []
+    for k, v in value.items():
+        if v is None or isinstance(v, str | int | float | bool):
+            out[str(k)] = v
+        else:
+            bad.append(str(k))
+            try:
+                out[str(k)] = json.dumps(v, ensure_ascii=False, sort_keys=True)[:1000]
+            except (TypeError, ValueError, RecursionError):
+                out[str(k)] = "<unreadable>"
+    return out, (f"tag(s) {', '.join(bad[:5])} hold {'an object or a list'} instead of text" if bad else None)
 
 
 @dataclass(frozen=True)
@@ -108,13 +218,15 @@ class Tables:
 def rules_table(records: Sequence[Any]) -> Tables:
     """Flatten NSG records into the NSG table, the rules table and the record errors.
 
-    ``errors`` holds records that could not be read at all (no id, properties of the wrong
-    type); field-level problems in rules are found later, when the fields are parsed.
+    ``errors`` holds records that could not be read at all (no id, no rule list), duplicates that
+    disagree, and NSG-level problems (tags); a rule's fields of the wrong type are kept in its
+    ``field_errors`` and reported with the other field problems when the fields are parsed.
     """
     errors: list[dict] = []
     nsg_rows: list[tuple] = []
     rule_lists: list[list] = []
     default_flags: list[list] = []
+    snake_flags: list[bool] = []
     seen: dict[str, int] = {}
     for position, rec in enumerate(records):
         if not isinstance(rec, Mapping):
@@ -123,39 +235,44 @@ def rules_table(records: Sequence[Any]) -> Tables:
         nsg_id = rec.get("id")
         if not isinstance(nsg_id, str) or not nsg_id.strip():
             name = rec.get("name", "")
-            errors.append(_err(f"record #{position} ({name})" if name else f"record #{position}", "", "id",
-                               "NSG record has no resource id"))
+            label = f"record #{position} ({name})" if isinstance(name, str) and name else f"record #{position}"
+            errors.append(_err(label, "", "id", "NSG record has no resource id"))
             continue
         key = nsg_id.lower()
         if key in seen:
-            # Resource Graph pages can overlap when resources change during paging: first row wins.
+            # Resource Graph pages can overlap when resources change during paging: the same row
+            # twice is one NSG. Two different records under one id are reported, first kept.
+            if rec != records[seen[key]]:
+                errors.append(_err(nsg_id, "", "id", f"record #{position} repeats this NSG id with different "
+                                                     f"content; the first record (#{seen[key]}) was used"))
             continue
         seen[key] = position
-        props = rec.get("properties")
+        props, problem = nsg_properties(rec)
         if props is None:
-            props = {}
-        if not isinstance(props, Mapping):
-            errors.append(_err(nsg_id, "", "properties", f"expected an object, got {type(props).__name__}"))
+            errors.append(_err(nsg_id, "", "properties", problem))
             continue
-        custom = props.get("securityRules") or []
-        defaults = props.get("defaultSecurityRules") or []
+        custom = props.get("securityRules")
+        defaults = props.get("defaultSecurityRules")
+        custom = [] if custom is None else custom
+        defaults = [] if defaults is None else defaults
         if not isinstance(custom, list):
-            errors.append(_err(nsg_id, "", "securityRules", f"expected a list, got {type(custom).__name__}"))
+            errors.append(_err(nsg_id, "", "securityRules", f"expected a list, got {_kind(custom)}"))
             custom = []
         if not isinstance(defaults, list):
-            errors.append(_err(nsg_id, "", "defaultSecurityRules", f"expected a list, got {type(defaults).__name__}"))
+            errors.append(_err(nsg_id, "", "defaultSecurityRules", f"expected a list, got {_kind(defaults)}"))
             defaults = []
         subnets = props.get("subnets") or []
         nics = props.get("networkInterfaces") or []
         n_sub = len(subnets) if isinstance(subnets, list) else 0
         n_nic = len(nics) if isinstance(nics, list) else 0
-        tags = rec.get("tags")
-        sub = rec.get("subscriptionId") or _segment(nsg_id, "subscriptions")
-        rg = rec.get("resourceGroup") or _segment(nsg_id, "resourcegroups")
-        name = rec.get("name") or nsg_id.rstrip("/").rsplit("/", 1)[-1]
-        nsg_rows.append((str(sub), str(rg), nsg_id, key, str(name), str(rec.get("location") or ""),
-                         n_sub > 0 or n_nic > 0, n_sub, n_nic, tags if isinstance(tags, Mapping) else {},
-                         str(props.get("resourceGuid") or "").lower()))
+        tags, tag_problem = _tags(rec.get("tags"))
+        if tag_problem:
+            errors.append(_err(nsg_id, "", "tags", tag_problem))
+        sub = _s(rec.get("subscriptionId")) or _s(rec.get("subscription_id")) or _segment(nsg_id, "subscriptions")
+        rg = _s(rec.get("resourceGroup")) or _s(rec.get("resource_group")) or _segment(nsg_id, "resourcegroups")
+        name = _s(rec.get("name")) or nsg_id.rstrip("/").rsplit("/", 1)[-1]
+        nsg_rows.append((sub, rg, nsg_id, key, name, _s(rec.get("location")) or "", n_sub > 0 or n_nic > 0, n_sub,
+                         n_nic, tags, (_s(props.get("resourceGuid")) or "").lower()))
         # A rule that is not a JSON object is reported here, once, and kept out of the table.
         for field, items in (("securityRules", custom), ("defaultSecurityRules", defaults)):
             for j, r in enumerate(items):
@@ -165,33 +282,58 @@ def rules_table(records: Sequence[Any]) -> Tables:
         defaults = [r for r in defaults if isinstance(r, Mapping)]
         rule_lists.append(custom + defaults)
         default_flags.append([False] * len(custom) + [True] * len(defaults))
+        snake_flags.append(_is_snake(rec) or _is_snake(rec.get("properties") or {}))
 
     nsgs = pd.DataFrame(nsg_rows, columns=NSG_COLUMNS, dtype=object)
     counts = np.fromiter(map(len, rule_lists), dtype=np.int64, count=len(rule_lists))
     nsg_index = np.repeat(np.arange(len(nsg_rows)), counts)
     flat = list(chain.from_iterable(rule_lists))
-    props = [_props(r) for r in flat]
+    snake = np.repeat(np.asarray(snake_flags, dtype=bool), counts)
+    props = [_props(r, s) for r, s in zip(flat, snake, strict=True)] if snake.any() else [_props(r) for r in flat]
+    problems: defaultdict[int, list] = defaultdict(list)  # rule position -> (field, message): rare
     data: dict[str, Any] = {c: nsgs[c].to_numpy(dtype=object)[nsg_index] for c in NSG_COLUMNS if c in RULE_COLUMNS}
-    data["rule_name"] = [str(r.get("name") or "") if type(r) is dict or isinstance(r, Mapping) else "" for r in flat]
-    data["rule_id"] = [str(r.get("id") or "") if type(r) is dict or isinstance(r, Mapping) else "" for r in flat]
+    names = _checked_text([r.get("name") for r in flat], "name", problems)
+    data["rule_name"] = [n or "" for n in names]
+    data["rule_id"] = [str(i) if (i := r.get("id")).__class__ is str else "" for r in flat]
     data["default"] = np.fromiter(chain.from_iterable(default_flags), dtype=bool, count=len(flat))
-    data["priority"] = _priorities([p.get("priority") for p in props])
+    data["priority"] = _priorities([p.get("priority") for p in props], problems)
     for col, key in (("direction", "direction"), ("access", "access"), ("protocol", "protocol")):
-        data[col] = _text_column([p.get(key) for p in props])
+        data[col] = _text_column(_checked_text([p.get(key) for p in props], key, problems))
     for column, single, plural in _LIST_FIELDS:
+        singles = [p.get(single) for p in props]
+        plurals = [p.get(plural) for p in props]
         # Fast path: the portal writes either the singular or the plural field, rarely both.
-        data[column] = [(v,) if (v := p.get(single)).__class__ is str and v and not p.get(plural)
-                        else _merge(v, p.get(plural)) for p in props]
+        merged = [(v,) if v.__class__ is str and v and not q else None for v, q in zip(singles, plurals, strict=True)]
+        for i in [i for i, m in enumerate(merged) if m is None]:
+            merged[i] = _merge(singles[i], plurals[i], single, problems[i])
+        data[column] = merged
     for column, key in (("source_asgs", "sourceApplicationSecurityGroups"),
                         ("destination_asgs", "destinationApplicationSecurityGroups")):
-        data[column] = [_asgs(v) if (v := p.get(key)) else () for p in props]
-    data["description"] = [str(d) if (d := p.get("description")) else "" for p in props]
+        data[column] = [_asgs(v, key, problems[i]) if (v := p.get(key)) else () for i, p in enumerate(props)]
+    data["description"] = [d or "" for d in _checked_text([p.get("description") for p in props], "description",
+                                                           problems)]
+    field_errors: list = [()] * len(flat)
+    for i, ps in problems.items():
+        field_errors[i] = tuple(f"{f}\t{m}" for f, m in ps)
+    data["field_errors"] = field_errors
 
     rules = pd.DataFrame({c: pd.Series(data[c], dtype=_DTYPES.get(c, object)) for c in RULE_COLUMNS})
     nsgs["attached"] = nsgs["attached"].astype(bool)
     nsgs["subnets"] = nsgs["subnets"].astype(np.int64)
     nsgs["nics"] = nsgs["nics"].astype(np.int64)
     return Tables(nsgs=nsgs, rules=rules, errors=pd.DataFrame(errors, columns=ERROR_COLUMNS))
+
+
+def _s(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _checked_text(values: list, field: str, problems: defaultdict) -> list:
+    """Text or None per value; a value of another type (a list, an object, a number) is None and a problem."""
+    for i in [i for i, v in enumerate(values) if v is not None and v.__class__ is not str]:
+        problems[i].append((field, f"is {_kind(values[i])}, expected text"))
+        values[i] = None
+    return values
 
 
 def _text_column(values: list) -> np.ndarray:
@@ -207,8 +349,12 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def _priorities(values: list) -> pd.Series:
-    """Priorities as nullable integers: unreadable ones become <NA> (reported by the parser)."""
+def _priorities(values: list, problems: defaultdict) -> pd.Series:
+    """Priorities as nullable integers: unreadable ones become <NA> (reported by the parser); a
+    boolean, a list or an object is a problem of its own (JSON ``true`` is not priority 1)."""
+    for i in [i for i, v in enumerate(values) if v is not None and v.__class__ not in (int, float, str)]:
+        problems[i].append(("priority", f"is {_kind(values[i])}, expected a number"))
+        values[i] = None
     numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float)
     whole = numeric.where(numeric.notna() & (numeric == numeric.round()) & (numeric >= 0) & (numeric < 2**31))
     return whole.astype("Int64")
