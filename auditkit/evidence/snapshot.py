@@ -225,6 +225,12 @@ class Snapshot:
     def failed(self) -> list[dict]:
         return list(self.meta.get("subscriptions", {}).get("failed", []))
 
+    @cached_property
+    def subscription_names(self) -> dict[str, str]:
+        """Subscription id (lower-cased) -> display name, as this snapshot saw them."""
+        subs = self.table("subscriptions")
+        return dict(zip(subs["subscription_id"].astype(str).str.lower(), subs["name"].astype(str), strict=True))
+
     def table(self, name: str) -> pd.DataFrame:
         path = self.path / f"{name}.parquet"
         try:

@@ -63,6 +63,12 @@ def kpis_of(history: History) -> dict:
                                              "production_rules_documented", "production_rules", "invalid_expiry")},
         "invalid_expiry": [{"nsg_id": r.nsg_id, "value": r.expiry_value} for r in invalid.itertuples()],
         "failed_subscriptions_latest": int(snaps["failed"].iloc[-1]),
+        # Never "clean" without knowing: subscriptions the latest snapshot did not read, whose
+        # findings are the last known state (counted under unknown_findings, never as resolved).
+        "unread_subscriptions": [
+            {"subscription_id": r.subscription_id, "name": r.name, "reason": r.reason,
+             "last_read": None if pd.isna(r.last_read) else r.last_read.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            for r in history.unread.itertuples()],
     }
 
 

@@ -31,7 +31,7 @@ STATUS_OPEN, STATUS_RESOLVED, STATUS_UNKNOWN = "open", "resolved", "unknown"
 class History:
     """Everything the KPIs, the reports and the notebooks read about a run of snapshots."""
 
-    snapshots: pd.DataFrame  # id, as_of, hash, collected, failed
+    snapshots: pd.DataFrame  # id, as_of, hash, collected, failed (known subscriptions it did not read), nsgs
     findings: pd.DataFrame  # one row per finding identity, with its latest details
     timeline: pd.DataFrame  # per snapshot and port: open, new, resolved, reopened
     coverage: pd.DataFrame  # per snapshot: the tag-coverage KPIs
@@ -39,10 +39,17 @@ class History:
     ports: tuple[int, ...]
     settings: Settings
     derived: list[Derived]
+    subscriptions: pd.DataFrame  # subscription_id, name, read (in the latest snapshot), last_read, reason
+    scope: frozenset | None = None  # the subscriptions this history is restricted to (None: all)
 
     @property
     def latest(self) -> Derived:
         return self.derived[-1]
+
+    @property
+    def unread(self) -> pd.DataFrame:
+        """Subscriptions known to the history that the latest snapshot did not read: never clean."""
+        return self.subscriptions[~self.subscriptions["read"].to_numpy(dtype=bool)].reset_index(drop=True)
 
     def for_subscription(self, subscription_id: str) -> History:
         """The same history restricted to one subscription's NSGs and findings."""
@@ -51,7 +58,61 @@ class History:
                       d.governance[d.governance["subscription_id"] == sid].reset_index(drop=True),
                       coverage(d.governance[d.governance["subscription_id"] == sid]))
               for d in self.derived]
-        return build_history(ds, self.ports, self.settings)
+        return build_history(ds, self.ports, self.settings, scope=frozenset({sid}))
+
+
+MISSING_REASON = ("missing from the collection: no longer visible to the identity, moved to another tenant, or "
+                  "deleted; the kit cannot tell which")
+
+
+def read_status(ds: list[Derived], finding_subscriptions: Any = (),
+                scope: frozenset | None = None) -> tuple[pd.DataFrame, list[int]]:
+    """Per subscription the snapshots know of, whether the latest snapshot read it, when it was
+    last read and why not; and per snapshot, how many known subscriptions it did not read.
+
+    A subscription is known from the first snapshot that read it, listed it as failed, or shows
+    one of its findings; it stays known, so one that disappears from a later collection counts
+    as unread there, never as clean.
+    """
+    known: dict[str, None] = {}
+    last_read: dict[str, pd.Timestamp] = {}
+    unread_counts: list[int] = []
+    names: dict[str, str] = {}
+    owners = {str(s).lower() for s in finding_subscriptions}
+    for d in ds:
+        snap = d.snapshot
+        collected = {s.lower() for s in snap.collected}
+        failed = {str(f.get("subscription_id", "")).lower() for f in snap.failed}
+        seen = collected | failed | set(d.findings["subscription_id"].astype(str).str.lower())
+        for s in sorted(seen):
+            if scope is None or s in scope:
+                known.setdefault(s)
+        for s in collected:
+            last_read[s] = snap.as_of
+        unread_counts.append(sum(1 for s in known if s not in collected))
+        for s, n in snap.subscription_names.items():
+            names[s] = n
+    for s in sorted(owners):
+        if scope is None or s in scope:
+            known.setdefault(s)
+    latest = ds[-1].snapshot
+    collected = {s.lower() for s in latest.collected}
+    failed = {str(f.get("subscription_id", "")).lower(): f for f in latest.failed}
+    rows = []
+    for s in known:
+        read = s in collected
+        if read:
+            reason = ""
+        elif s in failed:
+            f = failed[s]
+            reason = f"failed: {f.get('status') or ''} {f.get('code') or ''}: {f.get('message') or ''}".strip()
+        else:
+            reason = MISSING_REASON
+        rows.append({"subscription_id": s, "name": names.get(s, s), "read": read,
+                     "last_read": last_read.get(s, pd.NaT), "reason": reason})
+    frame = pd.DataFrame(rows, columns=["subscription_id", "name", "read", "last_read", "reason"])
+    frame["last_read"] = pd.to_datetime(frame["last_read"], utc=True)
+    return frame, unread_counts
 
 
 def select_snapshots(snapshots_dir: str | Path, as_of: Any = None) -> list[Snapshot]:
@@ -78,7 +139,8 @@ def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, set
     return build_history(ds, port_tuple, settings)
 
 
-def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings) -> History:
+def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
+                  scope: frozenset | None = None) -> History:
     n_snap = len(ds)
     as_of = np.array([d.snapshot.as_of.to_datetime64() for d in ds])
     frames = [d.findings.assign(snap=i) for i, d in enumerate(ds)]
@@ -161,14 +223,19 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings)
     findings = findings.sort_values(["status", "subscription_id", "nsg_key", "port"], kind="stable") \
         .reset_index(drop=True)
 
+    subs, unread_counts = read_status(ds, findings["subscription_id"].unique() if len(findings) else (), scope)
     snapshots = pd.DataFrame({
         "snapshot": [d.snapshot.id for d in ds],
         "as_of": [d.snapshot.as_of for d in ds],
         "hash": [d.snapshot.hash for d in ds],
-        "collected": [len(d.snapshot.collected) for d in ds],
-        "failed": [len(d.snapshot.failed) for d in ds],
+        "collected": [len(d.snapshot.collected) if scope is None else len(scope & {s.lower() for s in
+                                                                                   d.snapshot.collected})
+                      for d in ds],
+        # Not read: failed, or known from an earlier snapshot and missing from this one.
+        "failed": unread_counts,
         "nsgs": [d.coverage["nsgs"] for d in ds],
     })
     cov = pd.DataFrame([{"snapshot": d.snapshot.id, "as_of": d.snapshot.as_of, **d.coverage} for d in ds])
     return History(snapshots=snapshots, findings=findings, timeline=pd.DataFrame(timeline), coverage=cov,
-                   governance=ds[-1].governance, ports=ports, settings=settings, derived=ds)
+                   governance=ds[-1].governance, ports=ports, settings=settings, derived=ds, subscriptions=subs,
+                   scope=scope)

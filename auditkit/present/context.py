@@ -19,7 +19,7 @@ class ReportContext:
     snapshots_dir: str
     period: str
     history: History  # the whole tenant
-    subscriptions: pd.DataFrame  # latest names and tags
+    subscriptions: pd.DataFrame  # every known subscription: id, latest name, read, last_read, reason
     demo: bool = False  # the built-in demo tenant
     version: str = __version__
 
@@ -30,6 +30,15 @@ class ReportContext:
     def subscription_name(self, subscription_id: str) -> str:
         s = self.subscriptions[self.subscriptions["subscription_id"] == subscription_id.lower()]
         return str(s["name"].iloc[0]) if len(s) else subscription_id
+
+    def read_status(self, subscription_id: str) -> dict | None:
+        """None when the latest snapshot read the subscription; else its last read time and the reason."""
+        s = self.subscriptions[self.subscriptions["subscription_id"] == subscription_id.lower()]
+        if len(s) and bool(s["read"].iloc[0]):
+            return None
+        last = s["last_read"].iloc[0] if len(s) else pd.NaT
+        return {"last_read": None if pd.isna(last) else pd.Timestamp(last),
+                "reason": str(s["reason"].iloc[0]) if len(s) else "not in any snapshot"}
 
 
 def load_context(snapshots_dir: str, period: str | None = None, ports: Any = None, as_of: str | None = None,
@@ -44,7 +53,5 @@ def load_context(snapshots_dir: str, period: str | None = None, ports: Any = Non
     limit = cutoff(period) if period else as_of
     history = load_history(snapshots_dir, ports=ports, settings=load_settings(parameters), as_of=limit)
     # Names from the latest snapshot that saw each subscription (one lost later keeps its name).
-    tables = [d.snapshot.table("subscriptions") for d in reversed(history.derived)]
-    subs = pd.concat(tables, ignore_index=True).drop_duplicates("subscription_id", keep="first")
-    return ReportContext(snapshots_dir=str(snapshots_dir), period=period or "", history=history, subscriptions=subs,
-                         demo=demo)
+    return ReportContext(snapshots_dir=str(snapshots_dir), period=period or "", history=history,
+                         subscriptions=history.subscriptions, demo=demo)

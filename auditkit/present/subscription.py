@@ -29,11 +29,24 @@ def scoped(ctx: ReportContext, subscription_id: str) -> History:
     return ctx.history.for_subscription(subscription_id)
 
 
+def not_read_banner(ctx: ReportContext, subscription_id: str) -> HTML:
+    """The banner a report opens with when the latest snapshot did not read its subscription."""
+    status = ctx.read_status(subscription_id)
+    if status is None:
+        return HTML("")
+    since = status["last_read"]
+    head = (f"Not read since {since:%Y-%m-%d}: the findings below are the last known state."
+            if since is not None else "Never read in the snapshots of this period: nothing below is known.")
+    return HTML(f'<div class="ak-banner" role="alert"><strong>{esc(head)}</strong> '
+                f"This subscription cannot be assessed for the period. Reason: {esc(status['reason'])}</div>")
+
+
 def header(ctx: ReportContext, subscription_id: str) -> HTML:
     snap = ctx.latest
     name = ctx.subscription_name(subscription_id)
     return concat(
         HTML(f"<h1>NSG exposure audit: {esc(name)}</h1>"),
+        not_read_banner(ctx, subscription_id),
         definition_list([
             ("Subscription", f"{name} ({subscription_id})"),
             ("Period", ctx.period),
@@ -68,6 +81,17 @@ def executive_summary(ctx: ReportContext, subscription_id: str) -> HTML:
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.0f}%"
 
+    status = ctx.read_status(subscription_id)
+    if status is not None:
+        # Never "clean" without knowing: a subscription the latest snapshot did not read has no
+        # open count, only the findings last known.
+        since = f"{status['last_read']:%Y-%m-%d}" if status["last_read"] is not None else "never"
+        cards = [(f"open on port {p}", "unknown") for p in k["open_findings"]]
+        cards += [("last read", since), ("findings last known", k["unknown_findings"]),
+                  ("NSGs owned", "unknown")]
+        verdict = (f"This subscription was not read in the latest snapshot ({ctx.latest.id}): it cannot be assessed "
+                   f"for the period. {k['unknown_findings']} finding(s) were open when it was last read ({since}).")
+        return concat(heading("Executive summary"), paragraph(verdict), kpi_cards(cards))
     cards = [(f"open on port {p}", n) for p, n in k["open_findings"].items()]
     cards += [("attached (live)", k["attached_open_findings"]), ("latent (unattached NSG)", k["latent_open_findings"]),
               ("MTTR (days)", "n/a" if k["mttr_days"] is None else k["mttr_days"]),
@@ -138,7 +162,7 @@ def appendix(ctx: ReportContext) -> HTML:
                         "resolved only when its subscription was read and the finding was absent."),
               heading("Snapshots", 3),
               table(snaps, ["snapshot", "as_of", "collected", "failed", "nsgs", "hash"],
-                    ["Snapshot", "As of", "Subscriptions read", "Failed", "NSGs", "SHA-256 of meta.json"]),
+                    ["Snapshot", "As of", "Subscriptions read", "Not read (failed or missing)", "NSGs", "SHA-256 of meta.json"]),
               heading("Source of the latest snapshot", 3),
               code_block(json.dumps(meta.get("source", {}), indent=1)),
               heading("Resource Graph queries", 3)]

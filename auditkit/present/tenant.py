@@ -10,7 +10,7 @@ from auditkit.history.kpis import kpis_of
 from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN
 from auditkit.present import charts
 from auditkit.present.context import ReportContext
-from auditkit.present.html import HTML, concat, definition_list, esc, heading, kpi_cards, paragraph
+from auditkit.present.html import HTML, concat, definition_list, esc, heading, kpi_cards, paragraph, table
 
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -29,7 +29,7 @@ def subscriptions_ranked(ctx: ReportContext) -> pd.DataFrame:
     open_f = f[f["status"] == STATUS_OPEN]
     counts = open_f.pivot_table(index="subscription_id", columns="port", values="rule_name", aggfunc="count",
                                 fill_value=0)
-    subs = set(ctx.history.latest.snapshot.collected) | set(f["subscription_id"])
+    subs = {s.lower() for s in ctx.history.latest.snapshot.collected} | set(f["subscription_id"])
     subs |= set(ctx.subscriptions["subscription_id"])
     out = pd.DataFrame({"subscription_id": sorted(s.lower() for s in subs)})
     for p in ctx.history.ports:
@@ -41,6 +41,9 @@ def subscriptions_ranked(ctx: ReportContext) -> pd.DataFrame:
     out["name"] = [ctx.subscription_name(s) for s in out["subscription_id"]]
     read = {s.lower() for s in ctx.latest.collected}
     out["read"] = out["subscription_id"].isin(read)
+    # An unread subscription has no open count: its findings are the last known state (unknown).
+    for p in ctx.history.ports:
+        out[str(p)] = out[str(p)].where(out["read"], 0)
     first = str(ctx.history.ports[0])
     return out.sort_values(["open", first, "subscription_id"], ascending=[False, False, True]).reset_index(drop=True)
 
@@ -66,9 +69,23 @@ def kpis(ctx: ReportContext) -> HTML:
     cards += [("MTTR (days)", "n/a" if k["mttr_days"] is None else k["mttr_days"]),
               ("new per week", "n/a" if k["new_findings_per_week"] is None else k["new_findings_per_week"]),
               ("resolved", k["resolved_findings"]), ("reopened", k["reopened_findings"]),
-              ("unknown", k["unknown_findings"]), ("NSGs owned", pct(t["owner"])),
-              ("prod rules documented", pct(t["production_rules_documented"]))]
-    return concat(heading("Tenant KPIs"), kpi_cards(cards))
+              ("unknown", k["unknown_findings"]), ("subscriptions not read", len(k["unread_subscriptions"])),
+              ("NSGs owned", pct(t["owner"])), ("prod rules documented", pct(t["production_rules_documented"]))]
+    return concat(heading("Tenant KPIs"), kpi_cards(cards), not_read(ctx))
+
+
+def not_read(ctx: ReportContext) -> HTML:
+    """Subscriptions the latest snapshot did not read: listed and counted, never shown as clean."""
+    unread = ctx.history.unread
+    if not len(unread):
+        return paragraph(f"Every known subscription ({len(ctx.subscriptions)}) was read in the latest snapshot.",
+                         "ak-note")
+    rows = unread.assign(last_read=[("never" if pd.isna(x) else f"{x:%Y-%m-%d}") for x in unread["last_read"]])
+    return concat(
+        HTML(f'<div class="ak-banner" role="alert"><strong>{len(unread)} subscription(s) not read in the latest '
+             "snapshot:</strong> they cannot be assessed for the period; their findings are the last known state "
+             "(unknown), never counted as fixed.</div>"),
+        table(rows, ["name", "subscription_id", "last_read", "reason"], ["Subscription", "Id", "Last read", "Reason"]))
 
 
 def ranking(ctx: ReportContext, link: bool = True) -> HTML:
@@ -87,7 +104,7 @@ def ranking(ctx: ReportContext, link: bool = True) -> HTML:
         rows.append("<tr>" + f"<td>{esc(rec['name'])}</td><td class=\"ak-mono\">{esc(sid)}</td>"
                     + "".join(f"<td>{int(rec[p])}</td>" for p in ports)
                     + f"<td>{int(rec['open'])}</td><td>{int(rec['unknown'])}</td>"
-                    + f"<td>{'yes' if rec['read'] else 'no'}</td><td>{cell}</td></tr>")
+                    + f"<td>{'read' if rec['read'] else 'not read'}</td><td>{cell}</td></tr>")
     return concat(heading("Subscriptions ranked by open findings"),
                   HTML(f'<table class="ak-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'))
 
