@@ -50,7 +50,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from auditkit.settings import load_settings
 
     ports = args.ports or load_settings(args.parameters).ports
-    result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed)
+    result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty)
     summary = result.summary()
     if args.format == "json":
         text = to_json({"findings": records(result.findings), "errors": records(result.errors),
@@ -114,7 +114,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     if args.from_file:
         path = collect_from_file(args.from_file, snapshots_dir=args.snapshots, as_of=args.as_of,
-                                 subscriptions=args.subscription or None)
+                                 subscriptions=args.subscription or None, allow_empty=args.allow_empty)
     else:
         from auditkit.collect.credentials import credential
 
@@ -123,7 +123,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             path = collect(credential(args.auth, args.cloud), subscriptions=args.subscription or None,
                            management_groups=args.management_group or None, cloud=args.cloud,
                            endpoint=args.endpoint, snapshots_dir=args.snapshots, as_of=args.as_of,
-                           batch_size=args.batch_size, progress=progress)
+                           batch_size=args.batch_size, progress=progress, allow_empty=args.allow_empty)
         finally:
             progress.close()
     snap = open_snapshot(path)
@@ -365,11 +365,28 @@ def cmd_flows(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (what and where), exit 2, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {visible(message)} (see {self.prog} --help)\n")
+
+
+def _period(text: str) -> str:
+    from auditkit.history.period import parse_period
+
+    try:
+        parse_period(text)
+    except AuditkitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="auditkit", description="Audit Azure NSG rules that expose "
+    parser = _Parser(prog="auditkit", description="Audit Azure NSG rules that expose "
                                      "SMTP (25), SSH (22) and RDP (3389) to the internet.")
     parser.add_argument("--version", action="version", version=f"auditkit {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("scan", help="list internet-exposed rules in an NSG export")
     p.add_argument("path", help="a snapshot directory, or an export: Resource Graph (list or {data}), ARM ({value}) "
@@ -381,23 +398,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.add_argument("--include-shadowed", action="store_true", help="also list rules hidden by earlier Deny rules")
     p.add_argument("--fail-on-findings", action="store_true", help="exit with 1 when any finding exists")
+    p.add_argument("--allow-empty", action="store_true", help="accept an input with no NSG at all (otherwise an "
+                   "error: an empty export is not a clean tenant)")
     p.set_defaults(func=cmd_scan)
 
     from auditkit.collect.clouds import CLOUD_NAMES
     from auditkit.collect.credentials import AUTH_METHODS
 
+    def collect_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--subscription", action="append", metavar="ID", help="a subscription to collect "
+                       "(repeatable); default: every subscription the identity can read")
+        p.add_argument("--management-group", action="append", metavar="ID", help="discover subscriptions in this "
+                       "management group (repeatable)")
+        p.add_argument("--cloud", choices=CLOUD_NAMES, default="public")
+        p.add_argument("--endpoint", help="ARM base URL override (private clouds); the token scope still follows "
+                       "--cloud")
+        p.add_argument("--auth", choices=AUTH_METHODS, default="default",
+                       help="credential: default (DefaultAzureCredential), cli, managed-identity, workload-identity, "
+                            "environment; scheduled runs should use workload-identity or managed-identity")
+        p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
+        p.add_argument("--batch-size", type=int, default=300, help="subscriptions per request (1-1000, default 300)")
+        p.add_argument("--allow-empty", action="store_true", help="accept a scope with no NSG (or no subscription) "
+                       "at all; otherwise that is an error, never a clean tenant")
+
     p = sub.add_parser("collect", help="collect NSGs from Azure Resource Graph (or an export) into a snapshot")
-    p.add_argument("--subscription", action="append", metavar="ID", help="a subscription to collect (repeatable); "
-                   "default: every subscription the identity can read")
-    p.add_argument("--management-group", action="append", metavar="ID", help="discover subscriptions in this "
-                   "management group (repeatable)")
-    p.add_argument("--cloud", choices=CLOUD_NAMES, default="public")
-    p.add_argument("--endpoint", help="ARM base URL override (private clouds); the token scope still follows --cloud")
-    p.add_argument("--auth", choices=AUTH_METHODS, default="default",
-                   help="credential: default (DefaultAzureCredential), cli, managed-identity, workload-identity, "
-                        "environment; scheduled runs should use workload-identity or managed-identity")
-    p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
-    p.add_argument("--batch-size", type=int, default=300, help="subscriptions per request (1-1000, default 300)")
+    collect_options(p)
     p.add_argument("--from-file", metavar="EXPORT.json", help="import a saved export instead of querying Azure")
     p.add_argument("--as-of", help="the date the data describes (ISO date or timestamp; default: now)")
     p.set_defaults(func=cmd_collect)
@@ -407,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "reports/, else ./reports)")
         p.add_argument("--notebooks", metavar="DIR", help="report notebooks to run instead of those the kit ships")
         if period:
-            p.add_argument("--period", metavar="YYYY-MM", help="the month to report (default: the latest snapshot's)")
+            p.add_argument("--period", metavar="YYYY-MM", type=_period,
+                           help="the month to report (default: the latest snapshot's)")
         p.add_argument("--workers", type=int, default=None, help="parallel report workers (default: CPU cores)")
         p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
         p.add_argument("--flowlogs", metavar="PATH", help="NSG/VNet flow logs (files or folders) for the "
@@ -424,13 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("monthly", help="collect, then render the period that just ended (for cron / CI)")
-    p.add_argument("--subscription", action="append", metavar="ID")
-    p.add_argument("--management-group", action="append", metavar="ID")
-    p.add_argument("--cloud", choices=CLOUD_NAMES, default="public")
-    p.add_argument("--endpoint")
-    p.add_argument("--auth", choices=AUTH_METHODS, default="default")
-    p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
-    p.add_argument("--batch-size", type=int, default=300)
+    collect_options(p)
     p.add_argument("--as-of", help=argparse.SUPPRESS)
     render_options(p)
     p.set_defaults(func=cmd_monthly)

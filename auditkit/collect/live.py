@@ -21,6 +21,7 @@ from auditkit.collect.queries import NSG_QUERY, SUBSCRIPTIONS_QUERY
 from auditkit.collect.resourcegraph import Forbidden, GraphError, Pacing, Querier, Stats
 from auditkit.collect.store import write
 from auditkit.errors import AuditkitError
+from auditkit.evidence.records import EmptyInput
 from auditkit.evidence.snapshot import parse_as_of
 
 MAX_BATCH = 1000
@@ -41,7 +42,8 @@ def _describe(credential: Any, cloud: str) -> str:
 def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
             management_groups: Sequence[str] | None = None, cloud: str = "public", endpoint: str | None = None,
             snapshots_dir: str | Path = "snapshots", as_of: Any = None, batch_size: int = DEFAULT_BATCH,
-            pacing: Pacing | None = None, progress: Progress | None = None, **client_kwargs: Any) -> Path:
+            pacing: Pacing | None = None, progress: Progress | None = None, allow_empty: bool = False,
+            **client_kwargs: Any) -> Path:
     """Collect every readable NSG in scope into a new snapshot and return its directory.
 
     ``subscriptions=None`` means every subscription the identity can read (discovered from
@@ -80,6 +82,10 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
             sub_rows, failed = rows, meta_failed
             stats.minimum_requests += minimum
         notify("subscriptions", total=len(wanted))
+        if not wanted and not allow_empty:
+            scope = f"management group(s) {', '.join(management_groups)}" if management_groups else "the tenant"
+            raise EmptyInput(f"Resource Graph shows the identity no subscription in {scope} ({_describe(credential, info.name)}): "
+                             "nothing to audit is not a clean tenant; check its Reader role, or say so with --allow-empty")
 
         readable = [s for s in wanted if s not in failed]
         nsg_rows, nsg_failed, minimum = _by_batches(querier, NSG_QUERY, readable, batch_size, notify)

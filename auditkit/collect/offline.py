@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.collect.store import write
-from auditkit.evidence.records import read_json, records_from, subscription_records_from
+from auditkit.evidence.records import read_json, records_from, require_nsgs, subscription_records_from
 from auditkit.evidence.snapshot import parse_as_of, sha256_file
 
 
@@ -28,9 +28,11 @@ def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapsho
     ids |= {str(r.get("subscriptionId", "")).lower() for r in subscription_rows if r.get("subscriptionId")}
     for r in records:
         if isinstance(r, dict):
-            sid = r.get("subscriptionId") or _segment_after(str(r.get("id", "")), "subscriptions")
+            sid = r.get("subscriptionId")
+            if not isinstance(sid, str) or not sid:
+                sid = _segment_after(str(r.get("id", "")), "subscriptions")
             if sid:
-                ids.add(str(sid).lower())
+                ids.add(sid.lower())
     now = datetime.now(UTC).replace(microsecond=0)
     return write(snapshots_dir=snapshots_dir, as_of=parse_as_of(as_of, now), collected_at=now,
                      nsg_rows=list(records), sub_rows=list(subscription_rows), requested=sorted(ids),
@@ -39,14 +41,18 @@ def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapsho
 
 
 def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
-                      subscriptions: Sequence[str] | None = None) -> Path:
+                      subscriptions: Sequence[str] | None = None, allow_empty: bool = False) -> Path:
     """Turn a saved export (``az graph query``, REST, ARM) into a snapshot exactly like a live one.
 
     The subscriptions collected are those named in ``subscriptions``, those whose rows the export
-    carries (``resourcecontainers``), and those that own an NSG in it.
+    carries (``resourcecontainers``), and those that own an NSG in it. An export with no NSG at
+    all is refused unless ``allow_empty``: it is not a clean tenant.
     """
     obj = read_json(path)
-    return snapshot_from_records(records_from(obj, where=str(path)), snapshots_dir=snapshots_dir, as_of=as_of,
+    records = records_from(obj, where=str(path))
+    if not allow_empty:
+        require_nsgs(records, obj, str(path))
+    return snapshot_from_records(records, snapshots_dir=snapshots_dir, as_of=as_of,
                                  subscription_rows=subscription_records_from(obj), subscriptions=subscriptions or (),
                                  source={"kind": "file", "name": Path(path).name, "sha256": sha256_file(Path(path))})
 

@@ -13,7 +13,7 @@ import pandas as pd
 from auditkit.engine.fields import parse_rules
 from auditkit.engine.findings import broad, findings
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
-from auditkit.evidence.records import read_records, records_from
+from auditkit.evidence.records import read_json, records_from, require_nsgs
 from auditkit.evidence.snapshot import Snapshot, open_snapshot
 
 DEFAULT_PORTS: tuple[int, ...] = (25, 22, 3389)
@@ -70,31 +70,42 @@ def parse_ports(text: str | Iterable[int]) -> tuple[int, ...]:
     return tuple(ports)
 
 
-def load_records(source: Any) -> list:
-    """NSG records from a list, a parsed export object, or a path to an export file."""
+def load_records(source: Any, allow_empty: bool = True) -> list:
+    """NSG records from a list, a parsed export object, or a path to an export file.
+
+    An input without any NSG record raises ``EmptyInput`` unless ``allow_empty``.
+    """
     if isinstance(source, str | Path):
-        return read_records(source)
-    if isinstance(source, Mapping):
-        return records_from(source)
-    return list(source)
+        obj, where = read_json(source), str(source)
+    else:
+        obj, where = source, "input"
+    records = records_from(obj, where=where) if isinstance(obj, Mapping) or isinstance(source, str | Path) \
+        else list(obj)
+    if not allow_empty:
+        require_nsgs(records, obj, where)
+    return records
 
 
-def load_tables(source: Any) -> Tables:
+def load_tables(source: Any, allow_empty: bool = True) -> Tables:
     """The NSG and rules tables of a snapshot directory, an export file, or records in memory."""
     if isinstance(source, Snapshot) or (isinstance(source, str | Path) and Path(source).is_dir()):
+        # A snapshot records what its collection read; an empty one was accepted when it was written.
         snap = source if isinstance(source, Snapshot) else open_snapshot(source)
         return Tables(nsgs=snap.table("nsgs"), rules=snap.table("rules"),
                       errors=pd.DataFrame(snap.meta.get("record_errors", []), columns=ERROR_COLUMNS))
-    return rules_table(load_records(source))
+    return rules_table(load_records(source, allow_empty=allow_empty))
 
 
-def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, include_shadowed: bool = False) -> ScanResult:
+def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, include_shadowed: bool = False,
+         allow_empty: bool = False) -> ScanResult:
     """Evaluate NSG records and return the internet exposures on ``ports`` and every input error.
 
     ``records_or_path``: a snapshot directory, an export file, a parsed export or a list of records.
+    An export with no NSG record at all raises ``EmptyInput`` unless ``allow_empty``: an empty
+    input is not a clean tenant.
     """
     port_tuple = parse_ports(ports)
-    tables = load_tables(records_or_path)
+    tables = load_tables(records_or_path, allow_empty=allow_empty)
     parsed = parse_rules(tables.rules)
     found = findings(parsed, port_tuple)
     n_shadowed = int(found["shadowed"].sum())

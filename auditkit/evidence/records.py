@@ -69,6 +69,21 @@ def subscription_records_from(obj: Any) -> list[dict]:
     return [i for i in items if isinstance(i, Mapping) and str(i.get("type", "")).lower() == SUBSCRIPTION_TYPE]
 
 
+class EmptyInput(InputError):
+    """An input with no NSG record at all: never read as a clean tenant unless the user says so."""
+
+
+def require_nsgs(records: list, obj: Any, where: str) -> None:
+    """Raise ``EmptyInput`` when an export holds no NSG record (``--allow-empty`` accepts it)."""
+    if records:
+        return
+    items = obj.get("data", obj.get("value")) if isinstance(obj, Mapping) else obj
+    others = len(items) if isinstance(items, list) else 0
+    what = f" ({others} records of other types)" if others else ""
+    raise EmptyInput(f"{where}: no NSG records{what}: an empty input is not a clean tenant; if the scope really "
+                     "has no NSGs, say so with --allow-empty")
+
+
 def read_records(path: str | Path) -> list[dict]:
     """Read NSG records from an export file (see module docstring for the shapes)."""
     return records_from(read_json(path), where=str(path))

@@ -18,7 +18,8 @@ CLOSING_DAYS = 7
 
 
 def parse_period(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+    """(year, month) of a period written exactly ``YYYY-MM`` (no spaces, ASCII digits)."""
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text) if isinstance(text, str) else None
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise InputError(f"period {text!r} is not a month written YYYY-MM")
     return int(m.group(1)), int(m.group(2))
@@ -46,3 +47,22 @@ def period_of(as_of: pd.Timestamp | datetime) -> str:
         prev = ts.replace(day=1) - pd.Timedelta(days=1)
         return f"{prev.year:04d}-{prev.month:02d}"
     return f"{ts.year:04d}-{ts.month:02d}"
+
+
+def require_snapshot_in(period: str, as_ofs: list) -> None:
+    """Refuse a period no snapshot was taken for: its report would show an older month as this one.
+
+    The error names the nearest periods that have snapshots.
+    """
+    have = sorted({period_of(a) for a in as_ofs})
+    if period in have:
+        return
+    if not have:
+        raise InputError(f"period {period}: there are no snapshots at all (create one with 'auditkit collect')")
+    y, m = parse_period(period)
+    distance = sorted(have, key=lambda p: (abs((parse_period(p)[0] - y) * 12 + parse_period(p)[1] - m), p))
+    before = [p for p in have if p < period]
+    after = [p for p in have if p > period]
+    near = sorted({*(before[-1:]), *(after[:1])} or set(distance[:2]))
+    raise InputError(f"period {period} has no snapshot (a period's snapshots are taken in the month or by the "
+                     f"{CLOSING_DAYS}th of the next); nearest periods with snapshots: {', '.join(near)}")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from auditkit import __version__
 from auditkit.evidence.snapshot import list_snapshots
-from auditkit.history.period import cutoff, period_of
+from auditkit.history.period import cutoff, period_of, require_snapshot_in
 from auditkit.history.timeline import History, load_history
 from auditkit.settings import load_settings
 
@@ -50,6 +50,8 @@ def load_context(snapshots_dir: str, period: str | None = None, ports: Any = Non
         else:
             snaps = list_snapshots(snapshots_dir)
             period = period_of(snaps[-1].as_of) if snaps else None
+    elif as_of is None:
+        require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
     limit = cutoff(period) if period else as_of
     history = load_history(snapshots_dir, ports=ports, settings=load_settings(parameters), as_of=limit)
     # Names from the latest snapshot that saw each subscription (one lost later keeps its name).

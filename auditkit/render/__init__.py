@@ -20,7 +20,7 @@ from typing import Any
 
 from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import list_snapshots
-from auditkit.history.period import cutoff, period_of
+from auditkit.history.period import cutoff, period_of, require_snapshot_in
 from auditkit.present.context import load_context
 from auditkit.present.tenant import report_file, subscriptions_ranked
 from auditkit.render.manifest import versions, write_manifest
@@ -63,7 +63,10 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
            progress: Callable[[Outcome, int, int], None] | None = None) -> RenderResult:
     """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened."""
     snapshots_dir = Path(snapshots_dir).resolve()
-    period = period or default_period(snapshots_dir)
+    if period is None:
+        period = default_period(snapshots_dir)
+    else:
+        require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
     # Kernels run in another folder: they get the settings file by its absolute path, the shipped
     # defaults' when no user file applies, so that every report reads the same settings.
     params_path = (find_parameters(parameters_file) or kit_path("parameters", "audit.yaml")).resolve()

@@ -353,3 +353,15 @@ def test_terminated_cli_collection_leaves_no_snapshot(small: Emulator, tmp_path:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in err, err
     assert list_snapshots(snaps) == [] and (not snaps.exists() or os.listdir(snaps) == [])
+
+
+def test_an_identity_that_sees_no_subscription_is_not_a_clean_tenant(tmp_path: Path) -> None:
+    from auditkit.evidence.records import EmptyInput
+
+    with Emulator(Tenant(subscriptions=[], nsgs=[]), tmp_path) as emu:
+        emu.faults.enforce_quota = False
+        with pytest.raises(EmptyInput, match="no subscription .* not a clean tenant"):
+            run_collect(emu, tmp_path)
+        assert not (tmp_path / "snaps").exists() or not any((tmp_path / "snaps").iterdir())
+        path = run_collect(emu, tmp_path, allow_empty=True)
+        assert open_snapshot(path).meta["counts"]["subscriptions"] == 0

@@ -156,3 +156,25 @@ def test_a_snapshot_keeps_the_same_errors_as_its_export(tmp_path: Path) -> None:
     cols = ["nsg_id", "rule_name", "field", "message"]
     assert sorted(map(tuple, direct.errors[cols].values.tolist())) == sorted(map(tuple, again.errors[cols].values.tolist()))
     assert len(direct.errors) == 2
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("[]", "no NSG records: an empty input is not a clean tenant"),
+    ('{"data": [], "count": 0}', "no NSG records"),
+    ('{"value": []}', "no NSG records"),
+    ('[{"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/vm",'
+     ' "type": "microsoft.compute/virtualmachines"}]', "no NSG records (1 records of other types)"),
+])
+@pytest.mark.parametrize("command", ["scan", "collect"])
+def test_empty_input_is_refused_unless_allowed(content: str, needle: str, command: str, tmp_path: Path) -> None:
+    export = tmp_path / "export.json"
+    export.write_text(content)
+    args = ["scan", str(export)] if command == "scan" else \
+        ["collect", "--from-file", str(export), "--snapshots", str(tmp_path / "snaps")]
+    r = subprocess.run([sys.executable, "-m", "auditkit", *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and needle in r.stderr and "--allow-empty" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and str(export) in r.stderr
+    assert not (tmp_path / "snaps").exists() or not any((tmp_path / "snaps").iterdir())
+    r = subprocess.run([sys.executable, "-m", "auditkit", *args, "--allow-empty"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr

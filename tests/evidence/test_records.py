@@ -141,8 +141,12 @@ def test_error_never_hides_exposure_of_readable_entries() -> None:
     assert result.errors["field"].tolist() == ["destinationPortRange"]
 
 
-def test_empty_input_is_fine() -> None:
-    result = auditkit.scan([])
+def test_empty_input_is_not_a_clean_tenant() -> None:
+    from auditkit.evidence.records import EmptyInput
+
+    with pytest.raises(EmptyInput, match="not a clean tenant"):
+        auditkit.scan([])
+    result = auditkit.scan([], allow_empty=True)
     assert result.findings.empty and result.errors.empty
     assert result.summary()["nsgs"] == 0 and result.summary()["findings"] == 0
 

@@ -176,3 +176,23 @@ def test_relative_parameters_file_reaches_the_kernels(demo_snapshots: Path, tmp_
     m = json.loads(result.manifest.read_text())
     assert m["parameters"]["settings"]["tags"]["owner"]["keys"] == ["custodian"]
     assert Path(m["parameters"]["parameters_file"]).is_absolute()
+
+
+@pytest.mark.parametrize("period,needle", [
+    ("2027-03", "period 2027-03 has no snapshot"),
+    ("2024-01", "nearest periods with snapshots: 2025-11"),
+    ("2026-1", "is not a month written YYYY-MM"),
+    (" 2026-10", "is not a month written YYYY-MM"),
+    ("2026-10 ", "is not a month written YYYY-MM"),
+    ("2026-13", "is not a month written YYYY-MM"),
+    ("２０２６-10", "is not a month written YYYY-MM"),
+])
+def test_render_refuses_a_period_without_snapshots(demo_snapshots: Path, tmp_path: Path, period: str,
+                                                    needle: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "auditkit", "render", "--snapshots", str(demo_snapshots), "--out",
+                        str(tmp_path / "out"), "--period", period], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and needle in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    if "has no snapshot" in needle:
+        assert "2026-10" in r.stderr  # the nearest period that exists
