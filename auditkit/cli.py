@@ -27,6 +27,13 @@ def _ports(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _say(text: object, err: bool = False) -> None:
+    """A line for the terminal: control and invisible format characters of tenant text (escape
+    sequences, bidirectional overrides) are shown escaped, never interpreted."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write("\n".join(visible(line) for line in str(text).split("\n")) + "\n")
+
+
 def _write(text: str, out: str | None) -> None:
     if out is None or out == "-":
         sys.stdout.write(text)
@@ -50,7 +57,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from auditkit.settings import load_settings
 
     ports = args.ports or load_settings(args.parameters).ports
-    result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty)
+    result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty,
+                  verify=not args.no_verify)
     summary = result.summary()
     if args.format == "json":
         text = to_json({"findings": records(result.findings), "errors": records(result.errors),
@@ -69,7 +77,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         text = "".join(parts)
     _write(text, args.output)
     if len(result.errors):
-        print(f"auditkit: {len(result.errors)} input errors; first: {_first_error(result.errors)}", file=sys.stderr)
+        _say(f"auditkit: {len(result.errors)} input errors; first: {_first_error(result.errors)}", err=True)
     return EXIT_FINDINGS if args.fail_on_findings and summary["findings"] else EXIT_OK
 
 
@@ -130,42 +138,49 @@ def cmd_collect(args: argparse.Namespace) -> int:
     args.snapshot_written = snap
     meta = snap.meta
     counts = meta["counts"]
-    print(f"snapshot {path}: {counts['subscriptions']} subscriptions, {counts['nsgs']} NSGs, "
+    _say(f"snapshot {path}: {counts['subscriptions']} subscriptions, {counts['nsgs']} NSGs, "
           f"{counts['rules']} rules; sha256 {snap.hash}")
     req = meta.get("requests")
     if req:
-        print(f"requests: {req['requests']} (minimum {req['minimum_requests']}; {req['pages']} pages, "
+        _say(f"requests: {req['requests']} (minimum {req['minimum_requests']}; {req['pages']} pages, "
               f"{req['retries_429']} retries after 429, {req['quota_waits']} quota waits, "
               f"{req['waited_seconds']:.1f} s waited)")
         if req.get("subscription_limit_hit"):
-            print("warning: management-group scope hit the service's 10,000-subscription limit; "
-                  "name subscriptions explicitly to collect the rest", file=sys.stderr)
+            _say("warning: management-group scope hit the service's 10,000-subscription limit; "
+                  "name subscriptions explicitly to collect the rest", err=True)
     failed = snap.failed
     for f in failed:
-        print(f"auditkit: subscription {f['subscription_id']} failed: {f.get('status')} {f.get('code')}: "
-              f"{f.get('message')}", file=sys.stderr)
+        _say(f"auditkit: subscription {f['subscription_id']} failed: {f.get('status')} {f.get('code')}: "
+              f"{f.get('message')}", err=True)
     if counts.get("record_errors"):
-        print(f"auditkit: {counts['record_errors']} unreadable NSG records (listed in meta.json)", file=sys.stderr)
+        _say(f"auditkit: {counts['record_errors']} unreadable NSG records (listed in meta.json)", err=True)
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
-def cmd_snapshots(args: argparse.Namespace) -> int:
-    from auditkit.evidence.snapshot import list_snapshots
+def _warn_unreadable(unreadable) -> None:
+    for u in unreadable:
+        _say(f"auditkit: snapshot folder {u.name} skipped: {u.reason}", err=True)
 
-    snaps = list_snapshots(args.snapshots)
-    if not snaps:
-        print(f"no snapshots in {args.snapshots}")
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from auditkit.evidence.snapshot import scan_folder
+
+    snaps, unreadable = scan_folder(args.snapshots)
+    if not snaps and not unreadable:
+        _say(f"no snapshots in {args.snapshots}")
         return EXIT_OK
-    bad = 0
+    for u in unreadable:
+        _say(f"{u.name}  UNREADABLE  {u.reason}")
+    bad = len(unreadable)
     for snap in snaps:
         problems = snap.verify()
         c = snap.meta.get("counts", {})
         state = "ok" if not problems else "CHANGED"
-        print(f"{snap.id}  as_of {snap.meta.get('as_of')}  subs {c.get('subscriptions', '?'):>5}  "
+        _say(f"{snap.id}  as_of {snap.meta.get('as_of')}  subs {c.get('subscriptions', '?'):>5}  "
               f"failed {c.get('failed_subscriptions', 0):>3}  nsgs {c.get('nsgs', '?'):>7}  "
               f"rules {c.get('rules', '?'):>8}  {state}  {snap.hash[:16]}")
         for p in problems:
-            print(f"  {snap.id}: {p}", file=sys.stderr)
+            _say(f"  {snap.id}: {p}", err=True)
         bad += bool(problems)
     return EXIT_FINDINGS if bad else EXIT_OK
 
@@ -175,7 +190,9 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     from auditkit.settings import load_settings
 
     settings = load_settings(args.parameters)
-    k = kpis(args.snapshots, ports=args.ports, settings=settings, as_of=args.as_of)
+    k = kpis(args.snapshots, ports=args.ports, settings=settings, as_of=args.as_of, verify=not args.no_verify)
+    for u in k["unreadable_snapshots"]:
+        _say(f"auditkit: snapshot folder {u['snapshot']} skipped: {u['reason']}", err=True)
     if args.format == "json":
         _write(to_json(k), None)
         return EXIT_OK
@@ -206,7 +223,14 @@ def cmd_kpis(args: argparse.Namespace) -> int:
         lines.extend(f"  {e['nsg_id']}: {e['value']!r}" for e in k["invalid_expiry"][:20])
         if len(k["invalid_expiry"]) > 20:
             lines.append(f"  ... {len(k['invalid_expiry']) - 20} more (see --format json)")
-    _write("\n".join(lines) + "\n", None)
+    if k["unread_subscriptions"]:
+        lines.append(f"not read in the latest snapshot ({len(k['unread_subscriptions'])}; their findings are "
+                     "unknown, never fixed):")
+        lines.extend(f"  {u['name']} ({u['subscription_id']}): last read {u['last_read'] or 'never'}; {u['reason']}"
+                     for u in k["unread_subscriptions"])
+    if not k["snapshot_hashes_checked"]:
+        lines.append("snapshot hashes not checked (--no-verify)")
+    _say("\n".join(lines))
     return EXIT_OK
 
 
@@ -239,16 +263,17 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
     try:
         result = render(args.snapshots, out=args.out, period=period, subscriptions=args.subscription,
                         workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs,
-                        notebooks=getattr(args, "notebooks", None), progress=update)
+                        notebooks=getattr(args, "notebooks", None), verify=not getattr(args, "no_verify", False),
+                        progress=update)
     finally:
         close()
     ok = [o for o in result.outcomes if o.ok]
-    print(f"rendered {result.folder}: {len(ok)} reports, {len(result.failures)} failed; "
+    _say(f"rendered {result.folder}: {len(ok)} reports, {len(result.failures)} failed; "
           f"manifest {result.manifest} (sha256 {sha256_file(result.manifest)})")
     for f in result.failures:
         cell = f"cell {f.error.get('cell')}" if f.error.get("cell") is not None else "set-up"
-        print(f"auditkit: report {f.name} failed at {cell}: {f.error.get('ename')}: "
-              f"{str(f.error.get('evalue', '')).splitlines()[0] if f.error.get('evalue') else ''}", file=sys.stderr)
+        _say(f"auditkit: report {f.name} failed at {cell}: {f.error.get('ename')}: "
+              f"{str(f.error.get('evalue', '')).splitlines()[0] if f.error.get('evalue') else ''}", err=True)
     return EXIT_FINDINGS if result.failures else EXIT_OK
 
 
@@ -261,9 +286,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     problems = verify(args.folder)
     for p in problems:
-        print(f"{args.folder}: {p}")
+        _say(f"{args.folder}: {p}")
     if not problems:
-        print(f"{args.folder}: every file matches the manifest")
+        _say(f"{args.folder}: every file matches the manifest")
     return EXIT_FINDINGS if problems else EXIT_OK
 
 
@@ -291,7 +316,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from auditkit.render import default_period
 
     index = out / default_period(snaps) / "index.html"
-    print(f"open {index} in a browser")
+    _say(f"open {index} in a browser")
     return code
 
 
@@ -300,10 +325,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     created, kept = init_folder(args.folder)
     for p in created:
-        print(f"created {visible(p)}")
+        _say(f"created {p}")
     for p in kept:
-        print(f"left alone (already there) {visible(p)}")
-    print(f"audit folder ready: {visible(Path(args.folder).resolve())}; next steps in its README.md")
+        _say(f"left alone (already there) {p}")
+    _say(f"audit folder ready: {Path(args.folder).resolve()}; next steps in its README.md")
     return EXIT_OK
 
 
@@ -320,7 +345,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
         if not snaps:
             raise AuditkitError(f"{snap_path}: neither a snapshot nor a folder of snapshots")
         snap_path = snaps[-1].path
-    snap = open_snapshot(snap_path)
+    snap = open_snapshot(snap_path, verify=not args.no_verify)
     result = scan(snap, ports=(args.port,))
     guids = nsg_guids(snap.table("nsgs"))
     cred = None
@@ -400,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-on-findings", action="store_true", help="exit with 1 when any finding exists")
     p.add_argument("--allow-empty", action="store_true", help="accept an input with no NSG at all (otherwise an "
                    "error: an empty export is not a clean tenant)")
+    p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json (faster; reports then say "
+                   "'snapshot hashes not checked')")
     p.set_defaults(func=cmd_scan)
 
     from auditkit.collect.clouds import CLOUD_NAMES
@@ -438,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
         p.add_argument("--flowlogs", metavar="PATH", help="NSG/VNet flow logs (files or folders) for the "
                        "'analyze before you restrict' section")
+        p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json (faster; reports then say "
+                   "'snapshot hashes not checked')")
 
     p = sub.add_parser("render", help="render one HTML report per subscription plus the tenant overview")
     p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
@@ -470,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ports", type=_ports, default=None, help="comma-separated ports (default from parameters)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--as-of", help="only snapshots taken at or before this date")
+    p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json (faster; reports then say "
+                   "'snapshot hashes not checked')")
     p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
     p.set_defaults(func=cmd_kpis)
 
@@ -483,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parameters", metavar="FILE", help="settings file (mail gateways, thresholds)")
     p.add_argument("--auth", choices=AUTH_METHODS, default="default", help="credential for storage account URLs")
     p.add_argument("--cloud", choices=CLOUD_NAMES, default="public")
+    p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json (faster; reports then say "
+                   "'snapshot hashes not checked')")
     p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("snapshots", help="list snapshots with their counts and verify their hashes")
@@ -507,10 +540,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except AuditkitError as exc:
-        print(f"auditkit: error: {exc}", file=sys.stderr)
+        _say(f"auditkit: error: {exc}", err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("auditkit: interrupted", file=sys.stderr)
+        _say("auditkit: interrupted", err=True)
         return 130
 
 

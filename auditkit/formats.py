@@ -1,4 +1,7 @@
-"""Write scan results as a terminal table, one JSON object, or CSV safe to open in a spreadsheet."""
+"""Write results as a terminal table, one JSON object, or CSV safe to open in a spreadsheet, and
+show untrusted text as text everywhere: control characters and invisible format characters
+(bidirectional overrides U+202A-U+202E and U+2066-U+2069, zero-width characters) written by
+whoever manages the tenant are shown escaped, never interpreted."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import csv
 import io
 import json
 import math
+import shlex
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,17 +53,85 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return [{c: plain(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)]
 
 
+# Categories never shown raw: controls, format characters (bidi, zero-width), line and paragraph
+# separators, private use, surrogates, unassigned.
+HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+
+
+def _code(ch: str) -> str:
+    n = ord(ch)
+    return f"\\x{n:02x}" if n < 0x100 else (f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}")
+
+
+def hidden(ch: str) -> bool:
+    """A character that must be shown escaped (it would be invisible or reorder the text around it)."""
+    return unicodedata.category(ch) in HIDDEN
+
+
+def visible(value: Any) -> str:
+    """Text for a terminal: every non-printable character (escape sequences, bidi overrides,
+    zero-width characters) shown as ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``."""
+    s = str(value)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else _code(ch) for ch in s)
+
+
+def shown(value: Any, keep: str = "") -> str:
+    """Like ``visible`` but only for hidden characters (text may keep other spaces and ``keep``)."""
+    s = str(value)
+    if s.isprintable():
+        return s
+    return "".join(_code(ch) if hidden(ch) and ch not in keep else ch for ch in s)
+
+
+def shell_quote(value: Any) -> str:
+    """A shell word for ``value``: ``shlex.quote``, or bash's ``$'...'`` with escapes when the text
+    holds hidden characters, so that the command both shows them and still names the right object."""
+    s = str(value)
+    if s.isprintable():
+        return shlex.quote(s)
+    out = []
+    for ch in s:
+        if ch == "\\" or ch == "'":
+            out.append("\\" + ch)
+        elif not ch.isprintable():
+            out.append(_code(ch))
+        else:
+            out.append(ch)
+    return "$'" + "".join(out) + "'"
+
+
+def _json_hidden(text: str) -> str:
+    """Hidden characters in JSON text as \\u escapes (surrogate pairs above U+FFFF): still valid JSON."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in "\n\t" or not hidden(ch):
+            out.append(ch)
+            continue
+        n = ord(ch)
+        if n < 0x10000:
+            out.append(f"\\u{n:04x}")
+        else:
+            n -= 0x10000
+            out.append(f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}")
+    return "".join(out)
+
+
 def to_json(obj: Mapping[str, Any]) -> str:
-    return json.dumps(plain(obj), indent=2, ensure_ascii=False) + "\n"
+    """One JSON document; hidden characters of tenant text are written as ``\\uNNNN`` escapes."""
+    return _json_hidden(json.dumps(plain(obj), indent=2, ensure_ascii=False)) + "\n"
 
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list | tuple | np.ndarray):
-        return ";".join(str(v) for v in value)
+        return shown(";".join(str(v) for v in value))
     if isinstance(value, Mapping):
-        return json.dumps(plain(value), ensure_ascii=False, sort_keys=True)
+        return shown(json.dumps(plain(value), ensure_ascii=False, sort_keys=True))
     v = plain(value)
-    return "" if v is None else v
+    return "" if v is None else (shown(v) if isinstance(v, str) else v)
 
 
 def to_csv(frame: pd.DataFrame) -> str:
@@ -75,13 +148,9 @@ def to_table(frame: pd.DataFrame, columns: list[str], empty: str = "(none)") -> 
     """A fixed-width text table of ``columns`` for a terminal; control characters are made visible."""
     if not len(frame):
         return empty + "\n"
-    shown = frame[columns].copy()
+    cells = frame[columns].copy()
     for c in columns:
-        shown[c] = [visible(_cell(v)) for v in shown[c]]
-    return shown.to_string(index=False) + "\n"
+        cells[c] = [visible(_cell(v)) for v in cells[c]]
+    return cells.to_string(index=False) + "\n"
 
 
-def visible(value: Any) -> str:
-    """Text for a terminal: control characters (escape sequences from tenant text) shown as ``\\xNN``."""
-    s = str(value)
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in s)

@@ -86,26 +86,27 @@ def load_records(source: Any, allow_empty: bool = True) -> list:
     return records
 
 
-def load_tables(source: Any, allow_empty: bool = True) -> Tables:
+def load_tables(source: Any, allow_empty: bool = True, verify: bool = True) -> Tables:
     """The NSG and rules tables of a snapshot directory, an export file, or records in memory."""
     if isinstance(source, Snapshot) or (isinstance(source, str | Path) and Path(source).is_dir()):
         # A snapshot records what its collection read; an empty one was accepted when it was written.
-        snap = source if isinstance(source, Snapshot) else open_snapshot(source)
+        snap = source if isinstance(source, Snapshot) else open_snapshot(source, verify=verify)
         return Tables(nsgs=snap.table("nsgs"), rules=snap.table("rules"),
                       errors=pd.DataFrame(snap.meta.get("record_errors", []), columns=ERROR_COLUMNS))
     return rules_table(load_records(source, allow_empty=allow_empty))
 
 
 def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, include_shadowed: bool = False,
-         allow_empty: bool = False) -> ScanResult:
+         allow_empty: bool = False, verify: bool = True) -> ScanResult:
     """Evaluate NSG records and return the internet exposures on ``ports`` and every input error.
 
     ``records_or_path``: a snapshot directory, an export file, a parsed export or a list of records.
     An export with no NSG record at all raises ``EmptyInput`` unless ``allow_empty``: an empty
-    input is not a clean tenant.
+    input is not a clean tenant. A snapshot's files are checked against its ``meta.json`` unless
+    ``verify`` is false.
     """
     port_tuple = parse_ports(ports)
-    tables = load_tables(records_or_path, allow_empty=allow_empty)
+    tables = load_tables(records_or_path, allow_empty=allow_empty, verify=verify)
     parsed = parse_rules(tables.rules)
     found = findings(parsed, port_tuple)
     n_shadowed = int(found["shadowed"].sum())

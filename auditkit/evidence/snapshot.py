@@ -192,18 +192,36 @@ def _fsync_dir(path: Path) -> None:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """An on-disk snapshot, read lazily."""
+    """An on-disk snapshot, read lazily.
+
+    With ``verify`` (the default) every file is hashed as it is read and compared with the
+    SHA-256 that ``meta.json`` recorded at collection: a file changed since is a ``SnapshotError``
+    naming it, never silently used. ``meta.json`` itself is pinned by the snapshot's hash, which
+    reports and manifests quote.
+    """
 
     path: Path
+    verify_files: bool = True
+
+    @cached_property
+    def _meta_bytes(self) -> bytes:
+        try:
+            return (self.path / META).read_bytes()
+        except FileNotFoundError:
+            raise SnapshotError(f"{self.path}: not a snapshot (no {META})") from None
+        except OSError as exc:
+            raise SnapshotError(f"{self.path / META}: unreadable: {exc.strerror or exc}") from None
 
     @cached_property
     def meta(self) -> dict:
         try:
-            return json.loads((self.path / META).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SnapshotError(f"{self.path}: not a snapshot (no {META})") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SnapshotError(f"{self.path / META}: unreadable: {exc}") from None
+            meta = json.loads(self._meta_bytes)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise SnapshotError(f"{self.path / META}: unreadable: {str(exc).splitlines()[0]}") from None
+        problem = _meta_problem(meta)
+        if problem:
+            raise SnapshotError(f"{self.path / META}: {problem}")
+        return meta
 
     @property
     def id(self) -> str:
@@ -215,7 +233,8 @@ class Snapshot:
 
     @cached_property
     def hash(self) -> str:
-        return sha256_file(self.path / META)
+        """The snapshot's identity: the SHA-256 of its ``meta.json``, which pins every other file."""
+        return hashlib.sha256(self._meta_bytes).hexdigest()
 
     @property
     def collected(self) -> list[str]:
@@ -231,19 +250,53 @@ class Snapshot:
         subs = self.table("subscriptions")
         return dict(zip(subs["subscription_id"].astype(str).str.lower(), subs["name"].astype(str), strict=True))
 
-    def table(self, name: str) -> pd.DataFrame:
-        path = self.path / f"{name}.parquet"
+    def read_bytes(self, rel: str) -> bytes:
+        """A file of the snapshot, checked against ``meta.json`` before anything uses it."""
+        path = self.path / rel
         try:
-            return from_arrow(pq.read_table(path))
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SnapshotError(f"{path}: unreadable: {exc.strerror or exc}") from None
+        if self.verify_files:
+            expected = self.meta["files"].get(rel, {}).get("sha256")
+            if expected is None:
+                raise SnapshotError(f"{path}: not listed in {META}: the snapshot was modified after collection")
+            if hashlib.sha256(data).hexdigest() != expected:
+                raise SnapshotError(f"{path}: SHA-256 differs from {META}: the file was modified after collection "
+                                    "(use --no-verify only to read it anyway)")
+        return data
+
+    def check(self, rels: Iterable[str]) -> None:
+        """Hash the given files against ``meta.json`` without reading them into tables (for cache hits)."""
+        if not self.verify_files:
+            return
+        for rel in rels:
+            path = self.path / rel
+            expected = self.meta["files"].get(rel, {}).get("sha256")
+            try:
+                actual = sha256_file(path)
+            except OSError as exc:
+                raise SnapshotError(f"{path}: unreadable: {exc.strerror or exc}") from None
+            if expected is None or actual != expected:
+                raise SnapshotError(f"{path}: SHA-256 differs from {META}: the file was modified after collection "
+                                    "(use --no-verify only to read it anyway)")
+
+    def file_hash(self, rel: str) -> str | None:
+        return self.meta["files"].get(rel, {}).get("sha256")
+
+    def table(self, name: str) -> pd.DataFrame:
+        data = self.read_bytes(f"{name}.parquet")
+        try:
+            return from_arrow(pq.read_table(pa.BufferReader(data)))
         except (OSError, pa.ArrowException) as exc:
-            raise SnapshotError(f"{path}: unreadable Parquet: {exc}") from None
+            raise SnapshotError(f"{self.path / (name + '.parquet')}: unreadable Parquet: {exc}") from None
 
     def raw(self, name: str) -> Any:
         path = self.path / "raw" / f"{name}.json.gz"
+        data = self.read_bytes(f"raw/{name}.json.gz")
         try:
-            with gzip.open(path, "rb") as fh:
-                return json.loads(fh.read())
-        except (OSError, EOFError, json.JSONDecodeError) as exc:
+            return json.loads(gzip.decompress(data))
+        except (OSError, EOFError, json.JSONDecodeError, RecursionError) as exc:
             raise SnapshotError(f"{path}: unreadable compressed JSON: {exc}") from None
 
     def verify(self) -> list[str]:
@@ -252,34 +305,82 @@ class Snapshot:
         files = self.meta.get("files", {})
         for rel, info in files.items():
             p = self.path / rel
-            if not p.is_file():
+            if not p.is_file() or p.is_symlink():
                 problems.append(f"{rel}: missing")
             elif sha256_file(p) != info.get("sha256"):
                 problems.append(f"{rel}: changed (SHA-256 differs from meta.json)")
         for p in self.path.rglob("*"):
             rel = p.relative_to(self.path).as_posix()
-            if p.is_file() and rel != META and rel not in files:
+            if rel != META and rel not in files and not (p.is_dir() and not p.is_symlink()):
                 problems.append(f"{rel}: not listed in meta.json")
         return problems
+
+
+def _meta_problem(meta: Any) -> str | None:
+    """Why a parsed ``meta.json`` cannot describe a snapshot, or None."""
+    if not isinstance(meta, dict):
+        return f"expected an object, got {type(meta).__name__}"
+    if not isinstance(meta.get("as_of"), str):
+        return "no as_of time"
+    try:
+        ts = pd.Timestamp(meta["as_of"])
+    except (ValueError, TypeError):
+        return f"as_of {meta['as_of']!r} is not a time"
+    if pd.isna(ts) or ts.tzinfo is None:
+        return f"as_of {meta['as_of']!r} is not a UTC time"
+    files = meta.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
+                                              for v in files.values()):
+        return "no table of file hashes (files)"
+    subs = meta.get("subscriptions", {})
+    if not isinstance(subs, dict) or not isinstance(subs.get("collected", []), list) \
+            or not isinstance(subs.get("failed", []), list):
+        return "subscriptions.collected / failed are not lists"
+    return None
 
 
 def is_snapshot(path: str | Path) -> bool:
     return (Path(path) / META).is_file()
 
 
-def open_snapshot(path: str | Path) -> Snapshot:
-    snap = Snapshot(Path(path))
+def open_snapshot(path: str | Path, verify: bool = True) -> Snapshot:
+    snap = Snapshot(Path(path), verify_files=verify)
     _ = snap.meta
     return snap
 
 
-def list_snapshots(snapshots_dir: str | Path) -> list[Snapshot]:
-    """Every complete snapshot in a directory, oldest ``as_of`` first; temporary ones are ignored."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A snapshot folder that cannot be used: its name and why."""
+
+    name: str
+    reason: str
+
+
+def scan_folder(snapshots_dir: str | Path, verify: bool = True) -> tuple[list[Snapshot], list[Unreadable]]:
+    """The usable snapshots of a folder, oldest ``as_of`` first, and the unreadable ones (skipped,
+    never fatal: one damaged ``meta.json`` does not stop the others)."""
     root = Path(snapshots_dir)
     if not root.is_dir():
-        return []
-    snaps = [Snapshot(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and is_snapshot(p)]
-    return sorted(snaps, key=lambda s: (s.as_of, s.id))
+        return [], []
+    good, bad = [], []
+    for p in sorted(root.iterdir()):
+        if not p.is_dir() or p.name.startswith(".") or not is_snapshot(p):
+            continue
+        snap = Snapshot(p, verify_files=verify)
+        try:
+            _ = snap.meta
+        except SnapshotError as exc:
+            bad.append(Unreadable(p.name, str(exc).split(": ", 1)[-1]))
+            continue
+        good.append(snap)
+    return sorted(good, key=lambda s: (s.as_of, s.id)), bad
+
+
+def list_snapshots(snapshots_dir: str | Path, verify: bool = True) -> list[Snapshot]:
+    """Every usable snapshot in a directory, oldest ``as_of`` first; temporary and unreadable ones are left out
+    (``scan_folder`` names the unreadable ones)."""
+    return scan_folder(snapshots_dir, verify)[0]
 
 
 def latest(snapshots: Iterable[Snapshot]) -> Snapshot | None:

@@ -3,9 +3,10 @@ Transition to port 587, Decommission. Commands are proposed, never run by the ki
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from typing import Any
+
+from auditkit.formats import shell_quote
 
 PLACEHOLDER_PREFIXES = ("<TRUSTED-GATEWAY-PREFIX>",)
 JIT_PREFIX = "securitycenter-jitrule"
@@ -25,7 +26,7 @@ def restrict_command(finding: Any, prefixes: Sequence[str] = PLACEHOLDER_PREFIXE
 
     Every value is shell-quoted: names come from the tenant and must never run as shell code.
     """
-    q = shlex.quote
+    q = shell_quote
     return (f"az network nsg rule update --subscription {q(str(finding['subscription_id']))} "
             f"--resource-group {q(str(finding['resource_group']))} --nsg-name {q(str(finding['nsg_name']))} "
             f"--name {q(str(finding['rule_name']))} --source-address-prefixes "
@@ -33,7 +34,7 @@ def restrict_command(finding: Any, prefixes: Sequence[str] = PLACEHOLDER_PREFIXE
 
 
 def delete_command(finding: Any) -> str:
-    q = shlex.quote
+    q = shell_quote
     return (f"az network nsg rule delete --subscription {q(str(finding['subscription_id']))} "
             f"--resource-group {q(str(finding['resource_group']))} --nsg-name {q(str(finding['nsg_name']))} "
             f"--name {q(str(finding['rule_name']))}")

@@ -2,8 +2,11 @@
 
 History reads many snapshots; re-evaluating each raw snapshot every time would be slow. The
 cache lives in ``<snapshots>/.cache/`` (never inside a snapshot, which stays as collected), one
-folder per snapshot keyed by the snapshot's hash, the engine version, the audited ports and the
-settings. It can be deleted at any time and is rebuilt on demand, written then renamed.
+folder per snapshot and settings. A cache can make the kit faster, never different: each entry
+records the hashes of its inputs (the snapshot's ``meta.json`` and the tables it was computed
+from, the engine version, the ports, the settings) and of its own files, and is checked on every
+read; an entry whose inputs, schema or files differ in any way is rebuilt from the snapshot.
+The entry is written under a temporary name and renamed into place.
 """
 
 from __future__ import annotations
@@ -15,25 +18,30 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditkit.engine.scan import scan
 from auditkit.evidence.snapshot import Snapshot, from_arrow, to_arrow
-from auditkit.history.tag_coverage import coverage, governance, with_rule_documentation
+from auditkit.history.tag_coverage import GOVERNANCE_COLUMNS, coverage, governance, with_rule_documentation
 from auditkit.settings import Settings
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
+ENTRY_FORMAT = 2
 CACHE_DIR = ".cache"
+ENTRY = "entry.json"
+INPUTS = ("nsgs.parquet", "rules.parquet", "subscriptions.parquet")
 
 FINDING_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
                    "port", "protocol", "sources", "destination_ports", "attached", "severity", "description"]
+SCHEMA = {"findings.parquet": FINDING_COLUMNS, "governance.parquet": GOVERNANCE_COLUMNS}
 
 
 class Derived:
     """What history needs from one snapshot; the governance table is read only when asked for."""
 
-    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, governance: pd.DataFrame | Path,
+    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, governance: pd.DataFrame | bytes,
                  coverage: dict):
         self.snapshot = snapshot
         self.findings = findings
@@ -42,14 +50,21 @@ class Derived:
 
     @property
     def governance(self) -> pd.DataFrame:
-        if isinstance(self._governance, Path):
-            self._governance = from_arrow(pq.read_table(self._governance))
+        if isinstance(self._governance, bytes):
+            self._governance = from_arrow(pq.read_table(pa.BufferReader(self._governance)))
         return self._governance
 
 
 def cache_key(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> str:
     text = f"{snapshot.hash}|{ENGINE_VERSION}|{','.join(map(str, ports))}|{settings.fingerprint}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _inputs(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> dict:
+    """Everything an entry was computed from, as recorded in (and compared with) its entry.json."""
+    return {"format": ENTRY_FORMAT, "engine": ENGINE_VERSION, "ports": list(ports), "settings": settings.fingerprint,
+            "snapshot": snapshot.id, "snapshot_sha256": snapshot.hash,
+            "tables": {rel: snapshot.file_hash(rel) for rel in INPUTS}}
 
 
 def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> Derived:
@@ -63,27 +78,57 @@ def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> 
 
 
 def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_cache: bool = True) -> Derived:
-    """The derived tables of a snapshot, from the cache when present, else computed and cached."""
+    """The derived tables of a snapshot, from a cache entry that checks out, else computed and cached.
+
+    The snapshot's own tables are verified against its ``meta.json`` either way (unless the
+    snapshot was opened without verification): a cache hit never hides a modified snapshot.
+    """
+    snapshot.check(INPUTS)
     folder = snapshot.path.parent / CACHE_DIR / f"{snapshot.id}-{cache_key(snapshot, ports, settings)}"
-    if use_cache and (folder / "coverage.json").is_file():
-        try:
-            return Derived(snapshot, from_arrow(pq.read_table(folder / "findings.parquet"), arrow_strings=True),
-                           folder / "governance.parquet", json.loads((folder / "coverage.json").read_text()))
-        except Exception:  # noqa: BLE001 - a damaged cache entry is rebuilt, never trusted
-            shutil.rmtree(folder, ignore_errors=True)
+    inputs = _inputs(snapshot, ports, settings)
+    if use_cache:
+        hit = _load(folder, snapshot, inputs)
+        if hit is not None:
+            return hit
     d = _compute(snapshot, ports, settings)
     if use_cache:
-        _store(folder, d)
+        _store(folder, d, inputs)
     return d
 
 
-def _store(folder: Path, d: Derived) -> None:
+def _load(folder: Path, snapshot: Snapshot, inputs: dict) -> Derived | None:
+    """The entry in ``folder`` if every recorded input, hash and column checks out; else None (rebuild)."""
+    try:
+        entry = json.loads((folder / ENTRY).read_text(encoding="utf-8"))
+        if not isinstance(entry, dict) or entry.get("inputs") != inputs:
+            return None
+        tables = {}
+        for rel, columns in SCHEMA.items():
+            data = (folder / rel).read_bytes()
+            if hashlib.sha256(data).hexdigest() != entry["files"][rel]["sha256"]:
+                return None
+            if pq.read_schema(pa.BufferReader(data)).names != columns:
+                return None
+            tables[rel] = data
+        findings = from_arrow(pq.read_table(pa.BufferReader(tables["findings.parquet"])), arrow_strings=True)
+        cov = entry["coverage"]
+        if not isinstance(cov, dict):
+            return None
+        return Derived(snapshot, findings, tables["governance.parquet"], cov)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return None  # missing, damaged or foreign: rebuilt, never trusted
+
+
+def _store(folder: Path, d: Derived, inputs: dict) -> None:
     tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
     try:
-        tmp.mkdir(parents=True, exist_ok=True)
-        pq.write_table(to_arrow(d.findings), tmp / "findings.parquet")
-        pq.write_table(to_arrow(d.governance), tmp / "governance.parquet")
-        (tmp / "coverage.json").write_text(json.dumps(d.coverage))
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        pq.write_table(to_arrow(d.findings[FINDING_COLUMNS]), tmp / "findings.parquet")
+        pq.write_table(to_arrow(d.governance[GOVERNANCE_COLUMNS]), tmp / "governance.parquet")
+        files = {rel: {"sha256": hashlib.sha256((tmp / rel).read_bytes()).hexdigest()} for rel in SCHEMA}
+        (tmp / ENTRY).write_text(json.dumps({"inputs": inputs, "files": files, "coverage": d.coverage}, indent=1),
+                                 encoding="utf-8")
         if folder.exists():
             shutil.rmtree(folder)
         os.rename(tmp, folder)

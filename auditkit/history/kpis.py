@@ -63,6 +63,8 @@ def kpis_of(history: History) -> dict:
                                              "production_rules_documented", "production_rules", "invalid_expiry")},
         "invalid_expiry": [{"nsg_id": r.nsg_id, "value": r.expiry_value} for r in invalid.itertuples()],
         "failed_subscriptions_latest": int(snaps["failed"].iloc[-1]),
+        "snapshot_hashes_checked": bool(history.verified),
+        "unreadable_snapshots": [{"snapshot": u.name, "reason": u.reason} for u in history.unreadable],
         # Never "clean" without knowing: subscriptions the latest snapshot did not read, whose
         # findings are the last known state (counted under unknown_findings, never as resolved).
         "unread_subscriptions": [
@@ -73,6 +75,6 @@ def kpis_of(history: History) -> dict:
 
 
 def kpis(snapshots_dir: str | Path = "snapshots", ports: Any = None, settings: Settings | None = None,
-         as_of: Any = None) -> dict:
+         as_of: Any = None, verify: bool = True) -> dict:
     """The KPIs over the snapshots in ``snapshots_dir`` (up to ``as_of`` when given), as a dict."""
-    return kpis_of(load_history(snapshots_dir, ports=ports, settings=settings, as_of=as_of))
+    return kpis_of(load_history(snapshots_dir, ports=ports, settings=settings, as_of=as_of, verify=verify))

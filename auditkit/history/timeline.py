@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.errors import AuditkitError
-from auditkit.evidence.snapshot import Snapshot, list_snapshots, parse_as_of
+from auditkit.evidence.snapshot import Snapshot, parse_as_of, scan_folder
 from auditkit.history.cache import Derived, derived
 from auditkit.history.tag_coverage import coverage
 from auditkit.settings import Settings, load_settings
@@ -41,6 +41,8 @@ class History:
     derived: list[Derived]
     subscriptions: pd.DataFrame  # subscription_id, name, read (in the latest snapshot), last_read, reason
     scope: frozenset | None = None  # the subscriptions this history is restricted to (None: all)
+    verified: bool = True  # every snapshot file read was checked against its meta.json
+    unreadable: tuple = ()  # snapshot folders skipped: Unreadable(name, reason)
 
     @property
     def latest(self) -> Derived:
@@ -58,7 +60,8 @@ class History:
                       d.governance[d.governance["subscription_id"] == sid].reset_index(drop=True),
                       coverage(d.governance[d.governance["subscription_id"] == sid]))
               for d in self.derived]
-        return build_history(ds, self.ports, self.settings, scope=frozenset({sid}))
+        return build_history(ds, self.ports, self.settings, scope=frozenset({sid}), verified=self.verified,
+                             unreadable=self.unreadable)
 
 
 MISSING_REASON = ("missing from the collection: no longer visible to the identity, moved to another tenant, or "
@@ -115,9 +118,13 @@ def read_status(ds: list[Derived], finding_subscriptions: Any = (),
     return frame, unread_counts
 
 
-def select_snapshots(snapshots_dir: str | Path, as_of: Any = None) -> list[Snapshot]:
-    """Snapshots ordered by ``as_of``; with ``as_of``, only those taken at or before it."""
-    snaps = list_snapshots(snapshots_dir)
+def select_snapshots(snapshots_dir: str | Path, as_of: Any = None, verify: bool = True,
+                     unreadable: list | None = None) -> list[Snapshot]:
+    """Snapshots ordered by ``as_of``; with ``as_of``, only those taken at or before it. Unreadable
+    snapshot folders are skipped and appended to ``unreadable`` when given."""
+    snaps, bad = scan_folder(snapshots_dir, verify)
+    if unreadable is not None:
+        unreadable.extend(bad)
     if as_of is not None:
         limit = pd.Timestamp(parse_as_of(as_of))
         snaps = [s for s in snaps if s.as_of <= limit]
@@ -128,19 +135,25 @@ def select_snapshots(snapshots_dir: str | Path, as_of: Any = None) -> list[Snaps
 
 
 def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, settings: Settings | None = None,
-                 as_of: Any = None, use_cache: bool = True) -> History:
-    """Build the history of every finding across the snapshots in ``snapshots_dir``."""
+                 as_of: Any = None, use_cache: bool = True, verify: bool = True) -> History:
+    """Build the history of every finding across the snapshots in ``snapshots_dir``.
+
+    With ``verify`` every snapshot file read is checked against its ``meta.json`` (a mismatch is a
+    ``SnapshotError`` naming the file); snapshot folders whose ``meta.json`` is unreadable are
+    skipped and listed in ``History.unreadable``.
+    """
     from auditkit.engine.scan import parse_ports
 
     settings = settings or load_settings()
     port_tuple = parse_ports(ports) if ports is not None else settings.ports
-    snaps = select_snapshots(snapshots_dir, as_of)
+    unreadable: list = []
+    snaps = select_snapshots(snapshots_dir, as_of, verify=verify, unreadable=unreadable)
     ds = [derived(s, port_tuple, settings, use_cache=use_cache) for s in snaps]
-    return build_history(ds, port_tuple, settings)
+    return build_history(ds, port_tuple, settings, verified=verify, unreadable=tuple(unreadable))
 
 
 def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
-                  scope: frozenset | None = None) -> History:
+                  scope: frozenset | None = None, verified: bool = True, unreadable: tuple = ()) -> History:
     n_snap = len(ds)
     as_of = np.array([d.snapshot.as_of.to_datetime64() for d in ds])
     frames = [d.findings.assign(snap=i) for i, d in enumerate(ds)]
@@ -238,4 +251,4 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
     cov = pd.DataFrame([{"snapshot": d.snapshot.id, "as_of": d.snapshot.as_of, **d.coverage} for d in ds])
     return History(snapshots=snapshots, findings=findings, timeline=pd.DataFrame(timeline), coverage=cov,
                    governance=ds[-1].governance, ports=ports, settings=settings, derived=ds, subscriptions=subs,
-                   scope=scope)
+                   scope=scope, verified=verified, unreadable=unreadable)

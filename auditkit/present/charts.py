@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from auditkit.formats import shown
 from auditkit.history.timeline import STATUS_RESOLVED, History
 
 PORT_COLOURS = {25: "#c0392b", 22: "#2471a3", 3389: "#7d3c98"}
 
 
 def _t(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    # Plotly reads tags in labels: escape them, and show hidden characters as their escape.
+    return html.escape(shown(value), quote=True)
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:

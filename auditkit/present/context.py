@@ -42,7 +42,7 @@ class ReportContext:
 
 
 def load_context(snapshots_dir: str, period: str | None = None, ports: Any = None, as_of: str | None = None,
-                 parameters: str | None = None, demo: bool = False) -> ReportContext:
+                 parameters: str | None = None, demo: bool = False, verify: bool = True) -> ReportContext:
     """History up to the end of ``period`` (default: the period of the latest snapshot, or ``as_of``'s)."""
     if period is None:
         if as_of:
@@ -53,7 +53,7 @@ def load_context(snapshots_dir: str, period: str | None = None, ports: Any = Non
     elif as_of is None:
         require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
     limit = cutoff(period) if period else as_of
-    history = load_history(snapshots_dir, ports=ports, settings=load_settings(parameters), as_of=limit)
+    history = load_history(snapshots_dir, ports=ports, settings=load_settings(parameters), as_of=limit, verify=verify)
     # Names from the latest snapshot that saw each subscription (one lost later keeps its name).
     return ReportContext(snapshots_dir=str(snapshots_dir), period=period or "", history=history,
                          subscriptions=history.subscriptions, demo=demo)

@@ -13,16 +13,23 @@ from typing import Any
 
 import pandas as pd
 
+from auditkit.formats import hidden, shown
+
 
 def esc(value: Any) -> str:
-    """Text as HTML text: ``<script>`` shows as ``<script>``, never runs."""
+    """Text as HTML text: ``<script>`` shows as ``<script>``, never runs; invisible characters
+    (bidirectional overrides, zero-width characters, controls) show as their escape, e.g. ``\\u202e``."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, list | tuple):
         return ", ".join(esc(v) for v in value)
     if isinstance(value, pd.Timestamp):
         return html.escape(value.strftime("%Y-%m-%d"))
-    return html.escape(str(value), quote=True)
+    text = str(value)
+    if text.isprintable():
+        return html.escape(text, quote=True)
+    return "".join(f'<span class="ak-hidden" title="hidden character">{html.escape(shown(ch))}</span>'
+                   if hidden(ch) and ch not in "\n\t" else html.escape(ch, quote=True) for ch in text)
 
 
 class HTML:

@@ -36,10 +36,11 @@ def data_source(snapshots_dir: str | None, parameters_file: str | None) -> tuple
 
 
 def setup(snapshots_dir: str | None = None, period: str | None = None, ports: Any = None, as_of: str | None = None,
-          parameters_file: str | None = None) -> ReportContext:
-    """The report context (see the module docstring for ``snapshots_dir=None``)."""
+          parameters_file: str | None = None, verify: bool = True) -> ReportContext:
+    """The report context (see the module docstring for ``snapshots_dir=None``); ``verify=False``
+    skips the check of every snapshot file against its meta.json, and the report says so."""
     snaps, params, demo = data_source(snapshots_dir, parameters_file)
-    return load_context(snaps, period=period, ports=ports, as_of=as_of, parameters=params, demo=demo)
+    return load_context(snaps, period=period, ports=ports, as_of=as_of, parameters=params, demo=demo, verify=verify)
 
 
 def flow_section(ctx: ReportContext, subscription_id: str, flowlogs_dir: str | None):
@@ -53,8 +54,8 @@ def flow_section(ctx: ReportContext, subscription_id: str, flowlogs_dir: str | N
 
 def subscription_setup(snapshots_dir: str | None = None, subscription_id: str | None = None,
                        period: str | None = None, ports: Any = None, as_of: str | None = None,
-                       parameters_file: str | None = None) -> tuple[ReportContext, str]:
-    ctx = setup(snapshots_dir, period, ports, as_of, parameters_file)
+                       parameters_file: str | None = None, verify: bool = True) -> tuple[ReportContext, str]:
+    ctx = setup(snapshots_dir, period, ports, as_of, parameters_file, verify)
     sid = (subscription_id or (demo_subscription() if ctx.demo else "")).lower()
     if not sid:
         raise AuditkitError(f"subscription_id is required for the snapshots in {ctx.snapshots_dir}")

@@ -41,6 +41,12 @@ def not_read_banner(ctx: ReportContext, subscription_id: str) -> HTML:
                 f"This subscription cannot be assessed for the period. Reason: {esc(status['reason'])}</div>")
 
 
+def hashes_checked(ctx: ReportContext) -> str:
+    if ctx.history.verified:
+        return "every file read was checked against its meta.json (SHA-256)"
+    return "snapshot hashes not checked (rendered with --no-verify)"
+
+
 def header(ctx: ReportContext, subscription_id: str) -> HTML:
     snap = ctx.latest
     name = ctx.subscription_name(subscription_id)
@@ -53,6 +59,7 @@ def header(ctx: ReportContext, subscription_id: str) -> HTML:
             ("Latest snapshot", f"{snap.id} (as of {snap.meta.get('as_of')})"),
             ("Snapshot SHA-256", snap.hash),
             ("Snapshots in history", len(ctx.history.snapshots)),
+            ("Snapshot files", hashes_checked(ctx)),
             ("Audited ports", ", ".join(map(str, ctx.history.ports))),
             ("Tool", f"auditkit {ctx.version}"),
         ]),
@@ -163,6 +170,7 @@ def appendix(ctx: ReportContext) -> HTML:
               heading("Snapshots", 3),
               table(snaps, ["snapshot", "as_of", "collected", "failed", "nsgs", "hash"],
                     ["Snapshot", "As of", "Subscriptions read", "Not read (failed or missing)", "NSGs", "SHA-256 of meta.json"]),
+              *unreadable_snapshots(ctx),
               heading("Source of the latest snapshot", 3),
               code_block(json.dumps(meta.get("source", {}), indent=1)),
               heading("Resource Graph queries", 3)]
@@ -170,6 +178,15 @@ def appendix(ctx: ReportContext) -> HTML:
     blocks.append(heading("Settings", 3))
     blocks.append(code_block(json.dumps(ctx.history.settings.raw, indent=1)))
     return concat(*blocks)
+
+
+def unreadable_snapshots(ctx: ReportContext) -> list:
+    """Snapshot folders that were skipped because their meta.json could not be read."""
+    if not ctx.history.unreadable:
+        return []
+    frame = pd.DataFrame([{"snapshot": u.name, "reason": u.reason} for u in ctx.history.unreadable])
+    return [heading("Snapshot folders skipped (unreadable meta.json)", 3),
+            table(frame, ["snapshot", "reason"], ["Folder", "Reason"])]
 
 
 @dataclass

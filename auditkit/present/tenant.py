@@ -11,6 +11,7 @@ from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN
 from auditkit.present import charts
 from auditkit.present.context import ReportContext
 from auditkit.present.html import HTML, concat, definition_list, esc, heading, kpi_cards, paragraph, table
+from auditkit.present.subscription import hashes_checked
 
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -54,6 +55,7 @@ def header(ctx: ReportContext) -> HTML:
                   definition_list([("Period", ctx.period), ("Latest snapshot", f"{snap.id}"),
                                    ("Snapshot SHA-256", snap.hash),
                                    ("Snapshots in history", len(ctx.history.snapshots)),
+                                   ("Snapshot files", hashes_checked(ctx)),
                                    ("Tool", f"auditkit {ctx.version}")]))
 
 

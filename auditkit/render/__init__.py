@@ -59,7 +59,7 @@ def default_period(snapshots_dir: str | Path) -> str:
 def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports", period: str | None = None,
            subscriptions: Sequence[str] | None = None, workers: int | None = None, ports: Any = None,
            parameters_file: str | None = None, flowlogs: str | Path | None = None,
-           notebooks: str | Path | None = None,
+           notebooks: str | Path | None = None, verify: bool = True,
            progress: Callable[[Outcome, int, int], None] | None = None) -> RenderResult:
     """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened."""
     snapshots_dir = Path(snapshots_dir).resolve()
@@ -70,7 +70,7 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     # Kernels run in another folder: they get the settings file by its absolute path, the shipped
     # defaults' when no user file applies, so that every report reads the same settings.
     params_path = (find_parameters(parameters_file) or kit_path("parameters", "audit.yaml")).resolve()
-    ctx = load_context(str(snapshots_dir), period=period, ports=ports,
+    ctx = load_context(str(snapshots_dir), period=period, ports=ports, verify=verify,
                        parameters=str(params_path) if params_path else None)  # fills the derived cache once
     ranked = subscriptions_ranked(ctx)
     subs = [s.lower() for s in subscriptions] if subscriptions else list(ranked["subscription_id"])
@@ -93,7 +93,8 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     tmp.mkdir(parents=True)
     nb_dir = notebooks_dir(notebooks)
     common = {"snapshots_dir": str(snapshots_dir), "period": period,
-              "ports": list(ctx.history.ports), "parameters_file": str(params_path) if params_path else None}
+              "ports": list(ctx.history.ports), "parameters_file": str(params_path) if params_path else None,
+              "verify_snapshots": verify}
     names = dict(zip(ranked["subscription_id"], ranked["name"], strict=True))
     jobs = [Job(str(nb_dir / "tenant_overview.ipynb"), "index", f"NSG exposure audit {period}: tenant overview",
                 {**common, "link_reports": True}, str(tmp))]

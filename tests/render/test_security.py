@@ -87,4 +87,5 @@ def test_csv_exports_neutralise_formulas() -> None:
     frame = pd.DataFrame({"rule_name": ["=cmd|' /C calc'!A0", "+SUM(A1)", "-1+2", "@x", "\t=1", "safe"],
                           "sources": [("=1",), ("*",), ("*",), ("*",), ("*",), ("*",)]})
     rows = list(csv.reader(io.StringIO(to_csv(frame))))[1:]
-    assert [r[0][0] for r in rows[:5]] == ["'"] * 5 and rows[5][0] == "safe" and rows[0][1] == "'=1"
+    assert [r[0][0] for r in rows[:4]] == ["'"] * 4 and rows[5][0] == "safe" and rows[0][1] == "'=1"
+    assert rows[4][0] == "\\x09=1"  # a tab is shown escaped: neither a formula nor an invisible character
