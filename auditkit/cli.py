@@ -256,7 +256,6 @@ def _render_progress():
 
 
 def _render(args: argparse.Namespace, period: str | None) -> int:
-    from auditkit.evidence.snapshot import sha256_file
     from auditkit.render import render
 
     update, close = _render_progress()
@@ -264,17 +263,32 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
         result = render(args.snapshots, out=args.out, period=period, subscriptions=args.subscription,
                         workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs,
                         notebooks=getattr(args, "notebooks", None), verify=not getattr(args, "no_verify", False),
+                        allow_partial=getattr(args, "allow_partial", False), sign_key=getattr(args, "sign_key", None),
                         progress=update)
     finally:
         close()
+    _warn_unreadable(result.unreadable)
+    for p in result.removed_stale:
+        _say(f"auditkit: removed {p.name}, left behind by a render that was stopped", err=True)
     ok = [o for o in result.outcomes if o.ok]
-    _say(f"rendered {result.folder}: {len(ok)} reports, {len(result.failures)} failed; "
-          f"manifest {result.manifest} (sha256 {sha256_file(result.manifest)})")
     for f in result.failures:
         cell = f"cell {f.error.get('cell')}" if f.error.get("cell") is not None else "set-up"
-        _say(f"auditkit: report {f.name} failed at {cell}: {f.error.get('ename')}: "
-              f"{str(f.error.get('evalue', '')).splitlines()[0] if f.error.get('evalue') else ''}", err=True)
+        evalue = str(f.error.get("evalue", "")).splitlines()[0] if f.error.get("evalue") else ""
+        _say(f"auditkit: report {f.name} failed at {cell}: {f.error.get('ename')}: {evalue}", err=True)
+    signed = "; signed (manifest.json.sig)" if result.signed else ""
+    if result.swapped:
+        state = " (PARTIAL: swapped in with failures, --allow-partial)" if result.partial else ""
+        _say(f"rendered {result.folder}: {len(ok)} reports, {len(result.failures)} failed{state}; manifest "
+             f"{result.manifest} (sha256 {result.manifest_sha256}){signed}")
+    else:
+        _say(f"auditkit: {len(result.failures)} report(s) failed: {result.folder.parent / period_name(result)} "
+             f"was left untouched; this attempt is kept in {result.folder} (manifest sha256 "
+             f"{result.manifest_sha256}){signed}", err=True)
     return EXIT_FINDINGS if result.failures else EXIT_OK
+
+
+def period_name(result) -> str:
+    return result.folder.name.split(".failed-")[0]
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -282,13 +296,19 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from auditkit.render.manifest import verify
+    from auditkit.render.manifest import manifest_sha256, verify
 
-    problems = verify(args.folder)
+    problems = verify(args.folder, expect_sha256=args.expect_sha256, public_key=args.public_key)
+    _say(f"{args.folder}: manifest.json sha256 {manifest_sha256(args.folder)}")
     for p in problems:
         _say(f"{args.folder}: {p}")
     if not problems:
-        _say(f"{args.folder}: every file matches the manifest")
+        checks = ["every file matches the manifest"]
+        if args.expect_sha256:
+            checks.append("the manifest is the one expected")
+        if args.public_key:
+            checks.append("the signature is valid")
+        _say(f"{args.folder}: {'; '.join(checks)}")
     return EXIT_FINDINGS if problems else EXIT_OK
 
 
@@ -465,8 +485,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
         p.add_argument("--flowlogs", metavar="PATH", help="NSG/VNet flow logs (files or folders) for the "
                        "'analyze before you restrict' section")
-        p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json (faster; reports then say "
-                   "'snapshot hashes not checked')")
+        p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their "
+                       "meta.json (faster; reports then say 'snapshot hashes not checked')")
+        p.add_argument("--allow-partial", action="store_true", help="swap the period in even when some reports "
+                       "failed (the manifest says partial); otherwise the previous period stays and the attempt "
+                       "is kept beside it")
+        p.add_argument("--sign-key", metavar="KEY", help="an Ed25519 private key (OpenSSH or PEM): write a detached "
+                       "signature of the manifest (manifest.json.sig)")
 
     p = sub.add_parser("render", help="render one HTML report per subscription plus the tenant overview")
     p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
@@ -476,6 +501,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="re-hash a rendered period against its manifest")
     p.add_argument("folder", help="reports/<period>")
+    p.add_argument("--expect-sha256", metavar="HASH", help="the manifest's SHA-256 you kept when the period was "
+                   "rendered: the manifest must be that one")
+    p.add_argument("--public-key", metavar="KEY", help="an Ed25519 public key (OpenSSH or PEM): the manifest's "
+                   "signature (manifest.json.sig) must verify with it")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("monthly", help="collect, then render the period that just ended (for cron / CI)")

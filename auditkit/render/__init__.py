@@ -1,19 +1,19 @@
 """Render a period: one report per subscription plus the tenant overview, in parallel, with a manifest.
 
 Output (``reports/<period>/``): ``index.html`` (tenant overview), ``<subscription-id>.html``, the
-executed ``.ipynb`` beside each, and ``manifest.json``. Everything is written into a temporary
-folder and swapped into place at the end, so re-rendering a period replaces it whole.
+executed ``.ipynb`` beside each, and ``manifest.json`` (plus ``manifest.json.sig`` when signed).
+Everything is written into a temporary folder. The period is swapped in only when every report
+rendered (``swap``: atomically, one render of a period at a time); a failed run never destroys
+good evidence: it is kept beside the period as ``<period>.failed-<time>/`` with its manifest
+listing the failures, unless ``allow_partial``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,16 +23,25 @@ from auditkit.evidence.snapshot import list_snapshots
 from auditkit.history.period import cutoff, period_of, require_snapshot_in
 from auditkit.present.context import load_context
 from auditkit.present.tenant import report_file, subscriptions_ranked
-from auditkit.render.manifest import versions, write_manifest
-from auditkit.render.workers import Job, Outcome, init_worker, run
+from auditkit.render.manifest import MANIFEST, manifest_sha256, versions, write_manifest
+from auditkit.render.signature import SIGNATURE_FILE, load_private_key, sign
+from auditkit.render.swap import period_lock, remove_stale, swap, tmp_name
+from auditkit.render.workers import Job, Outcome, run_local
 from auditkit.settings import find_parameters, kit_path
 
 
 @dataclass(frozen=True)
 class RenderResult:
-    folder: Path
+    folder: Path  # the period folder, or the failed attempt kept beside it
     outcomes: list[Outcome]
     manifest: Path
+    swapped: bool = True  # the period now holds this run (False: failed, kept beside the period)
+    partial: bool = False  # swapped in with failures (allow_partial)
+    unreadable: tuple = ()  # snapshot folders skipped
+    removed_stale: tuple = ()  # temporary folders of killed runs, removed
+    manifest_sha256: str = ""
+    signed: bool = False
+    notes: list = field(default_factory=list)
 
     @property
     def failures(self) -> list[Outcome]:
@@ -59,7 +68,8 @@ def default_period(snapshots_dir: str | Path) -> str:
 def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports", period: str | None = None,
            subscriptions: Sequence[str] | None = None, workers: int | None = None, ports: Any = None,
            parameters_file: str | None = None, flowlogs: str | Path | None = None,
-           notebooks: str | Path | None = None, verify: bool = True,
+           notebooks: str | Path | None = None, verify: bool = True, allow_partial: bool = False,
+           sign_key: str | Path | None = None,
            progress: Callable[[Outcome, int, int], None] | None = None) -> RenderResult:
     """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened."""
     snapshots_dir = Path(snapshots_dir).resolve()
@@ -67,11 +77,12 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
         period = default_period(snapshots_dir)
     else:
         require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
+    key = load_private_key(sign_key) if sign_key else None  # a bad key stops the run before any work
     # Kernels run in another folder: they get the settings file by its absolute path, the shipped
     # defaults' when no user file applies, so that every report reads the same settings.
     params_path = (find_parameters(parameters_file) or kit_path("parameters", "audit.yaml")).resolve()
     ctx = load_context(str(snapshots_dir), period=period, ports=ports, verify=verify,
-                       parameters=str(params_path) if params_path else None)  # fills the derived cache once
+                       parameters=str(params_path))  # fills the derived cache once
     ranked = subscriptions_ranked(ctx)
     subs = [s.lower() for s in subscriptions] if subscriptions else list(ranked["subscription_id"])
     unknown = sorted(set(subs) - set(ranked["subscription_id"]))
@@ -85,16 +96,28 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
         except ValueError:
             invalid.append(s)
             subs.remove(s)
+    nb_dir = notebooks_dir(notebooks)
 
     out = Path(out).resolve()
     final = out / period
-    tmp = out / f".tmp-{period}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    nb_dir = notebooks_dir(notebooks)
-    common = {"snapshots_dir": str(snapshots_dir), "period": period,
-              "ports": list(ctx.history.ports), "parameters_file": str(params_path) if params_path else None,
-              "verify_snapshots": verify}
+    with period_lock(out, period):
+        stale = remove_stale(out, period)
+        tmp = out / tmp_name(period)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            return _render_into(tmp, final, ctx, period, subs, invalid, ranked, nb_dir, snapshots_dir, params_path,
+                                flowlogs, verify, workers, allow_partial, key, progress, tuple(stale))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str], invalid: list[str], ranked: Any,
+                 nb_dir: Path, snapshots_dir: Path, params_path: Path, flowlogs: Any, verify: bool,
+                 workers: int | None, allow_partial: bool, key: Any, progress: Any, stale: tuple) -> RenderResult:
+    common = {"snapshots_dir": str(snapshots_dir), "period": period, "ports": list(ctx.history.ports),
+              "parameters_file": str(params_path), "verify_snapshots": verify}
     names = dict(zip(ranked["subscription_id"], ranked["name"], strict=True))
     jobs = [Job(str(nb_dir / "tenant_overview.ipynb"), "index", f"NSG exposure audit {period}: tenant overview",
                 {**common, "link_reports": True}, str(tmp))]
@@ -103,52 +126,46 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
                  {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s) for s in subs]
 
     started = datetime.now(UTC)
-    outcomes: list[Outcome] = []
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    try:
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=init_worker, initargs=(str(out),)) as pool:
-            futures = [pool.submit(run, j) for j in jobs]
-            for fut in as_completed(futures):
-                outcome = fut.result()
-                outcomes.append(outcome)
-                if progress:
-                    progress(outcome, len(outcomes), len(jobs))
-        snaps = ctx.history.snapshots
-        failures = [{"report": o.name, "subscription_id": o.subscription_id, **o.error} for o in outcomes if not o.ok]
-        failures += [{"report": None, "subscription_id": s, "cell": None, "ename": "InvalidSubscriptionId",
-                      "evalue": "not a subscription id: no report file is named after it"} for s in invalid]
-        body = {
-            "tool": "auditkit",
-            "period": period,
-            "cutoff": cutoff(period).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "versions": versions(),
-            "parameters": {**common, "subscriptions": subs, "workers": n_workers,
-                           "settings": ctx.history.settings.raw, "settings_source": ctx.history.settings.source},
-            "snapshots": [{"id": r.snapshot, "as_of": r.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), "sha256": r.hash}
-                          for r in snaps.itertuples()],
-            "reports": [{"file": f"{o.name}.html" if o.ok else None, "notebook": f"{o.name}.ipynb",
-                         "subscription_id": o.subscription_id,
-                         "subscription_name": names.get(o.subscription_id) if o.subscription_id else None,
-                         "ok": o.ok, "seconds": o.seconds} for o in sorted(outcomes, key=lambda o: o.name)],
-            "failures": failures,
-        }
-        manifest = write_manifest(tmp, body)
-        _swap(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    outcomes = run_local(jobs, n_workers, cwd=str(final.parent), progress=progress)
     outcomes += [Outcome(s, s, False, 0.0, {"cell": None, "ename": "InvalidSubscriptionId",
-                                             "evalue": "not a subscription id"}) for s in invalid]
-    return RenderResult(final, sorted(outcomes, key=lambda o: o.name), final / manifest.name)
-
-
-def _swap(tmp: Path, final: Path) -> None:
-    """Replace ``final`` with ``tmp``: rename the old one aside, rename the new one in, drop the old."""
-    old = final.with_name(f".old-{final.name}-{os.getpid()}-{int(time.time())}")
-    if final.exists():
-        os.rename(final, old)
-    os.rename(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+                                             "evalue": "not a subscription id: no report file is named after it"})
+                 for s in invalid]
+    failures = [{"report": None if o.error.get("ename") == "InvalidSubscriptionId" else o.name,
+                 "subscription_id": o.subscription_id, **o.error} for o in outcomes if not o.ok]
+    partial = bool(failures) and allow_partial
+    body = {
+        "tool": "auditkit",
+        "period": period,
+        "cutoff": cutoff(period).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "complete": not failures,
+        "partial": partial,
+        "versions": versions(),
+        "parameters": {**common, "subscriptions": subs, "workers": n_workers,
+                       "settings": ctx.history.settings.raw, "settings_source": ctx.history.settings.source},
+        "snapshots": [{"id": r.snapshot, "as_of": r.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), "sha256": r.hash}
+                      for r in ctx.history.snapshots.itertuples()],
+        "snapshot_hashes_checked": verify,
+        "unreadable_snapshots": [{"snapshot": u.name, "reason": u.reason} for u in ctx.history.unreadable],
+        "reports": [{"file": f"{o.name}.html" if o.ok else None, "notebook": f"{o.name}.ipynb",
+                     "subscription_id": o.subscription_id,
+                     "subscription_name": names.get(o.subscription_id) if o.subscription_id else None,
+                     "ok": o.ok, "seconds": o.seconds} for o in sorted(outcomes, key=lambda o: o.name)],
+        "failures": failures,
+    }
+    manifest = write_manifest(tmp, body)
+    if key is not None:
+        (tmp / SIGNATURE_FILE).write_text(sign(manifest.read_bytes(), key), encoding="ascii")
+    digest = manifest_sha256(tmp)
+    if failures and not allow_partial:
+        kept = final.with_name(f"{final.name}.failed-{datetime.now(UTC):%Y%m%dT%H%M%S}Z")
+        os.rename(tmp, kept)
+        return RenderResult(kept, sorted(outcomes, key=lambda o: o.name), kept / MANIFEST, swapped=False,
+                            unreadable=ctx.history.unreadable, removed_stale=stale, manifest_sha256=digest,
+                            signed=key is not None)
+    swap(tmp, final)
+    return RenderResult(final, sorted(outcomes, key=lambda o: o.name), final / MANIFEST, swapped=True,
+                        partial=partial, unreadable=ctx.history.unreadable, removed_stale=stale,
+                        manifest_sha256=digest, signed=key is not None)

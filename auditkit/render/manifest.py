@@ -2,18 +2,25 @@
 
 ``manifest.json`` lists every file with its SHA-256 and size, the snapshots used (ids and hashes),
 the parameters, the versions of the tools, start and end times, and the failures. ``verify``
-re-hashes every file and names any that changed, went missing or was added.
+re-hashes every file and names any that changed or went missing, and anything in the folder that
+is not a regular file listed in the manifest (an added file, a symlink, a FIFO, an extra folder).
+The manifest's own SHA-256 is what an auditor keeps; a detached signature (``manifest.json.sig``,
+see ``signature``) proves who wrote it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
+import stat
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from auditkit.errors import InputError
 from auditkit.evidence.snapshot import sha256_file
+from auditkit.render.signature import SIGNATURE_FILE, check, load_public_key
 
 MANIFEST = "manifest.json"
 TOOLS = ("auditkit", "papermill", "nbconvert", "nbclient", "ipykernel", "plotly", "pandas", "pyarrow")
@@ -31,7 +38,7 @@ def versions() -> dict:
 
 def file_table(folder: Path) -> dict:
     return {p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "size": p.stat().st_size}
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in (MANIFEST, SIGNATURE_FILE)}
 
 
 def write_manifest(folder: Path, body: dict) -> Path:
@@ -41,25 +48,104 @@ def write_manifest(folder: Path, body: dict) -> Path:
     return path
 
 
-def verify(folder: str | Path) -> list[str]:
-    """Problems found when re-hashing a rendered period against its manifest; empty when intact."""
-    folder = Path(folder)
+def manifest_sha256(folder: str | Path) -> str:
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return hashlib.sha256((Path(folder) / MANIFEST).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InputError(f"{Path(folder) / MANIFEST}: cannot read: {exc.strerror or exc}") from None
+
+
+def _load(folder: Path) -> tuple[bytes, dict]:
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    try:
+        st = os.lstat(path)
     except FileNotFoundError:
         raise InputError(f"{folder}: no {MANIFEST} (not a rendered report folder)") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{folder / MANIFEST}: not valid JSON: {exc.msg}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file")
+    data = path.read_bytes()
+    try:
+        manifest = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"{path}: not valid JSON: {str(exc).splitlines()[0][:200]}") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("sha256"), str)
+            and isinstance(v.get("size"), int) for k, v in files.items()):
+        raise InputError(f"{path}: malformed manifest: 'files' must map each file to its sha256 and size")
+    for rel in files:
+        parts = PurePosixPath(rel).parts
+        if not rel or rel.startswith("/") or ".." in parts or "\\" in rel or rel in (MANIFEST, SIGNATURE_FILE):
+            raise InputError(f"{path}: malformed manifest: file name {rel!r} is not a plain path inside the folder")
+    return data, manifest
+
+
+def verify(folder: str | Path, expect_sha256: str | None = None, public_key: str | Path | None = None) -> list[str]:
+    """Problems found when checking a rendered period against its manifest; empty when intact.
+
+    ``expect_sha256`` is the manifest hash the auditor kept; ``public_key`` checks the detached
+    signature ``manifest.json.sig``. A malformed manifest is an ``InputError``.
+    """
+    folder = Path(folder)
+    data, manifest = _load(folder)
     problems = []
-    listed = manifest.get("files", {})
+    if expect_sha256 is not None and hashlib.sha256(data).hexdigest() != expect_sha256.strip().lower():
+        problems.append(f"{MANIFEST}: SHA-256 is {hashlib.sha256(data).hexdigest()}, not the expected "
+                        f"{expect_sha256.strip().lower()}")
+    if public_key is not None:
+        raw = load_public_key(public_key)
+        try:
+            armored = (folder / SIGNATURE_FILE).read_text(encoding="ascii")
+        except FileNotFoundError:
+            problems.append(f"{SIGNATURE_FILE}: missing (the period was not signed, or the signature was removed)")
+        except (OSError, UnicodeDecodeError):
+            problems.append(f"{SIGNATURE_FILE}: unreadable")
+        else:
+            why = check(data, armored, raw)
+            if why:
+                problems.append(f"{SIGNATURE_FILE}: {why}")
+    listed = manifest["files"]
     for rel, info in listed.items():
         p = folder / rel
-        if not p.is_file():
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
             problems.append(f"{rel}: missing")
-        elif p.stat().st_size != info.get("size") or sha256_file(p) != info.get("sha256"):
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(f"{rel}: not a regular file ({_kind(st.st_mode)})")
+        elif st.st_size != info["size"] or sha256_file(p) != info["sha256"]:
             problems.append(f"{rel}: changed (SHA-256 differs from the manifest)")
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).as_posix()
-        if p.is_file() and rel != MANIFEST and rel not in listed:
-            problems.append(f"{rel}: not in the manifest")
+    allowed_dirs = {str(PurePosixPath(rel).parent) for rel in listed} - {"."}
+    allowed_dirs |= {str(parent) for d in list(allowed_dirs) for parent in PurePosixPath(d).parents} - {"."}
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for name in sorted(dirs + files):
+            p = Path(root) / name
+            rel = p.relative_to(folder).as_posix()
+            mode = os.lstat(p).st_mode
+            if stat.S_ISDIR(mode):
+                if rel not in allowed_dirs:
+                    problems.append(f"{rel}: a folder that is not in the manifest")
+            elif rel in listed or (rel in (MANIFEST, SIGNATURE_FILE) and stat.S_ISREG(mode)):
+                continue
+            elif stat.S_ISREG(mode):
+                problems.append(f"{rel}: not in the manifest")
+            else:
+                problems.append(f"{rel}: not in the manifest and not a regular file ({_kind(mode)})")
     return problems
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"

@@ -6,14 +6,26 @@ worker starts its kernel once and, before every notebook, clears the kernel's na
 loaded. A kernel that saw a failure is restarted, and every kernel is replaced after
 ``RECYCLE_AFTER`` notebooks. Kernels talk over IPC sockets in a private folder, so parallel
 workers never race for TCP ports (papermill issues 239 and 511).
+
+Stopping: the parent sends SIGTERM (after Ctrl-C or its own SIGTERM); a worker then kills its
+kernel's process group and exits at once, so no new report starts. A worker whose parent dies
+(even by ``kill -9``) does the same: Linux delivers SIGTERM through ``PR_SET_PDEATHSIG``, and a
+watchdog thread checks the parent elsewhere. Kernels also watch their worker (ipykernel's
+parent poller, ``JPY_PARENT_PID``).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import queue
+import shutil
+import signal
 import tempfile
+import threading
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +33,7 @@ from typing import Any
 RECYCLE_AFTER = 40
 KERNEL = "python3"  # always passed explicitly: the name saved in a notebook may not exist here
 CELL_TIMEOUT = 900
+STOP_GRACE_SECONDS = 5.0
 
 _state: dict[str, Any] = {}
 
@@ -52,6 +65,7 @@ def _new_kernel() -> Any:
     folder = _state.setdefault("ipc", tempfile.mkdtemp(prefix="auditkit-kernels-"))
     km = KernelManager(kernel_name=KERNEL, transport="ipc", ip=os.path.join(folder, f"k{time.monotonic_ns()}"))
     km.start_kernel(cwd=_state.get("cwd") or os.getcwd())
+    _state["kernel_pid"] = getattr(getattr(km, "provisioner", None), "pid", None)
     kc = km.client()
     kc.start_channels()
     try:
@@ -92,6 +106,7 @@ def _kernel() -> Any:
 
 def _shutdown() -> None:
     km = _state.pop("km", None)
+    _state.pop("kernel_pid", None)
     if km is not None:
         try:
             km.shutdown_kernel(now=True)
@@ -99,14 +114,47 @@ def _shutdown() -> None:
             pass
 
 
-def init_worker(cwd: str) -> None:
-    """Process-pool initialiser: remember the working folder; quiet papermill's logging."""
-    import atexit
+def _die(code: int) -> None:
+    """Kill the kernel's process group and leave at once (from a signal handler or the watchdog)."""
+    pid = _state.get("kernel_pid")
+    if pid:
+        try:
+            os.killpg(pid, signal.SIGKILL)  # kernels run in a session of their own: pgid == pid
+        except OSError:
+            pass
+    shutil.rmtree(_state.get("ipc", "/nonexistent"), ignore_errors=True)
+    os._exit(code)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            _die(1)
+
+
+def init_worker(cwd: str, parent: int) -> None:
+    """Set a worker up: its folder, quiet logging, and the ways it stops with its parent."""
     import logging
 
     logging.getLogger("papermill").setLevel(logging.WARNING)
     _state["cwd"] = cwd
-    atexit.register(_shutdown)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    signal.signal(signal.SIGTERM, lambda *_: _die(143))
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        _die(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _path_arg(path: Path) -> str:
+    """A path for papermill, which formats output paths with ``str.format``: braces doubled."""
+    return str(path).replace("{", "{{").replace("}", "}}")
 
 
 def run(job: Job) -> Outcome:
@@ -123,7 +171,8 @@ def run(job: Job) -> Outcome:
     error: dict = {}
     try:
         km = _kernel()
-        pm.execute_notebook(job.notebook, str(ipynb), parameters=job.parameters, kernel_name=KERNEL, km=km,
+        source = nbformat.read(job.notebook, as_version=4)  # a node, never a path papermill would format
+        pm.execute_notebook(source, _path_arg(ipynb), parameters=job.parameters, kernel_name=KERNEL, km=km,
                             progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT,
                             request_save_on_cell_execute=False)
     except PapermillExecutionError as exc:
@@ -145,3 +194,100 @@ def run(job: Job) -> Outcome:
         except Exception as exc:  # noqa: BLE001
             error = {"cell": None, "ename": type(exc).__name__, "evalue": f"HTML export failed: {exc}"[:2000]}
     return Outcome(job.name, job.subscription_id, not error, round(time.monotonic() - started, 3), error)
+
+
+def _worker_main(tasks: Any, results: Any, cwd: str, parent: int, slot: int) -> None:
+    init_worker(cwd, parent)
+    try:
+        while True:
+            job = tasks.get()
+            if job is None:
+                break
+            results.put(("start", slot, job.name, os.getpid()))
+            results.put(("done", slot, job.name, run(job)))
+    finally:
+        _shutdown()
+        shutil.rmtree(_state.get("ipc", "/nonexistent"), ignore_errors=True)
+
+
+def run_local(jobs: Sequence[Job], workers: int, cwd: str,
+              progress: Callable[[Outcome, int, int], None] | None = None) -> list[Outcome]:
+    """Run ``jobs`` on ``workers`` long-lived processes; return one Outcome per job.
+
+    A worker that dies (out of memory, killed) fails its current report and is replaced. On
+    KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it by the CLI) every worker is terminated,
+    its kernel with it, and the interrupt goes on up.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for job in jobs:
+        tasks.put(job)
+    n = max(1, min(workers, len(jobs)))
+    for _ in range(n):
+        tasks.put(None)
+    by_name = {j.name: j for j in jobs}
+    procs: dict[int, Any] = {}
+    current: dict[int, str | None] = {}
+
+    def start(slot: int) -> None:
+        p = ctx.Process(target=_worker_main, args=(tasks, results, cwd, os.getpid(), slot), daemon=True)
+        p.start()
+        procs[slot], current[slot] = p, None
+
+    outcomes: dict[str, Outcome] = {}
+    restarts = 0
+    try:
+        for slot in range(n):
+            start(slot)
+        while len(outcomes) < len(jobs):
+            try:
+                kind, slot, name, payload = results.get(timeout=0.5)
+            except queue.Empty:
+                for slot, p in list(procs.items()):
+                    if not p.is_alive() and p.exitcode not in (0, None):
+                        lost = current.get(slot)
+                        if lost is not None and lost not in outcomes:
+                            job = by_name[lost]
+                            outcomes[lost] = Outcome(lost, job.subscription_id, False, 0.0, {
+                                "cell": None, "ename": "WorkerDied",
+                                "evalue": f"the render worker stopped (exit code {p.exitcode})"})
+                            if progress:
+                                progress(outcomes[lost], len(outcomes), len(jobs))
+                        if restarts < len(jobs):
+                            restarts += 1
+                            start(slot)  # a replacement takes the remaining jobs
+                        else:
+                            procs.pop(slot)
+                if not any(p.is_alive() for p in procs.values()) and len(outcomes) < len(jobs):
+                    for job in jobs:
+                        if job.name not in outcomes:
+                            outcomes[job.name] = Outcome(job.name, job.subscription_id, False, 0.0, {
+                                "cell": None, "ename": "WorkerDied", "evalue": "no render worker left"})
+                continue
+            if kind == "start":
+                current[slot] = name
+            else:
+                current[slot] = None
+                outcomes[name] = payload
+                if progress:
+                    progress(payload, len(outcomes), len(jobs))
+    finally:
+        stop(procs.values())
+        for q in (tasks, results):
+            q.cancel_join_thread()
+            q.close()
+    return [outcomes[j.name] for j in jobs]
+
+
+def stop(procs: Any) -> None:
+    """Terminate workers (each kills its kernel first), then kill any that did not go."""
+    procs = list(procs)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)

@@ -102,33 +102,44 @@ if subscription_id and subscription_id.startswith(FAIL_PREFIX):
 
 
 @pytest.mark.slow
-def test_one_failing_subscription_does_not_stop_the_others(demo_snapshots: Path, tmp_path: Path,
-                                                           monkeypatch) -> None:
+def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, tmp_path: Path, monkeypatch) -> None:
     from auditkit.present.context import load_context
     from auditkit.present.tenant import subscriptions_ranked
+    from auditkit.render.manifest import manifest_sha256
 
     subs = list(subscriptions_ranked(load_context(str(demo_snapshots)))["subscription_id"])
     victim = subs[2]
+    out = tmp_path / "reports"
+    good = render(demo_snapshots, out=out, workers=2, subscriptions=subs[:2])
+    assert good.swapped and good.failures == []
+    kept_hash = manifest_sha256(good.folder)
+
     nbdir = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, nbdir)
     nb = nbformat.read(nbdir / "subscription_audit.ipynb", as_version=4)
     nb.cells.insert(3, nbformat.v4.new_code_cell(f"FAIL_PREFIX = {victim[:8]!r}" + FAILING_CELL))
     nbformat.write(nb, nbdir / "subscription_audit.ipynb")
     monkeypatch.setenv("AUDITKIT_NOTEBOOKS", str(nbdir))
-    out = tmp_path / "reports"
-    first = render(demo_snapshots, out=out, workers=2, subscriptions=subs[:4])
-    assert [f.subscription_id for f in first.failures] == [victim]
-    err = first.failures[0].error
+    failed = render(demo_snapshots, out=out, workers=2, subscriptions=[subs[0], victim])
+    # One failing subscription does not stop the others...
+    assert [f.subscription_id for f in failed.failures] == [victim]
+    err = failed.failures[0].error
     assert err["ename"] == "RuntimeError" and "on purpose" in err["evalue"] and isinstance(err["cell"], int)
-    m = json.loads(first.manifest.read_text())
-    assert m["failures"][0]["subscription_id"] == victim
-    assert not (first.folder / f"{victim}.html").exists() and (first.folder / f"{victim}.ipynb").exists()
-    assert all((first.folder / f"{s}.html").exists() for s in subs[:4] if s != victim)
-    # Re-rendering the period replaces it whole: no temporary or old folders left behind.
-    monkeypatch.delenv("AUDITKIT_NOTEBOOKS")
-    second = render(demo_snapshots, out=out, workers=1, subscriptions=subs[:2])
-    assert second.failures == [] and sorted(p.name for p in out.iterdir()) == [second.folder.name]
-    assert len(list(second.folder.glob("*.html"))) == 3 and verify(second.folder) == []
+    # ...but the period is swapped in only when every report rendered: the good one stays untouched.
+    assert not failed.swapped and failed.folder.name.startswith("2026-10.failed-")
+    assert manifest_sha256(out / "2026-10") == kept_hash and verify(out / "2026-10") == []
+    m = json.loads(failed.manifest.read_text())
+    assert m["failures"][0]["subscription_id"] == victim and m["complete"] is False
+    assert not (failed.folder / f"{victim}.html").exists() and (failed.folder / f"{victim}.ipynb").exists()
+    assert (failed.folder / f"{subs[0]}.html").exists() and verify(failed.folder) == []
+
+    partial = render(demo_snapshots, out=out, workers=2, subscriptions=[subs[0], victim], allow_partial=True)
+    assert partial.swapped and partial.partial and partial.folder == out / "2026-10"
+    m = json.loads(partial.manifest.read_text())
+    assert m["partial"] is True and m["complete"] is False and len(m["failures"]) == 1
+    # No temporary, old or lock files are left behind by any of the runs.
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["2026-10", failed.folder.name], names
 
 
 def test_cli_render_exit_code_and_unknown_subscription(demo_snapshots: Path, tmp_path: Path) -> None:

@@ -1,0 +1,93 @@
+"""A cache can make the kit faster, never different: every damaged, edited or foreign cache entry
+is rebuilt from the (verified) snapshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from auditkit.collect import snapshot_from_records
+from auditkit.history.cache import CACHE_DIR, ENTRY
+from auditkit.history.kpis import kpis
+from auditkit.settings import load_settings
+from tests.builders import nsg, rule
+
+
+@pytest.fixture()
+def snaps(tmp_path: Path) -> Path:
+    root = tmp_path / "snaps"
+    snapshot_from_records([nsg(rule("smtp")), nsg(rule("ssh", port="22"), name="nsg-2")], snapshots_dir=root,
+                          as_of="2026-09-01T06:00:00Z")
+    snapshot_from_records([nsg(rule("smtp"))], snapshots_dir=root, as_of="2026-10-01T06:00:00Z")
+    return root
+
+
+def _entries(snaps: Path) -> list[Path]:
+    return sorted(p for p in (snaps / CACHE_DIR).iterdir() if not p.name.startswith("."))
+
+
+def _fresh(snaps: Path) -> dict:
+    return kpis(snaps, settings=load_settings())
+
+
+def _drop_first_row(path: Path) -> None:
+    pq.write_table(pq.read_table(path).slice(1), path)
+
+
+def _set_hash(entry: Path, rel: str) -> None:
+    import hashlib
+
+    e = json.loads((entry / ENTRY).read_text())
+    e["files"][rel]["sha256"] = hashlib.sha256((entry / rel).read_bytes()).hexdigest()
+    (entry / ENTRY).write_text(json.dumps(e))
+
+
+DAMAGE = {
+    "emptied_findings": lambda e: (e / "findings.parquet").write_bytes(b""),
+    "edited_findings": lambda e: _drop_first_row(e / "findings.parquet"),
+    "truncated_governance": lambda e: (e / "governance.parquet").write_bytes(
+        (e / "governance.parquet").read_bytes()[:100]),
+    "wrong_schema": lambda e: (pq.write_table(pq.read_table(e / "findings.parquet").drop(["port"]),
+                                              e / "findings.parquet"), _set_hash(e, "findings.parquet")),
+    "entry_missing": lambda e: (e / ENTRY).unlink(),
+    "entry_garbage": lambda e: (e / ENTRY).write_text("{"),
+    "entry_other_engine": lambda e: (e / ENTRY).write_text(
+        (e / ENTRY).read_text().replace('"engine": "', '"engine": "old-')),
+    "entry_other_snapshot": lambda e: (e / ENTRY).write_text(
+        json.dumps({**json.loads((e / ENTRY).read_text()),
+                    "inputs": {**json.loads((e / ENTRY).read_text())["inputs"], "snapshot_sha256": "0" * 64}})),
+    "coverage_not_object": lambda e: (e / ENTRY).write_text(
+        json.dumps({**json.loads((e / ENTRY).read_text()), "coverage": [1, 2]})),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_cache_entry_is_rebuilt_and_results_are_the_same(snaps: Path, damage: str) -> None:
+    reference = _fresh(snaps)
+    for entry in _entries(snaps):
+        DAMAGE[damage](entry)
+    assert _fresh(snaps) == reference
+    # And the rebuilt entries are whole again (a second read hits the cache and still agrees).
+    assert all((e / ENTRY).is_file() for e in _entries(snaps))
+    assert _fresh(snaps) == reference
+
+
+def test_settings_change_selects_another_entry(snaps: Path) -> None:
+    reference = _fresh(snaps)
+    other = kpis(snaps, settings=load_settings(overrides={"tags": {"owner": {"keys": ["custodian"]}}}))
+    assert len(_entries(snaps)) == 4  # one entry per snapshot and settings
+    assert other["open_findings"] == reference["open_findings"]
+    assert other["tag_coverage"]["owner"] == 0.0
+
+
+def test_a_store_where_no_cache_can_be_written_still_works(snaps: Path) -> None:
+    reference = _fresh(snaps)
+    import shutil
+
+    shutil.rmtree(snaps / CACHE_DIR)
+    (snaps / CACHE_DIR).write_text("a file where the cache folder would go")  # (tests run as root: no chmod)
+    assert _fresh(snaps) == reference
+    assert (snaps / CACHE_DIR).is_file()
