@@ -373,8 +373,9 @@ def cmd_flows(args: argparse.Namespace) -> int:
         from auditkit.collect.credentials import credential
 
         cred = credential(args.auth, args.cloud)
-    logs = read_paths(args.paths, credential=cred)
-    found = evidence_for(result.findings, logs.flows, load_settings(args.parameters), guids)
+    settings = load_settings(args.parameters)
+    logs = read_paths(args.paths, credential=cred, max_file_mb=settings.max_file_mb)
+    found = evidence_for(result.findings, logs.flows, settings, guids)
     if args.format == "json":
         text = to_json({"findings": found, "skipped": logs.skipped, "snapshot": snap.id, "flows": len(logs.flows)})
     elif args.format == "csv":
@@ -393,6 +394,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
             lines.append("")
             lines.append(f"{f['nsg_name']} / {f['rule_name']} (port {f['port']}): {f['recommendation'].upper()}")
             lines.append("  sources seen: " + (", ".join(f"{n} {c}" for c, n in sorted(classes.items())) or "none"))
+            lines.append(f"  flow logs: {observed(f['observed'])}")
             if f["proposed_prefixes"]:
                 lines.append("  proposed: " + " ".join(f["proposed_prefixes"]))
             lines.append(f"  {f['note']}")
@@ -402,12 +404,22 @@ def cmd_flows(args: argparse.Namespace) -> int:
         if bad:
             lines.append("")
             lines.append(f"skipped in {len(bad)} files: "
+                         f"{sum(1 for v in bad.values() if v['file_skipped'])} files not read, "
                          f"{sum(v['incomplete_records'] for v in bad.values())} incomplete records, "
                          f"{sum(v['unreadable_records'] for v in bad.values())} unreadable records, "
                          f"{sum(v['malformed_tuples'] for v in bad.values())} malformed tuples (see --format json)")
+            lines.extend(f"  {k}: {v['file_skipped']}" for k, v in list(bad.items())[:20] if v["file_skipped"])
         text = "".join(visible(line) + "\n" for line in lines)
     _write(text, None)
     return EXIT_OK
+
+
+def observed(o: dict) -> str:
+    """The days of flow logs an NSG has, and the gaps in them, in a line."""
+    if not o.get("days"):
+        return "none for this NSG"
+    gaps = ", ".join(a if a == b else f"{a}..{b}" for a, b in o["gaps"][:5]) + (" ..." if len(o["gaps"]) > 5 else "")
+    return f"{o['days']} day(s) from {o['first']} to {o['last']}" + (f"; gaps {gaps}" if gaps else "; no gap")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -110,6 +110,14 @@ class Settings:
         return int(self.raw["flows"].get("max_prefix", 24))
 
     @property
+    def min_window_days(self) -> int:
+        return int(self.raw["flows"].get("min_window_days", 30))
+
+    @property
+    def max_file_mb(self) -> int:
+        return int(self.raw["flows"].get("max_file_mb", 512))
+
+    @property
     def fingerprint(self) -> str:
         """A short hash of everything that changes derived tables (for cache keys)."""
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()[:16]

@@ -20,7 +20,8 @@ from auditkit.engine.scan import scan
 from auditkit.flows.logs import NSG_CONTAINER, VNET_CONTAINER
 
 GATEWAY_HOSTS = ["203.0.113.10", "203.0.113.11", "198.51.100.20"]
-DAYS = 10
+DAYS = 35  # more than flows.min_window_days: enough to restrict or remove a rule
+OUTAGE = (12, 13)  # days the first finding's NSG logged nothing: shown as a gap
 
 
 def _findings() -> tuple[pd.DataFrame, dict]:
@@ -43,7 +44,8 @@ def write_flow_logs(root: str | Path) -> Path:
     root = Path(root)
     rng = random.Random(25)
     findings, guids = _findings()
-    start = datetime.fromisoformat(month_as_of(MONTHS - 2).replace("Z", "+00:00")) + timedelta(days=3)
+    end = datetime.fromisoformat(month_as_of(MONTHS - 1).replace("Z", "+00:00"))
+    start = (end - timedelta(days=DAYS + 1)).replace(hour=0)
     for i, f in enumerate(findings.to_dict(orient="records")):
         nsg_id, rule = f["nsg_id"], f["rule_name"]
         mac = f"000D3A{rng.randrange(16**6):06X}"
@@ -51,6 +53,8 @@ def write_flow_logs(root: str | Path) -> Path:
         quiet = i == 1  # this finding sees no legitimate traffic at all: decommission
         vnet = i == 2
         for day in range(DAYS):
+            if i == 0 and day in OUTAGE:
+                continue
             for hour in (9, 15):
                 t0 = start + timedelta(days=day, hours=hour)
                 ts = int(t0.timestamp())
@@ -99,11 +103,13 @@ def write_flow_logs(root: str | Path) -> Path:
 
 
 def ensure_flow_logs(root: str | Path) -> Path:
-    """The demo flow logs under ``root``, written once (a marker says they are complete)."""
+    """The demo flow logs under ``root``, written once (a marker beside the folder says they are
+    complete; inside it, it would be a file that is not a flow log)."""
     root = Path(root)
-    if not (root / ".complete").is_file():
+    marker = root.with_name(f"{root.name}.complete")
+    if not marker.is_file():
         write_flow_logs(root)
-        (root / ".complete").write_text("demo flow logs complete\n")
+        marker.write_text("demo flow logs complete\n")
     return root
 
 

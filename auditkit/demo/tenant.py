@@ -20,7 +20,7 @@ from auditkit.demo.synthetic import nsg_record, security_rule, subscription_id
 SEED = 2026
 MONTHS = 12
 FIRST_MONTH = (2025, 12)  # snapshots on the 1st of each month at 06:00 UTC, Dec 2025 .. Nov 2026
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 
 SUBSCRIPTIONS = [
     ("contoso-prod-mail", "prod"), ("contoso-prod-web", "prod"), ("contoso-prod-erp", "prod"),

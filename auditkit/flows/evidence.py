@@ -117,11 +117,51 @@ def summarise_sources(matched: pd.DataFrame, gateways: Sequence[str]) -> pd.Data
         completed=(matched["state"].isin(["C", "E"]) & (matched["bytes_src_to_dst"] > 0)
                    & (matched["bytes_dst_to_src"] > 0)).astype(int))
     g = m.groupby(["finding", "source"], sort=False).agg(
-        flows=("time", "size"), first_seen=("time", "min"), last_seen=("time", "max"), bytes=("bytes", "sum"),
-        bytes_in=("bytes_src_to_dst", "sum"), bytes_out=("bytes_dst_to_src", "sum"), allowed=("allowed", "sum"),
+        flows=("time", "size"), first_seen=("time", "min"), last_seen=("time", "max"), allowed=("allowed", "sum"),
         denied=("denied", "sum"), completed=("completed", "sum")).reset_index()
+    keys = [m["finding"], m["source"]]
+    for out, col in (("bytes", "bytes"), ("bytes_in", "bytes_src_to_dst"), ("bytes_out", "bytes_dst_to_src")):
+        g[out] = saturating_sum(m[col], keys).to_numpy()
     g["class"] = classify(g["source"], gateways)
     return g.sort_values(["finding", "bytes", "flows"], ascending=[True, False, False]).reset_index(drop=True)
+
+
+INT64_MAX = np.iinfo(np.int64).max
+
+
+def saturating_sum(values: pd.Series, keys: list) -> pd.Series:
+    """Per group sums that never wrap: totals beyond int64 saturate at its maximum (a negative byte
+    count would read as "no traffic" and propose a deletion)."""
+    exact = values.astype(np.int64).groupby(keys, sort=False).sum()
+    approx = values.astype(np.float64).groupby(keys, sort=False).sum()
+    return exact.where(approx.to_numpy() < float(2**63 - 2**12), INT64_MAX)
+
+
+def observation(flows: pd.DataFrame, guids: dict[str, str]) -> dict[str, dict]:
+    """Per NSG (lower-cased id): the days its flow logs cover and the gaps between them.
+
+    Days come from every flow the NSG logged (any rule, any port, by resource id for NSG flow logs
+    and by ``aclID`` = resourceGuid for VNet flow logs), so a quiet rule in a logged NSG counts.
+    """
+    if not len(flows):
+        return {}
+    day = flows["time"].dt.floor("D")
+    by_guid = {g: n for n, g in guids.items() if g}
+    pairs = pd.concat([
+        pd.DataFrame({"nsg": flows["nsg_id"].astype(str).to_numpy(), "day": day}),
+        pd.DataFrame({"nsg": flows["acl_id"].astype(str).map(by_guid).to_numpy(), "day": day}),
+    ], ignore_index=True).dropna()
+    pairs = pairs[pairs["nsg"] != ""].drop_duplicates()
+    out = {}
+    for nsg, days in pairs.groupby("nsg")["day"]:
+        d = np.sort(days.to_numpy())
+        steps = np.diff(d) / np.timedelta64(1, "D")
+        gaps = [[str(pd.Timestamp(a + np.timedelta64(1, "D")).date()), str(pd.Timestamp(b - np.timedelta64(1, "D")).date())]
+                for a, b, s in zip(d[:-1], d[1:], steps, strict=True) if s > 1]
+        out[str(nsg)] = {"first": str(pd.Timestamp(d[0]).date()), "last": str(pd.Timestamp(d[-1]).date()),
+                         "days": int(len(d)), "span_days": int((d[-1] - d[0]) / np.timedelta64(1, "D")) + 1,
+                         "gaps": gaps}
+    return out
 
 
 def _bicep(prefixes: Sequence[str]) -> str:
@@ -144,6 +184,8 @@ def evidence_for(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings
     per_source = summarise_sources(matched, settings.mail_gateways)
     logged_ids = set(flows["nsg_id"].astype(str).unique()) if len(flows) else set()
     logged_acls = set(flows["acl_id"].astype(str).unique()) if len(flows) else set()
+    windows = observation(flows, guids)
+    min_days = settings.min_window_days
     v1_only = matched.groupby("finding")["log"].agg(lambda x: bool((x.astype(str) == "nsg-v1").all())) \
         if len(matched) else pd.Series(dtype=bool)
     out = []
@@ -159,6 +201,7 @@ def evidence_for(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings
         proposed = aggregate(legit["source"].tolist(), settings.max_prefix, keep)
         nsg = str(row["nsg_id"]).lower()
         logged = nsg in logged_ids or (guids.get(nsg, "") != "" and guids.get(nsg) in logged_acls)
+        seen = windows.get(nsg, {"first": None, "last": None, "days": 0, "span_days": 0, "gaps": []})
         if is_jit(str(row["rule_name"])):
             rec, command, note = "jit-managed", "", ("Just-in-Time rule managed by Defender for Cloud: do not edit it "
                                                      "by hand; review the JIT policy.")
@@ -168,8 +211,17 @@ def evidence_for(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings
                     "least 30 days before restricting or removing the rule.")
         elif bool(v1_only.get(i, False)) and not len(legit) and bool((s["allowed"] > 0).any()):
             rec, command = "needs-evidence", ""
-            note = ("Only version 1 flow logs, which record no session state or bytes: delivered mail cannot be "
+            what = "delivered mail" if port == 25 else "real sessions"
+            note = (f"Only version 1 flow logs, which record no session state or bytes: {what} cannot be "
                     "told from scans. Switch the flow log to version 2 (or VNet flow logs) and look again.")
+        elif seen["days"] < min_days:
+            # Never restrict or remove on thin data: a monthly batch or a partner's weekly relay may
+            # not show up in a few days of logs.
+            rec, command = "needs-evidence", ""
+            found = (f"{seen['days']} day(s) of flow logs for this NSG ({seen['first']} to {seen['last']})"
+                     if seen["days"] else "no day of flow logs for this NSG")
+            note = (f"Only {found}; at least {min_days} days (flows.min_window_days) are needed before restricting "
+                    "or removing the rule.")
         elif not len(legit) and not gateway_seen:
             rec, command = "decommission", delete_command(row)
             note = (f"No legitimate inbound traffic on port {port} in the window: remove the rule."
@@ -195,5 +247,6 @@ def evidence_for(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings
                                                     "sourceAddressPrefixes": proposed}}) if rec == "restrict" else "",
             "bicep": _bicep(proposed) if rec == "restrict" else "",
             "window": window,
+            "observed": seen,
         })
     return out

@@ -16,10 +16,13 @@ counted per file, never silently dropped. Tuples are split in bulk with Arrow, n
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,24 +58,53 @@ def _ci(d: dict, key: str):
     return None
 
 
-def complete_records(data: bytes, name: str) -> tuple[list[dict], int]:
-    """The complete records of a flow-log blob, and how many trailing records were incomplete."""
+def _is_record(obj: Any) -> bool:
+    return isinstance(obj, dict) and (_ci(obj, "properties") is not None or _ci(obj, "flowRecords") is not None)
+
+
+def complete_records(data: bytes, name: str) -> tuple[list[dict], int, str]:
+    """The complete records of a flow-log blob, how many trailing records were incomplete, and why the
+    file is not a flow log at all ("" when it is).
+
+    Read: ``{"records": [...]}`` as the service writes it (also while still being appended),
+    newline-delimited JSON (one record per line), a bare list of records, and a single record.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return [], 1
+        return [], 0, "not UTF-8 text"
     try:
         obj = json.loads(text)
-        records = obj.get("records") if isinstance(obj, dict) else None
-        if isinstance(records, list):
-            return [r for r in records if isinstance(r, dict)], 0
-        return [], 1
+    except RecursionError:
+        return [], 0, "JSON nested too deeply"
     except json.JSONDecodeError:
-        pass
+        obj = None
+    else:
+        if isinstance(obj, dict) and isinstance(_ci(obj, "records"), list):
+            return [r for r in _ci(obj, "records") if isinstance(r, dict)], 0, ""
+        if isinstance(obj, list):
+            return [r for r in obj if isinstance(r, dict)], 0, ""
+        if _is_record(obj):
+            return [obj], 0, ""
+        return [], 0, "not a flow log (no records)"
+    # Newline-delimited JSON: one record per line (the last one may still be being written).
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].lstrip().startswith("{") and '"records"' not in text[:200]:
+        out, bad = [], 0
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                bad += 1
+                continue
+            if isinstance(rec, dict):
+                out.append(rec)
+        if out:
+            return out, bad, ""
     # A blob still being appended: walk the records array and keep what decodes.
     m = re.search(r'"records"\s*:\s*\[', text)
     if not m:
-        return [], 1
+        return [], 0, "not a flow log (not JSON)"
     decoder = json.JSONDecoder()
     pos, out = m.end(), []
     n = len(text)
@@ -83,11 +115,11 @@ def complete_records(data: bytes, name: str) -> tuple[list[dict], int]:
             break
         try:
             rec, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            return out, 1
+        except (json.JSONDecodeError, RecursionError):
+            return out, 1, ""
         if isinstance(rec, dict):
             out.append(rec)
-    return out, 0 if pos < n and text[pos] == "]" else 1
+    return out, 0 if pos < n and text[pos] == "]" else 1, ""
 
 
 def _nsg_from_resource_id(rid: str) -> str:
@@ -164,7 +196,7 @@ def _collect(records: list[dict], name: str, batch: _Batch, skipped: dict) -> No
 
 
 def _empty_skip() -> dict:
-    return {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 0}
+    return {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 0, "file_skipped": ""}
 
 
 def _only_strings(batch: _Batch, skipped: dict) -> _Batch:
@@ -277,10 +309,12 @@ def _parse(batch: _Batch, skipped: dict) -> pd.DataFrame:
     decision = np.where(vnet, np.select([f7 == 1, f7 >= 2], [1, 0], -1), np.where(f7 <= 1, f7, -1))
     state = np.where(vnet, np.select([f7 == 1, f7 >= 2], [3, f7 - 2], -1), np.where(nsg_v1, -2, f8))
     counters, counters_ok = [], np.ones(len(rows), dtype=bool)
-    for c in ("c1", "c2", "c3", "c4"):
+    for c, limit in (("c1", MAX_TUPLE_PACKETS), ("c2", MAX_TUPLE_BYTES), ("c3", MAX_TUPLE_PACKETS),
+                     ("c4", MAX_TUPLE_BYTES)):
         v, ok = _number(field[c], empty_ok=True)
         counters.append(v)
-        counters_ok &= ok
+        # More than a flow could carry in its interval: the tuple is malformed, never summed.
+        counters_ok &= ok & (v <= limit)
     # Timestamps are epoch seconds or milliseconds; anything larger is not a flow-log time.
     good = (numbers_ok & counters_ok & (ts < 100_000_000_000_000) & (sport <= 65535) & (dport <= 65535) & (protocol >= 0) & (direction >= 0)
             & (decision >= 0) & (nsg_v1 | (state >= 0)))
@@ -316,22 +350,60 @@ def _parse(batch: _Batch, skipped: dict) -> pd.DataFrame:
     return df[FLOW_COLUMNS]
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of every ``.json`` blob under the given files or folders (an exported container)."""
+@dataclass(frozen=True)
+class NotRead:
+    """A file that was not read, and why (counted in ``skipped``, never ignored silently)."""
+
+    reason: str
+
+
+MAX_FILE_MB = 512
+
+
+def _regular(path: Path, root: Path | None, max_bytes: int) -> bytes | NotRead:
+    """A file's bytes, or why it is not read: only regular files, no link out of ``root``, a size limit."""
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            target = path.resolve()
+            if root is not None and not target.is_relative_to(root):
+                return NotRead("a symbolic link leaving the folder")
+            st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return NotRead("not a regular file")
+        if st.st_size > max_bytes:
+            return NotRead(f"larger than the limit of {max_bytes // (1 << 20)} MB (flows.max_file_mb)")
+        with open(path, "rb") as fh:
+            return fh.read(max_bytes + 1)
+    except OSError as exc:
+        return NotRead(f"unreadable: {exc.strerror or exc}")
+
+
+def iter_files(paths: Iterable[str | Path], max_file_mb: int = MAX_FILE_MB) -> Iterator[tuple[str, bytes | NotRead]]:
+    """(name, bytes) of every file under the given files or folders (an exported container), or
+    (name, NotRead) for a file that is not read: not a regular file (FIFO, device), a symbolic link
+    leaving the folder, or over the size limit."""
+    max_bytes = int(max_file_mb) << 20
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            for f in sorted(path.rglob("*.json")):
-                yield str(f), f.read_bytes()
-        elif path.is_file():
-            yield str(path), path.read_bytes()
+            root = path.resolve()
+            for folder, dirs, files in os.walk(path, followlinks=False):
+                dirs.sort()
+                for name in sorted(files + [d for d in dirs if (Path(folder) / d).is_symlink()]):
+                    f = Path(folder) / name
+                    yield str(f), _regular(f, root, max_bytes)
+        elif path.exists() or path.is_symlink():
+            yield str(path), _regular(path, None, max_bytes)
         else:
             raise InputError(f"{path}: no such flow-log file or folder")
 
 
 def iter_blobs(account_url: str, credential, containers: Iterable[str] = (NSG_CONTAINER, VNET_CONTAINER),
-               prefix: str | None = None, **client_kwargs) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of every ``.json`` blob in the flow-log containers of a storage account."""
+               prefix: str | None = None, max_file_mb: int = MAX_FILE_MB,
+               **client_kwargs) -> Iterator[tuple[str, bytes | NotRead]]:
+    """(name, bytes) of every blob in the flow-log containers of a storage account."""
+    max_bytes = int(max_file_mb) << 20
     try:
         from azure.storage.blob import BlobServiceClient
     except ImportError:  # pragma: no cover - declared dependency
@@ -343,11 +415,19 @@ def iter_blobs(account_url: str, credential, containers: Iterable[str] = (NSG_CO
         client = service.get_container_client(container)
         try:
             for blob in client.list_blobs(name_starts_with=prefix):
-                if blob.name.endswith(".json"):
-                    yield f"{container}/{blob.name}", client.download_blob(blob.name).readall()
+                name = f"{container}/{blob.name}"
+                if (blob.size or 0) > max_bytes:
+                    yield name, NotRead(f"larger than the limit of {max_bytes // (1 << 20)} MB (flows.max_file_mb)")
+                else:
+                    yield name, client.download_blob(blob.name).readall()
         except ResourceNotFoundError:
             continue
 
+
+# A tuple's counters cover at most the blob's hour; the fastest Azure NICs carry 200 Gbit/s, i.e.
+# 90 TB an hour. Larger counters are not traffic; a packet is at least 20 bytes.
+MAX_TUPLE_BYTES = 200_000_000_000 // 8 * 3600
+MAX_TUPLE_PACKETS = MAX_TUPLE_BYTES // 20
 
 CHUNK = 1_000_000  # tuples parsed at a time: bounds the Python strings alive at once
 
@@ -370,15 +450,19 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(data, columns=FLOW_COLUMNS)
 
 
-def read_flow_logs(blobs: Iterable[tuple[str, bytes]]) -> FlowLogs:
+def read_flow_logs(blobs: Iterable[tuple[str, bytes | NotRead]]) -> FlowLogs:
     """Parse blobs (from ``iter_files`` or ``iter_blobs``) into a FlowLogs, a chunk of tuples at a time."""
     batch = _Batch()
     skipped: dict = {}
     frames = []
     for name, data in blobs:
-        records, incomplete = complete_records(data, name)
         entry = skipped.setdefault(name, _empty_skip())
+        if isinstance(data, NotRead):
+            entry["file_skipped"] = data.reason
+            continue
+        records, incomplete, not_flow_log = complete_records(data, name)
         entry["incomplete_records"] += incomplete
+        entry["file_skipped"] = not_flow_log
         _collect(records, name, batch, skipped)
         del records, data
         if len(batch.tuples) >= CHUNK:
@@ -390,17 +474,18 @@ def read_flow_logs(blobs: Iterable[tuple[str, bytes]]) -> FlowLogs:
     return FlowLogs(flows.sort_values("time", kind="stable").reset_index(drop=True), skipped)
 
 
-def read_paths(paths: Iterable[str | Path], credential=None, **client_kwargs) -> FlowLogs:
+def read_paths(paths: Iterable[str | Path], credential=None, max_file_mb: int = MAX_FILE_MB,
+               **client_kwargs) -> FlowLogs:
     """Flow logs from local files or folders, or from storage account URLs (``https://...``,
     read with ``credential``; by default azure-identity's ``DefaultAzureCredential``)."""
     local, remote = [], []
     for p in paths:
         (remote if str(p).startswith(("https://", "http://")) else local).append(p)
-    sources: list = [iter_files(local)]
+    sources: list = [iter_files(local, max_file_mb)]
     if remote:
         if credential is None:
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential()
-        sources += [iter_blobs(url, credential, **client_kwargs) for url in remote]
+        sources += [iter_blobs(url, credential, max_file_mb=max_file_mb, **client_kwargs) for url in remote]
     return read_flow_logs(item for src in sources for item in src)

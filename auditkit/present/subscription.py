@@ -212,7 +212,7 @@ def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None
     if not len(f):
         blocks.append(paragraph(f"No open finding on port {port}."))
         return FlowSection(blocks, {})
-    logs = read_paths([flowlogs])
+    logs = read_paths([flowlogs], max_file_mb=ctx.history.settings.max_file_mb)
     guids = nsg_guids(ctx.latest.table("nsgs"))
     matched = match_flows(f, logs.flows, guids)
     found = evidence_for(f, logs.flows, ctx.history.settings, guids, matched=matched)
@@ -220,6 +220,7 @@ def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None
     first, last = (logs.flows["time"].min(), logs.flows["time"].max()) if len(logs.flows) else (None, None)
     span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if first is not None else "no flows"
     blocks.append(paragraph(f"{len(logs.flows)} flows read from {len(logs.skipped)} blobs ({span}); skipped: "
+                            f"{sum(1 for v in skipped.values() if v.get('file_skipped'))} files not read, "
                             f"{sum(v['incomplete_records'] for v in skipped.values())} incomplete records, "
                             f"{sum(v.get('unreadable_records', 0) for v in skipped.values())} unreadable records, "
                             f"{sum(v['malformed_tuples'] for v in skipped.values())} malformed tuples.", "ak-note"))
@@ -230,6 +231,12 @@ def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None
         blocks.append(HTML(f"<h3>{esc(e['nsg_name'])} / {esc(e['rule_name'])} (port {e['port']}): "
                            f"{esc(e['recommendation'])}</h3>"))
         blocks.append(paragraph(e["note"]))
+        o = e["observed"]
+        gaps = ", ".join(a if a == b else f"{a} to {b}" for a, b in o["gaps"]) or "none"
+        blocks.append(paragraph(f"Flow logs of this NSG: {o['days']} day(s)"
+                                + (f" from {o['first']} to {o['last']}; gaps: {gaps}." if o["days"] else ".")
+                                + f" At least {ctx.history.settings.min_window_days} days are required before "
+                                  "restricting or removing a rule.", "ak-note"))
         src = pd.DataFrame(e["sources"])
         if len(src):
             src = src.sort_values(["class", "bytes"], ascending=[True, False])

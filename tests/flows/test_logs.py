@@ -75,7 +75,8 @@ def test_truncated_blob_keeps_complete_records() -> None:
     cut = text[: text.rindex("203.0.113.2")]  # the service was appending the third record
     logs = read_flow_logs([("appending.json", cut.encode())])
     assert logs.flows["source"].tolist() == ["203.0.113.0", "203.0.113.1"]
-    assert logs.skipped["appending.json"] == {"incomplete_records": 1, "unreadable_records": 0, "malformed_tuples": 0}
+    assert logs.skipped["appending.json"] == {"incomplete_records": 1, "unreadable_records": 0, "malformed_tuples": 0,
+                                                 "file_skipped": ""}
 
 
 def test_malformed_tuples_are_counted_not_dropped_silently() -> None:
@@ -87,13 +88,14 @@ def test_malformed_tuples_are_counted_not_dropped_silently() -> None:
         f"{T0},203.0.113.5,10.0.0.4,50000,25,X,I,A,B,,,,",
         f"{T0},203.0.113.5,10.0.0.4,50000,25,T,I,A,E,1,2,3,4"]))])
     assert len(logs.flows) == 2
-    assert logs.skipped["bad.json"] == {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 4}
+    assert logs.skipped["bad.json"] == {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 4,
+                                          "file_skipped": ""}
 
 
 def test_not_json_at_all_is_skipped_not_fatal() -> None:
     logs = read_flow_logs([("junk.json", b"\x00\xffnot json"), ("ok.json", nsg_blob(1, "UserRule_A", [
         f"{T0},203.0.113.5,10.0.0.4,50000,25,T,I,A"]))])
-    assert len(logs.flows) == 1 and logs.skipped["junk.json"]["incomplete_records"] == 1
+    assert len(logs.flows) == 1 and logs.skipped["junk.json"]["file_skipped"] == "not UTF-8 text"
 
 
 def test_resource_id_key_read_case_insensitively() -> None:
@@ -119,7 +121,9 @@ def _finding(rule: str, port: int = 25) -> pd.DataFrame:
 
 
 # The shipped defaults name no gateway; these tests play one (the demo's documentation prefixes).
-GATEWAY_SETTINGS = load_settings(overrides={"flows": {"mail_gateways": ["203.0.113.0/24", "198.51.100.16/28"]}})
+# These tests look at one day of logs: the observation window (tested apart) is lowered to a day.
+GATEWAY_SETTINGS = load_settings(overrides={"flows": {"mail_gateways": ["203.0.113.0/24", "198.51.100.16/28"],
+                                                      "min_window_days": 1}})
 
 
 def _session(src: str, t: int, rule: str = "UserRule_Allow-SMTP-Any") -> list[str]:
@@ -197,9 +201,13 @@ def test_cli_flows_json_csv_table(tmp_path: Path) -> None:
     logs.parent.mkdir()
     logs.write_bytes(nsg_blob(2, "UserRule_Allow-SMTP-Any", _session("192.0.2.25", T0) + ["bad,tuple"]))
 
+    params = tmp_path / "one-day.yaml"
+    params.write_text("flows:\n  min_window_days: 1\n")  # one day of logs in this test
+
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "auditkit", "flows", str(logs.parent), "--snapshot",
-                               str(tmp_path / "s"), *args], capture_output=True, text=True, timeout=120)
+                               str(tmp_path / "s"), "--parameters", str(params), *args], capture_output=True,
+                              text=True, timeout=120)
 
     r = run("--format", "json")
     assert r.returncode == 0, r.stderr
@@ -208,7 +216,8 @@ def test_cli_flows_json_csv_table(tmp_path: Path) -> None:
     [f] = out["findings"]
     assert set(f) >= {"nsg_id", "rule_name", "port", "sources", "proposed_prefixes", "command", "recommendation"}
     assert f["recommendation"] == "restrict" and "192.0.2.25/32" in f["proposed_prefixes"]
-    assert out["skipped"][str(logs)] == {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 1}
+    assert out["skipped"][str(logs)] == {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 1,
+                                         "file_skipped": ""}
     r = run("--format", "csv")
     assert r.returncode == 0 and "192.0.2.25" in r.stdout and r.stdout.startswith("nsg_id,")
     r = run()
