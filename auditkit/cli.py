@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from auditkit.settings import default_folder
 TABLE_COLUMNS = ["severity", "port", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
                  "sources", "attached"]
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+# One meaning each: 0 done; 1 done, but a subscription or report failed, verification found a
+# problem, or findings exist with --fail-on-findings; 2 bad input or environment (one line);
+# 130 interrupted (Ctrl-C or SIGTERM).
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SNAPSHOTS_HELP = "snapshots folder (default: the audit folder's snapshots/, else ./snapshots)"
 
 
@@ -429,6 +433,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {visible(message)} (see {self.prog} --help)\n")
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1024:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers from 1 to 1024")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r} is not a whole number from 0 to 65535")
+    return int(text)
+
+
 def _period(text: str) -> str:
     from auditkit.history.period import parse_period
 
@@ -493,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
         if period:
             p.add_argument("--period", metavar="YYYY-MM", type=_period,
                            help="the month to report (default: the latest snapshot's)")
-        p.add_argument("--workers", type=int, default=None, help="parallel report workers (default: CPU cores)")
+        p.add_argument("--workers", type=_workers, default=None, help="parallel report workers (default: CPU cores)")
         p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
         p.add_argument("--flowlogs", metavar="PATH", help="NSG/VNet flow logs (files or folders) for the "
                        "'analyze before you restrict' section")
@@ -532,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the demo tenant (no Azure needed) and render its reports")
     p.add_argument("--out", dest="demo_out", default=None, metavar="DIR",
                    help="default: reports/demo of the audit folder, else ./reports/demo")
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=_workers, default=None)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("kpis", help="KPIs over the snapshots: open findings, MTTR, tag coverage")
@@ -550,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "insights-logs-* containers), or https://<account>.blob.core.windows.net URLs")
     p.add_argument("--snapshot", default=None, metavar="DIR", help="a snapshot, or a folder of them (the latest is "
                    "used; default: the audit folder's snapshots/)")
-    p.add_argument("--port", type=int, default=25)
+    p.add_argument("--port", type=_port, default=25)
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("--parameters", metavar="FILE", help="settings file (mail gateways, thresholds)")
     p.add_argument("--auth", choices=AUTH_METHODS, default="default", help="credential for storage account URLs")
@@ -577,15 +593,36 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
-    _folders(args)
     try:
+        _folders(args)
         return args.func(args)
     except AuditkitError as exc:
         _say(f"auditkit: error: {exc}", err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         _say("auditkit: interrupted", err=True)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (auditkit scan ... | head): say nothing more on a closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_USAGE
+    except OSError as exc:
+        where = exc.filename or "the output"
+        _say(f"auditkit: error: {where}: {exc.strerror or exc}", err=True)
+        return EXIT_USAGE
+    except RecursionError:
+        _say("auditkit: error: an input is nested too deeply to read", err=True)
+        return EXIT_USAGE
+    except MemoryError:
+        _say("auditkit: error: an input is too large for this machine's memory", err=True)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, the traceback on request
+        if os.environ.get("AUDITKIT_DEBUG"):
+            raise
+        _say(f"auditkit: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+             "(a bug in auditkit: run again with AUDITKIT_DEBUG=1 for the traceback and report it)", err=True)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

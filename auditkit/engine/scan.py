@@ -13,7 +13,7 @@ import pandas as pd
 from auditkit.engine.fields import parse_rules
 from auditkit.engine.findings import broad, findings
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
-from auditkit.evidence.records import read_json, records_from, require_nsgs
+from auditkit.evidence.records import EmptyInput, read_json, records_from, require_nsgs
 from auditkit.evidence.snapshot import Snapshot, open_snapshot
 
 DEFAULT_PORTS: tuple[int, ...] = (25, 22, 3389)
@@ -96,6 +96,10 @@ def load_tables(source: Any, allow_empty: bool = True, verify: bool = True) -> T
     return rules_table(load_records(source, allow_empty=allow_empty))
 
 
+def _is_snapshot(source: Any) -> bool:
+    return isinstance(source, Snapshot) or (isinstance(source, str | Path) and Path(source).is_dir())
+
+
 def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, include_shadowed: bool = False,
          allow_empty: bool = False, verify: bool = True) -> ScanResult:
     """Evaluate NSG records and return the internet exposures on ``ports`` and every input error.
@@ -107,6 +111,11 @@ def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, inclu
     """
     port_tuple = parse_ports(ports)
     tables = load_tables(records_or_path, allow_empty=allow_empty, verify=verify)
+    if not allow_empty and not len(tables.nsgs) and len(tables.errors) and not _is_snapshot(records_or_path):
+        first = tables.errors.iloc[0]
+        raise EmptyInput(f"{records_or_path if isinstance(records_or_path, str | Path) else 'input'}: no readable "
+                         f"NSG record ({len(tables.errors)} could not be read; first: {first['nsg_id']}: "
+                         f"{first['field']}: {first['message']}): not a clean tenant")
     parsed = parse_rules(tables.rules)
     found = findings(parsed, port_tuple)
     n_shadowed = int(found["shadowed"].sum())

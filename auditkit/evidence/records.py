@@ -31,6 +31,10 @@ def read_json(path: str | Path) -> Any:
         raise InputError(f"{p}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{p}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InputError(f"{p}: JSON nested too deeply to be an export") from None
+    except MemoryError:
+        raise InputError(f"{p}: too large to read in this machine's memory ({len(raw)} bytes)") from None
 
 
 def records_from(obj: Any, where: str = "input") -> list[dict]:

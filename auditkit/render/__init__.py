@@ -78,6 +78,7 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     else:
         require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
     key = load_private_key(sign_key) if sign_key else None  # a bad key stops the run before any work
+    nb_dir = notebooks_dir(notebooks)
     # Kernels run in another folder: they get the settings file by its absolute path, the shipped
     # defaults' when no user file applies, so that every report reads the same settings.
     params_path = (find_parameters(parameters_file) or kit_path("parameters", "audit.yaml")).resolve()
@@ -96,7 +97,6 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
         except ValueError:
             invalid.append(s)
             subs.remove(s)
-    nb_dir = notebooks_dir(notebooks)
 
     out = Path(out).resolve()
     final = out / period
