@@ -1,32 +1,65 @@
-"""Shared fixtures: the demo tenant's snapshots and its rendered reports, built once per session."""
+"""Shared fixtures: the demo tenant's snapshots and its rendered reports, built once per test run.
+
+Under pytest-xdist every worker is a process of its own: the demo is built by the first worker
+that needs it, under a file lock in the run's shared temporary folder, and the others reuse it.
+Tests never modify these folders (they copy them first).
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 
+def _shared_root(tmp_path_factory, worker_id: str) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if worker_id != "master" else base
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def demo_snapshots(tmp_path_factory) -> Path:
+def demo_snapshots(tmp_path_factory, worker_id) -> Path:
     from auditkit.demo.tenant import build_snapshots
 
-    return build_snapshots(tmp_path_factory.mktemp("demo") / "snapshots")
+    root = _shared_root(tmp_path_factory, worker_id) / "shared-demo"
+    root.mkdir(parents=True, exist_ok=True)
+    with _exclusive(root / "snapshots.lock"):
+        if not (root / "snapshots.done").exists():
+            build_snapshots(root / "snapshots")
+            (root / "snapshots.done").write_text("built\n")
+    return root / "snapshots"
 
 
 @pytest.fixture(scope="session")
-def demo_reports(demo_snapshots: Path, tmp_path_factory) -> Path:
+def demo_reports(demo_snapshots: Path, tmp_path_factory, worker_id) -> Path:
     from auditkit.render import render
 
-    out = tmp_path_factory.mktemp("reports")
-    result = render(demo_snapshots, out=out, workers=2)
-    assert not result.failures, result.failures
-    return result.folder
+    root = demo_snapshots.parent
+    with _exclusive(root / "reports.lock"):
+        if not (root / "reports.done").exists():
+            result = render(demo_snapshots, out=root / "reports", workers=2)
+            assert not result.failures, result.failures
+            (root / "reports.done").write_text(str(result.folder))
+        return Path((root / "reports.done").read_text())
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _demo_cache(tmp_path_factory):
-    """Notebook defaults build the demo tenant in a per-user cache: keep tests out of the real one."""
-    os.environ["AUDITKIT_DEMO_DIR"] = str(tmp_path_factory.mktemp("demo-cache"))
+def _demo_cache(tmp_path_factory, worker_id):
+    """Notebook defaults build the demo tenant in a per-user cache: keep tests out of the real one
+    (one cache for the whole run; building it is safe with several processes at once)."""
+    os.environ["AUDITKIT_DEMO_DIR"] = str(_shared_root(tmp_path_factory, worker_id) / "demo-cache")
     yield

@@ -115,7 +115,9 @@ def ensure_flow_logs(root: str | Path) -> Path:
 
 def default_flow_logs() -> str:
     """The demo flow logs in the per-user demo cache, written on first use."""
-    from auditkit.demo.tenant import default_snapshots
+    from auditkit.demo.tenant import default_snapshots, demo_lock
 
-    return str(ensure_flow_logs(Path(default_snapshots()).parent / "flowlogs"))
+    base = Path(default_snapshots()).parent
+    with demo_lock(base):
+        return str(ensure_flow_logs(base / "flowlogs"))
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,9 +198,25 @@ def default_snapshots() -> str:
                 or Path.home() / ".cache") / "auditkit" / f"demo-v{DEMO_VERSION}")
     snaps = base / "snapshots"
     if not (snaps / ".complete").is_file():
-        build_snapshots(snaps)  # each snapshot is written whole (temp + rename); reruns skip done ones
-        (snaps / ".complete").write_text("demo snapshots complete\n")
+        with demo_lock(base):  # two notebooks opened at once build it once
+            if not (snaps / ".complete").is_file():
+                build_snapshots(snaps)  # each snapshot is written whole (temp + rename); reruns skip done ones
+                (snaps / ".complete").write_text("demo snapshots complete\n")
     return str(snaps)
+
+
+@contextmanager
+def demo_lock(base: Path) -> Iterator[None]:
+    """An exclusive lock on the demo cache while it is built (POSIX ``flock``)."""
+    import fcntl
+
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def demo_parameters() -> str:

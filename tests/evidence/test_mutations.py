@@ -85,7 +85,7 @@ def _rule_items(rec: Mapping) -> tuple[int, int] | None:
     return None
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
 def test_mutations_never_crash_and_never_lose_a_rule(obj) -> None:
     try:

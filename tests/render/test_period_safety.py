@@ -101,7 +101,7 @@ def test_kill_9_of_the_parent_takes_workers_and_kernels_along(demo_snapshots: Pa
     proc.communicate(timeout=30)
     assert _wait_gone(mark) == [], "workers or kernels outlived their parent"
     assert stale.exists()  # kill -9 cannot clean up; the next run does
-    r = _cli("render", "--snapshots", str(demo_snapshots), "--out", str(out), "--workers", "2", "--subscription",
+    r = _cli("render", "--snapshots", str(demo_snapshots), "--out", str(out), "--workers", "1", "--subscription",
              _any_subscription(demo_snapshots))
     assert r.returncode == 0, r.stderr
     assert f"removed {stale.name}" in r.stderr

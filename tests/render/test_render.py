@@ -110,7 +110,7 @@ def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, tmp_pat
     subs = list(subscriptions_ranked(load_context(str(demo_snapshots)))["subscription_id"])
     victim = subs[2]
     out = tmp_path / "reports"
-    good = render(demo_snapshots, out=out, workers=2, subscriptions=subs[:2])
+    good = render(demo_snapshots, out=out, workers=1, subscriptions=subs[:2])
     assert good.swapped and good.failures == []
     kept_hash = manifest_sha256(good.folder)
 
@@ -120,7 +120,7 @@ def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, tmp_pat
     nb.cells.insert(3, nbformat.v4.new_code_cell(f"FAIL_PREFIX = {victim[:8]!r}" + FAILING_CELL))
     nbformat.write(nb, nbdir / "subscription_audit.ipynb")
     monkeypatch.setenv("AUDITKIT_NOTEBOOKS", str(nbdir))
-    failed = render(demo_snapshots, out=out, workers=2, subscriptions=[subs[0], victim])
+    failed = render(demo_snapshots, out=out, workers=1, subscriptions=[subs[0], victim])
     # One failing subscription does not stop the others...
     assert [f.subscription_id for f in failed.failures] == [victim]
     err = failed.failures[0].error
@@ -133,7 +133,7 @@ def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, tmp_pat
     assert not (failed.folder / f"{victim}.html").exists() and (failed.folder / f"{victim}.ipynb").exists()
     assert (failed.folder / f"{subs[0]}.html").exists() and verify(failed.folder) == []
 
-    partial = render(demo_snapshots, out=out, workers=2, subscriptions=[subs[0], victim], allow_partial=True)
+    partial = render(demo_snapshots, out=out, workers=1, subscriptions=[subs[0], victim], allow_partial=True)
     assert partial.swapped and partial.partial and partial.folder == out / "2026-10"
     m = json.loads(partial.manifest.read_text())
     assert m["partial"] is True and m["complete"] is False and len(m["failures"]) == 1
