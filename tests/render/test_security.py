@@ -18,12 +18,14 @@ from tests.render.test_browser import HAVE_CHROMIUM, open_report
 SUB = "cccccccc-0000-4000-8000-00000000000c"
 PAYLOADS = ["<script>alert('rule')</script>", "<img src=x onerror=alert('tag')>", "javascript:alert('sub')",
             "<svg/onload=alert('desc')>", "\"><script>alert('nsg')</script>"]
+BIDI = "allow-\u202eliam\u2066-gw\u200b\x1b[31m"  # reads "allow-mail..." backwards, hides a zero-width space
 
 
 def hostile_records() -> tuple[list, list]:
     nid = f"/subscriptions/{SUB}/resourceGroups/rg-x/providers/Microsoft.Network/networkSecurityGroups/n"
     rules = [security_rule(nid, PAYLOADS[0], 100, "Allow", "Tcp", ["*"], ["25"], ["*"],
-                           description=f"owner={PAYLOADS[3]} justification=<b>bold</b> {PAYLOADS[1]}")]
+                           description=f"owner={PAYLOADS[3]} justification=<b>bold</b> {PAYLOADS[1]}"),
+             security_rule(nid, BIDI, 110, "Allow", "Tcp", ["*"], ["3389"], ["*"], description=BIDI)]
     rec = nsg_record(SUB, "rg-x", PAYLOADS[4], rules,
                      tags={"owner": PAYLOADS[1], "<b onmouseover=alert('key')>k</b>": PAYLOADS[2],
                            "expires": "<script>alert('exp')</script>", "environment": "prod"})
@@ -51,6 +53,9 @@ def test_payloads_never_become_markup_in_files(hostile_reports: Path) -> None:
             assert needle not in html, f"{path.name} contains raw {needle!r}"
     sub_html = (hostile_reports / f"{SUB}.html").read_text()
     assert "&lt;script&gt;alert('rule')&lt;/script&gt;" in sub_html
+    for ch in ("\u202e", "\u2066", "\u200b", "\x1b"):
+        assert ch not in sub_html, f"raw {ch!r} in the report"
+    assert "\\u202e" in sub_html and "\\u200b" in sub_html
 
 
 @pytest.mark.slow
@@ -76,6 +81,7 @@ def test_payloads_stay_text_in_the_browser(hostile_reports: Path) -> None:
             text = page.inner_text("body")
             if path.name != "index.html":
                 assert PAYLOADS[0] in text and PAYLOADS[1] in text
+                assert "\u202e" not in text and "allow-\\u202eliam\\u2066-gw" in text  # visible, not reordering
             assert seen["drawn"] == seen["charts"] > 0
             page.close()
         browser.close()
