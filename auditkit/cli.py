@@ -268,7 +268,7 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
                         workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs,
                         notebooks=getattr(args, "notebooks", None), verify=not getattr(args, "no_verify", False),
                         allow_partial=getattr(args, "allow_partial", False), sign_key=getattr(args, "sign_key", None),
-                        progress=update)
+                        pdf=getattr(args, "pdf", False), progress=update)
     finally:
         close()
     _warn_unreadable(result.unreadable)
@@ -340,7 +340,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from auditkit.render import default_period
 
     index = out / default_period(snaps) / "index.html"
-    _say(f"open {index} in a browser")
+    if index.is_file():
+        _say(f"open {index} in a browser")
     return code
 
 
@@ -520,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "is kept beside it")
         p.add_argument("--sign-key", metavar="KEY", help="an Ed25519 private key (OpenSSH or PEM): write a detached "
                        "signature of the manifest (manifest.json.sig)")
+        p.add_argument("--pdf", action="store_true", help="also print <subscription-id>.pdf and index.pdf with the "
+                       "machine's headless Chromium (listed in the manifest)")
 
     p = sub.add_parser("render", help="render one HTML report per subscription plus the tenant overview")
     p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)

@@ -66,6 +66,7 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                                  credential_scopes=[info.scope], **client_kwargs)
     querier = Querier(client, stats, pacing, on_page=lambda n: notify("page", rows=n),
                       describe_credential=_describe(credential, info.name))
+    identity = _identity(credential, info.scope)
     with client:
         # Subscriptions: discovered, or the metadata of those requested.
         sub_rows: list[dict] = []
@@ -98,7 +99,18 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                      sub_rows=sub_rows, requested=requested, collected=collected, failed=failures,
                      source={"source": {"kind": "resource-graph", "api_version": "2021-03-01"}, "cloud": info.name,
                              "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
-                     stats=stats)
+                 stats=stats, identity=identity)
+
+
+def _identity(credential: Any, scope: str) -> dict:
+    """The collecting identity, from the claims of its token for ``scope`` (recorded in meta.json)."""
+    from auditkit.collect.store import token_identity
+
+    try:
+        token = credential.get_token(scope).token
+    except Exception as exc:  # noqa: BLE001 - the collection itself reports credential failures
+        return {"kind": "token", "note": f"no token: {type(exc).__name__}"}
+    return token_identity(token)
 
 
 def _by_batches(querier: Querier, query: str, subscriptions: list[str], size: int,

@@ -37,7 +37,9 @@ def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapsho
     return write(snapshots_dir=snapshots_dir, as_of=parse_as_of(as_of, now), collected_at=now,
                      nsg_rows=list(records), sub_rows=list(subscription_rows), requested=sorted(ids),
                      collected=sorted(ids), failed=[],
-                     source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None}, stats=None)
+                 source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None}, stats=None,
+                 identity={"kind": "offline", "note": "records imported without credentials: the identity that "
+                                                      "exported them is not known to the kit"})
 
 
 def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,

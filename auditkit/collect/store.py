@@ -34,9 +34,34 @@ def subscription_table(rows: Sequence[dict], extra_ids: Sequence[str] = ()) -> p
     return pd.DataFrame(list(seen.values()), columns=["subscription_id", "name", "state", "tags"])
 
 
+def tenant_ids(*row_lists: list) -> list[str]:
+    """The Entra tenant ids the rows carry (``tenantId`` of Resource Graph rows), lower-cased."""
+    return sorted({r["tenantId"].lower() for rows in row_lists for r in rows
+                   if isinstance(r, dict) and isinstance(r.get("tenantId"), str) and r["tenantId"]})
+
+
+def token_identity(token: str) -> dict:
+    """Who collected: the claims of the access token that identify the caller (never the token).
+
+    The token is only decoded, not verified: the service verified it; this is provenance.
+    """
+    import base64
+    import json
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, TypeError):
+        return {"kind": "token", "note": "the access token is not a JWT: caller unknown"}
+    if not isinstance(claims, dict):
+        return {"kind": "token", "note": "the access token carries no claims: caller unknown"}
+    keep = ("tid", "oid", "appid", "azp", "upn", "unique_name", "name", "idtyp", "xms_mirid")
+    return {"kind": "token", **{k: str(claims[k]) for k in keep if k in claims}}
+
+
 def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime, nsg_rows: list, sub_rows: list,
-              requested: Any, collected: list[str], failed: list[dict], source: dict,
-              stats: Stats | None) -> Path:
+          requested: Any, collected: list[str], failed: list[dict], source: dict,
+          stats: Stats | None, identity: dict | None = None) -> Path:
     tables = rules_table(nsg_rows)
     subs = subscription_table(sub_rows, collected)
     keys = {str(r.get("id", "")).lower() for r in nsg_rows if isinstance(r, dict)}
@@ -46,6 +71,8 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
         "version": __version__,
         **source,
         "queries": QUERIES,
+        "tenant_ids": tenant_ids(sub_rows, nsg_rows),
+        "identity": identity or {"kind": "unknown"},
         "subscriptions": {"requested": requested, "collected": sorted(collected), "failed": failed},
         "counts": {"subscriptions": len(collected), "failed_subscriptions": len(failed), "nsgs": len(tables.nsgs),
                    "rules": len(tables.rules), "raw_nsg_rows": len(nsg_rows),

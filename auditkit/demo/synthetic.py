@@ -39,6 +39,10 @@ _DEFAULTS = [
 ]
 
 
+# The tenant the synthetic records belong to (Resource Graph rows carry ``tenantId``).
+DEMO_TENANT = "72f988bf-0000-4000-8000-00000000c0de"
+
+
 def default_rules(nsg_id: str) -> list[dict]:
     """The six default rules Azure adds to every NSG."""
     return [{"name": name, "id": f"{nsg_id}/defaultSecurityRules/{name}",
@@ -78,7 +82,8 @@ def nsg_record(subscription: str, resource_group: str, name: str, rules: list[di
     if attached:
         props["subnets"] = [{"id": f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
                                    f"Microsoft.Network/virtualNetworks/vnet-{resource_group}/subnets/{name}"}]
-    return {"id": nsg_id, "name": name, "type": "microsoft.network/networksecuritygroups", "location": location,
+    return {"id": nsg_id, "name": name, "type": "microsoft.network/networksecuritygroups", "tenantId": DEMO_TENANT,
+            "location": location,
             "resourceGroup": resource_group.lower(), "subscriptionId": subscription, "tags": tags or {},
             "properties": props}
 

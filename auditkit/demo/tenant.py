@@ -17,12 +17,12 @@ from pathlib import Path
 
 import yaml
 
-from auditkit.demo.synthetic import nsg_record, security_rule, subscription_id
+from auditkit.demo.synthetic import DEMO_TENANT, nsg_record, security_rule, subscription_id
 
 SEED = 2026
 MONTHS = 12
 FIRST_MONTH = (2025, 12)  # snapshots on the 1st of each month at 06:00 UTC, Dec 2025 .. Nov 2026
-DEMO_VERSION = "2"
+DEMO_VERSION = "3"
 
 SUBSCRIPTIONS = [
     ("contoso-prod-mail", "prod"), ("contoso-prod-web", "prod"), ("contoso-prod-erp", "prod"),
@@ -168,6 +168,7 @@ def tenant_month(month: int, nsgs_per_sub: int = 19, n_subscriptions: int | None
             prio += 10
         records.append(nsg_record(n.sub, n.rg, n.name, rules, attached=n.attached, tags=dict(n.tags)))
     sub_rows = [{"id": f"/subscriptions/{s['subscriptionId']}", "subscriptionId": s["subscriptionId"],
+                 "tenantId": DEMO_TENANT,
                  "name": s["name"], "type": "microsoft.resources/subscriptions",
                  "tags": {"environment": s["env"]}, "properties": {"state": "Enabled"}}
                 for s in subs if s["subscriptionId"] not in lost]

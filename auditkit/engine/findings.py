@@ -7,7 +7,7 @@ import pandas as pd
 
 from auditkit.engine.exposure import broad_sources, candidates
 from auditkit.engine.fields import ParsedRules
-from auditkit.engine.shadowed import shadowed
+from auditkit.engine.shadowed import shadowed_by
 
 FINDING_COLUMNS = [
     "subscription_id",
@@ -28,6 +28,7 @@ FINDING_COLUMNS = [
     "shadowed",
     "description",
     "tags",
+    "hidden_by",
 ]
 
 # Severity: an attached NSG exposes workloads now ("high"); an unattached one exposes them the
@@ -66,6 +67,7 @@ def _rows(parsed: ParsedRules, cand: pd.DataFrame) -> pd.DataFrame:
         "shadowed": shadow,
         "description": pick["description"].to_numpy(),
         "tags": pick["tags"].to_numpy(),
+        "hidden_by": cand["hidden_by"].to_numpy() if "hidden_by" in cand else [()] * len(cand),
     }, columns=FINDING_COLUMNS)
     return out
 
@@ -73,7 +75,9 @@ def _rows(parsed: ParsedRules, cand: pd.DataFrame) -> pd.DataFrame:
 def findings(parsed: ParsedRules, ports: tuple[int, ...]) -> pd.DataFrame:
     """Every rule-1-to-4 finding with its ``shadowed`` verdict, sorted by subscription, NSG, priority, port."""
     cand = candidates(parsed, ports)
-    cand["shadowed"] = shadowed(parsed, cand)
+    hidden, by = shadowed_by(parsed, cand)
+    cand["shadowed"] = hidden
+    cand["hidden_by"] = pd.Series(by, index=cand.index, dtype=object)
     out = _rows(parsed, cand)
     if not len(out):
         return out
@@ -92,4 +96,4 @@ def broad(parsed: ParsedRules, ports: tuple[int, ...]) -> pd.DataFrame:
     cand = candidates(parsed, ports, require_internet=False)
     cand = cand[wide_tag[cand["rule"].to_numpy()]]
     cand["shadowed"] = False
-    return _rows(parsed, cand).drop(columns=["shadowed", "severity"])
+    return _rows(parsed, cand).drop(columns=["shadowed", "severity", "hidden_by"])

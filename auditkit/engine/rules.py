@@ -47,7 +47,7 @@ RULE_COLUMNS = [
 
 ERROR_COLUMNS = ["nsg_id", "rule_name", "field", "message"]
 NSG_COLUMNS = ["subscription_id", "resource_group", "nsg_id", "nsg_key", "nsg_name", "location", "attached",
-               "subnets", "nics", "tags", "resource_guid"]
+               "subnets", "nics", "tags", "resource_guid", "attached_ids"]
 _DTYPES = {"default": bool, "attached": bool, "subnets": np.int64, "nics": np.int64, "priority": "Int64"}
 
 # (table column, singular key, plural key) as in the ARM securityRules schema.
@@ -271,8 +271,10 @@ def rules_table(records: Sequence[Any]) -> Tables:
         sub = _s(rec.get("subscriptionId")) or _s(rec.get("subscription_id")) or _segment(nsg_id, "subscriptions")
         rg = _s(rec.get("resourceGroup")) or _s(rec.get("resource_group")) or _segment(nsg_id, "resourcegroups")
         name = _s(rec.get("name")) or nsg_id.rstrip("/").rsplit("/", 1)[-1]
+        attached_ids = tuple(i for lst in (subnets, nics) if isinstance(lst, list) for a in lst
+                             if isinstance(a, Mapping) and isinstance(i := a.get("id"), str) and i)
         nsg_rows.append((sub, rg, nsg_id, key, name, _s(rec.get("location")) or "", n_sub > 0 or n_nic > 0, n_sub,
-                         n_nic, tags, (_s(props.get("resourceGuid")) or "").lower()))
+                         n_nic, tags, (_s(props.get("resourceGuid")) or "").lower(), attached_ids))
         # A rule that is not a JSON object is reported here, once, and kept out of the table.
         for field, items in (("securityRules", custom), ("defaultSecurityRules", defaults)):
             for j, r in enumerate(items):

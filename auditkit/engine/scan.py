@@ -119,6 +119,12 @@ def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, inclu
     parsed = parse_rules(tables.rules)
     found = findings(parsed, port_tuple)
     n_shadowed = int(found["shadowed"].sum())
+    if "attached_ids" in tables.nsgs and len(found):
+        by_nsg = pd.Series(tables.nsgs["attached_ids"].to_numpy(), index=tables.nsgs["nsg_key"].to_numpy())
+        by_nsg = by_nsg[~by_nsg.index.duplicated()]
+        found["attached_ids"] = by_nsg.reindex(found["nsg_id"].str.lower().to_numpy()).to_numpy(dtype=object)
+    else:
+        found["attached_ids"] = [()] * len(found)
     if not include_shadowed:
         found = found[~found["shadowed"].to_numpy(dtype=bool)].reset_index(drop=True)
     return ScanResult(

@@ -83,15 +83,35 @@ def _destination_covered(parsed: ParsedRules, pairs: pd.DataFrame) -> np.ndarray
 
 def shadowed(parsed: ParsedRules, cands: pd.DataFrame) -> np.ndarray:
     """Boolean per candidate row (rule, port): hidden by earlier inbound Deny rules."""
+    return _shadowed(parsed, cands)[0]
+
+
+def shadowed_by(parsed: ParsedRules, cands: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
+    """``shadowed`` plus, per candidate, the names of the earlier Deny rules that hide it (in
+    priority order; empty for a candidate that is not hidden)."""
+    result, pairs = _shadowed(parsed, cands)
+    hidden: list[tuple] = [()] * len(cands)
+    if result.any() and len(pairs):
+        rules = parsed.rules
+        p = pairs[result[pairs["cand"].to_numpy()]]
+        prio = rules["priority"].to_numpy(dtype=float, na_value=np.nan)[p["deny"].to_numpy()]
+        p = p.assign(prio=prio, name=rules["rule_name"].to_numpy()[p["deny"].to_numpy()]).sort_values(["cand", "prio"])
+        for cand, names in p.groupby("cand")["name"]:
+            hidden[int(cand)] = tuple(dict.fromkeys(names))
+    return result, hidden
+
+
+def _shadowed(parsed: ParsedRules, cands: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     result = np.zeros(len(cands), dtype=bool)
+    none = pd.DataFrame({"cand": [], "deny": []}, dtype=np.int64)
     if not len(cands):
-        return result
+        return result, none
     rules = parsed.rules
     nsg = pd.factorize(rules["nsg_key"])[0]
     priority = rules["priority"].to_numpy(dtype=float, na_value=np.nan)
     denies = _denies(parsed, np.unique(cands["port"].to_numpy()))
     if not len(denies):
-        return result
+        return result, none
     c = pd.DataFrame({"cand": np.arange(len(cands)), "rule": cands["rule"].to_numpy(),
                       "port": cands["port"].to_numpy()})
     c["nsg"] = nsg[c["rule"].to_numpy()]
@@ -101,10 +121,10 @@ def shadowed(parsed: ParsedRules, cands: pd.DataFrame) -> np.ndarray:
     earlier = priority[pairs["deny"].to_numpy()] < priority[pairs["rule"].to_numpy()]
     pairs = pairs[earlier].reset_index(drop=True)
     if not len(pairs):
-        return result
+        return result, none
     pairs = pairs[_destination_covered(parsed, pairs)].reset_index(drop=True)
     if not len(pairs):
-        return result
+        return result, none
 
     src = parsed.sources
     # A rule whose destinations are all IPv6 admits no IPv4 packet, and the other way round.
@@ -132,7 +152,7 @@ def shadowed(parsed: ParsedRules, cands: pd.DataFrame) -> np.ndarray:
     # The internet sources the candidate admits: everything for */Any/Internet, else its prefixes.
     pending = np.setdiff1d(np.unique(pairs["cand"].to_numpy()), all_cands)
     if not len(pending):
-        return result
+        return result, pairs
     cand_rule = c["rule"].to_numpy()
     own = src[src["kind"].isin(["all", "v4", "v6"])]
     own = pd.DataFrame({"rule": own["rule"].to_numpy(), "kind": own["kind"].to_numpy(),
@@ -167,4 +187,4 @@ def shadowed(parsed: ParsedRules, cands: pd.DataFrame) -> np.ndarray:
     has_target[v4_t["cand"].to_numpy(dtype=np.int64)] = True
     has_target[v6_t["cand"].to_numpy(dtype=np.int64)] = True
     result[pending] = has_target[pending] & ~uncovered[pending]
-    return result
+    return result, pairs

@@ -82,8 +82,11 @@ def nsg_guids(nsgs: pd.DataFrame) -> dict[str, str]:
     return dict(zip(nsgs["nsg_key"], nsgs["resource_guid"], strict=True))
 
 
-def match_flows(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, str]) -> pd.DataFrame:
-    """Inbound flows on each finding's port that its NSG and rule logged; column ``finding`` = row of findings."""
+def match_flows(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, str],
+                by_port: bool = True) -> pd.DataFrame:
+    """Inbound TCP flows that each finding's NSG and rule logged, on the finding's port (or on any
+    port with ``by_port=False``, to see what a wide rule is really used for); column ``finding`` =
+    row of findings."""
     if not len(findings) or not len(flows):
         return flows.iloc[0:0].assign(finding=pd.Series(dtype=np.int64))
     f = pd.DataFrame({"finding": np.arange(len(findings)), "nsg": findings["nsg_id"].str.lower().to_numpy(),
@@ -92,10 +95,12 @@ def match_flows(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, st
     f["guid"] = [guids.get(n, "") for n in f["nsg"]]
     # Inbound TCP only: a UDP flow under a "*" rule is not mail delivery.
     inbound = flows[(flows["direction"].to_numpy(dtype=object) == "I") & (flows["protocol"].to_numpy(dtype=object) == "T")]
-    by_id = inbound[inbound["nsg_id"] != ""].merge(f.drop(columns="guid"), left_on=["nsg_id", "destination_port"],
-                                                   right_on=["nsg", "port"])
+    id_keys, guid_keys = (["nsg_id", "destination_port"], ["acl_id", "destination_port"]) if by_port else \
+        (["nsg_id"], ["acl_id"])
+    f_id, f_guid = (["nsg", "port"], ["guid", "port"]) if by_port else (["nsg"], ["guid"])
+    by_id = inbound[inbound["nsg_id"] != ""].merge(f.drop(columns="guid"), left_on=id_keys, right_on=f_id)
     by_guid = inbound[inbound["acl_id"] != ""].merge(f[f["guid"] != ""].drop(columns="nsg"),
-                                                     left_on=["acl_id", "destination_port"], right_on=["guid", "port"])
+                                                     left_on=guid_keys, right_on=f_guid)
     m = pd.concat([by_id, by_guid], ignore_index=True)
     rule = m["rule"].str.lower()
     exact = rule.to_numpy(dtype=object) == m["rule_l"].to_numpy(dtype=object)
@@ -103,6 +108,21 @@ def match_flows(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, st
     long_rows = np.flatnonzero(rule.str.len().to_numpy() >= TRUNCATED_RULE)  # rare: names cut by the service
     cut[long_rows] = [m["rule_l"].iat[i].startswith(rule.iat[i]) for i in long_rows]
     return m[exact | cut].drop(columns=["nsg", "port", "rule_l", "guid"], errors="ignore").reset_index(drop=True)
+
+
+def ports_in_use(findings: pd.DataFrame, flows: pd.DataFrame, guids: dict[str, str]) -> dict[tuple[str, str], list[int]]:
+    """Per (NSG id lower-cased, rule name): the destination ports on which the rule carried
+    completed sessions (bytes both ways), from flows on any port: what a wide rule is used for."""
+    rules = findings.drop_duplicates(["nsg_id", "rule_name"]).reset_index(drop=True)
+    m = match_flows(rules, flows, guids, by_port=False)
+    if not len(m):
+        return {}
+    done = m[(m["decision"] == "A") & (m["bytes_src_to_dst"] > 0) & (m["bytes_dst_to_src"] > 0)]
+    out: dict[tuple[str, str], list[int]] = {}
+    for i, g in done.groupby("finding")["destination_port"]:
+        r = rules.iloc[int(i)]
+        out[(str(r["nsg_id"]).lower(), str(r["rule_name"]))] = sorted({int(p) for p in g})
+    return out
 
 
 def summarise_sources(matched: pd.DataFrame, gateways: Sequence[str]) -> pd.DataFrame:

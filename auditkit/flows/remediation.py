@@ -21,16 +21,36 @@ def is_jit(rule_name: str) -> bool:
     return name.startswith(JIT_PREFIX)
 
 
-def restrict_command(finding: Any, prefixes: Sequence[str] = PLACEHOLDER_PREFIXES) -> str:
-    """``az network nsg rule update`` that replaces the rule's sources with ``prefixes``.
+def restrict_command(finding: Any, prefixes: Sequence[str] = PLACEHOLDER_PREFIXES,
+                     ports: Sequence[int | str] | None = None) -> str:
+    """``az network nsg rule update`` that replaces the rule's sources with ``prefixes`` (and its
+    destination ports with ``ports`` when given): one command per rule, whatever ports it exposes.
 
     Every value is shell-quoted: names come from the tenant and must never run as shell code.
     """
     q = shell_quote
-    return (f"az network nsg rule update --subscription {q(str(finding['subscription_id']))} "
-            f"--resource-group {q(str(finding['resource_group']))} --nsg-name {q(str(finding['nsg_name']))} "
-            f"--name {q(str(finding['rule_name']))} --source-address-prefixes "
-            + " ".join(q(p) for p in prefixes))
+    command = (f"az network nsg rule update --subscription {q(str(finding['subscription_id']))} "
+               f"--resource-group {q(str(finding['resource_group']))} --nsg-name {q(str(finding['nsg_name']))} "
+               f"--name {q(str(finding['rule_name']))} --source-address-prefixes "
+               + " ".join(q(p) for p in prefixes))
+    if ports:
+        command += " --destination-port-ranges " + " ".join(q(str(p)) for p in ports)
+    return command
+
+
+def port_span(ranges: Sequence[str]) -> int:
+    """How many destination ports a rule's ranges cover (``*`` is all 65,536)."""
+    covered = 0
+    for r in ranges:
+        r = str(r).strip()
+        if r in ("*", "Any", "any"):
+            return 65536
+        lo, _, hi = r.partition("-")
+        try:
+            covered += int(hi or lo) - int(lo) + 1
+        except ValueError:
+            continue
+    return covered
 
 
 def delete_command(finding: Any) -> str:

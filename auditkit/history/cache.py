@@ -27,32 +27,63 @@ from auditkit.history.tag_coverage import GOVERNANCE_COLUMNS, coverage, governan
 from auditkit.settings import Settings
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
-ENGINE_VERSION = "4"
+ENGINE_VERSION = "5"
 ENTRY_FORMAT = 2
 CACHE_DIR = ".cache"
 ENTRY = "entry.json"
 INPUTS = ("nsgs.parquet", "rules.parquet", "subscriptions.parquet")
 
 FINDING_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
-                   "port", "protocol", "sources", "destination_ports", "attached", "severity", "description"]
-SCHEMA = {"findings.parquet": FINDING_COLUMNS, "governance.parquet": GOVERNANCE_COLUMNS}
+                   "port", "protocol", "sources", "destination_ports", "attached", "severity", "description",
+                   "attached_ids"]
+# The latest snapshot's appendix: rules hidden by earlier Denies, broad-source rules, unreadable input.
+SHADOWED_COLUMNS = [*FINDING_COLUMNS, "hidden_by"]
+BROAD_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority", "port",
+                 "sources"]
+ERROR_COLUMNS = ["subscription_id", "nsg_id", "rule_name", "field", "message"]
+SCHEMA = {"findings.parquet": FINDING_COLUMNS, "governance.parquet": GOVERNANCE_COLUMNS,
+          "shadowed.parquet": SHADOWED_COLUMNS, "broad.parquet": BROAD_COLUMNS, "errors.parquet": ERROR_COLUMNS}
+LAZY = ("governance.parquet", "shadowed.parquet", "broad.parquet", "errors.parquet")
 
 
 class Derived:
-    """What history needs from one snapshot; the governance table is read only when asked for."""
+    """What history needs from one snapshot; the other tables are parsed only when asked for."""
 
-    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, governance: pd.DataFrame | bytes,
-                 coverage: dict):
+    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, tables: dict, coverage: dict):
         self.snapshot = snapshot
         self.findings = findings
-        self._governance = governance
+        self._tables = tables  # file name -> DataFrame, or its verified Parquet bytes
         self.coverage = coverage
+
+    def table(self, name: str) -> pd.DataFrame:
+        value = self._tables[name]
+        if isinstance(value, bytes):
+            value = self._tables[name] = from_arrow(pq.read_table(pa.BufferReader(value)))
+        return value
 
     @property
     def governance(self) -> pd.DataFrame:
-        if isinstance(self._governance, bytes):
-            self._governance = from_arrow(pq.read_table(pa.BufferReader(self._governance)))
-        return self._governance
+        return self.table("governance.parquet")
+
+    @property
+    def shadowed(self) -> pd.DataFrame:
+        return self.table("shadowed.parquet")
+
+    @property
+    def broad(self) -> pd.DataFrame:
+        return self.table("broad.parquet")
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        return self.table("errors.parquet")
+
+    def restricted(self, subscription_id: str) -> Derived:
+        """The same tables for one subscription only."""
+        sid = subscription_id.lower()
+        tables = {name: self.table(name) for name in LAZY}
+        tables = {name: frame[frame["subscription_id"] == sid].reset_index(drop=True) for name, frame in tables.items()}
+        return Derived(self.snapshot, self.findings[self.findings["subscription_id"] == sid].reset_index(drop=True),
+                       tables, coverage(tables["governance.parquet"]))
 
 
 def cache_key(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> str:
@@ -67,14 +98,25 @@ def _inputs(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> d
             "tables": {rel: snapshot.file_hash(rel) for rel in INPUTS}}
 
 
+def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(nsg_key=frame["nsg_id"].astype(str).str.lower(),
+                        subscription_id=frame["subscription_id"].astype(str).str.lower())
+
+
 def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> Derived:
-    result = scan(snapshot, ports=ports)
-    f = result.findings
-    f = f.assign(nsg_key=f["nsg_id"].astype(str).str.lower(), subscription_id=f["subscription_id"].astype(str).str.lower())
+    result = scan(snapshot, ports=ports, include_shadowed=True)
+    f = _keyed(result.findings)
+    hidden = f["shadowed"].to_numpy(dtype=bool)
     subs = snapshot.table("subscriptions")
     gov = with_rule_documentation(governance(result.nsgs, result.rules, subs, snapshot.as_of, settings),
                                   result.rules, settings)
-    return Derived(snapshot, f[FINDING_COLUMNS].reset_index(drop=True), gov, coverage(gov))
+    errors = result.errors.assign(subscription_id=result.errors["nsg_id"].astype(str).str.lower()
+                                  .str.extract(r"^/subscriptions/([^/]+)", expand=False).fillna(""))
+    tables = {"governance.parquet": gov,
+              "shadowed.parquet": f[hidden][SHADOWED_COLUMNS].reset_index(drop=True),
+              "broad.parquet": _keyed(result.broad)[BROAD_COLUMNS].reset_index(drop=True),
+              "errors.parquet": errors[ERROR_COLUMNS].astype(str).reset_index(drop=True)}
+    return Derived(snapshot, f[~hidden][FINDING_COLUMNS].reset_index(drop=True), tables, coverage(gov))
 
 
 def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_cache: bool = True) -> Derived:
@@ -110,11 +152,11 @@ def _load(folder: Path, snapshot: Snapshot, inputs: dict) -> Derived | None:
             if pq.read_schema(pa.BufferReader(data)).names != columns:
                 return None
             tables[rel] = data
-        findings = from_arrow(pq.read_table(pa.BufferReader(tables["findings.parquet"])), arrow_strings=True)
+        findings = from_arrow(pq.read_table(pa.BufferReader(tables.pop("findings.parquet"))), arrow_strings=True)
         cov = entry["coverage"]
         if not isinstance(cov, dict):
             return None
-        return Derived(snapshot, findings, tables["governance.parquet"], cov)
+        return Derived(snapshot, findings, tables, cov)
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None  # missing, damaged or foreign: rebuilt, never trusted
 
@@ -125,7 +167,8 @@ def _store(folder: Path, d: Derived, inputs: dict) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         pq.write_table(to_arrow(d.findings[FINDING_COLUMNS]), tmp / "findings.parquet")
-        pq.write_table(to_arrow(d.governance[GOVERNANCE_COLUMNS]), tmp / "governance.parquet")
+        for name in LAZY:
+            pq.write_table(to_arrow(d.table(name)[SCHEMA[name]]), tmp / name)
         files = {rel: {"sha256": hashlib.sha256((tmp / rel).read_bytes()).hexdigest()} for rel in SCHEMA}
         (tmp / ENTRY).write_text(json.dumps({"inputs": inputs, "files": files, "coverage": d.coverage}, indent=1),
                                  encoding="utf-8")

@@ -1,6 +1,7 @@
 """The KPIs the guidance names, computed from a History.
 
-- open findings and NSGs with open findings, per port;
+- open findings (present in the latest snapshot of a subscription that was read) and NSGs with
+  open findings, per port; unknown findings (last seen in a subscription not read since), per port;
 - resolved, reopened and unknown findings; MTTR in days (mean of ``resolved_at - first_seen``
   over resolved findings, ``None`` when nothing was resolved); ages of open findings;
 - new findings per week: findings first seen after the first snapshot, divided by the weeks
@@ -54,6 +55,8 @@ def kpis_of(history: History) -> dict:
         "reopened_findings": int((f["reopened"].to_numpy() > 0).sum()),
         "reopenings": int(f["reopened"].sum()),
         "unknown_findings": int((status == STATUS_UNKNOWN).sum()),
+        "unknown_findings_by_port": {str(p): int(((status == STATUS_UNKNOWN) & (port == p)).sum()) for p in ports},
+        "open_over_90_days": int((is_open & (f["age_days"].fillna(-1).to_numpy(dtype=float) > 90)).sum()),
         "mttr_days": _round(resolved["time_to_remediate_days"].mean()) if len(resolved) else None,
         "open_age_days": {"median": _round(float(np.median(ages))) if len(ages) else None,
                           "max": _round(float(ages.max())) if len(ages) else None},

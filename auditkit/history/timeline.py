@@ -21,7 +21,6 @@ import pandas as pd
 from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import Snapshot, parse_as_of, scan_folder
 from auditkit.history.cache import Derived, derived
-from auditkit.history.tag_coverage import coverage
 from auditkit.settings import Settings, load_settings
 
 STATUS_OPEN, STATUS_RESOLVED, STATUS_UNKNOWN = "open", "resolved", "unknown"
@@ -56,10 +55,7 @@ class History:
     def for_subscription(self, subscription_id: str) -> History:
         """The same history restricted to one subscription's NSGs and findings."""
         sid = subscription_id.lower()
-        ds = [Derived(d.snapshot, d.findings[d.findings["subscription_id"] == sid].reset_index(drop=True),
-                      d.governance[d.governance["subscription_id"] == sid].reset_index(drop=True),
-                      coverage(d.governance[d.governance["subscription_id"] == sid]))
-              for d in self.derived]
+        ds = [d.restricted(sid) for d in self.derived]
         return build_history(ds, self.ports, self.settings, scope=frozenset({sid}), verified=self.verified,
                              unreadable=self.unreadable)
 

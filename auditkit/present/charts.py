@@ -1,4 +1,9 @@
-"""Plotly charts of a History. Tenant text on axes and hovers is escaped (plotly reads tags in labels)."""
+"""Plotly charts of a History. Tenant text on axes and hovers is escaped (plotly reads tags in labels).
+
+"Open" is one thing everywhere: present in the latest snapshot of a subscription that was read.
+"Unknown" is a finding last seen in a subscription that has not been read since; charts show the
+two side by side, never summed. Charts have a fixed width that fits a printed page.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import plotly.graph_objects as go
 
 from auditkit.formats import shown
 from auditkit.history.timeline import STATUS_RESOLVED, History
+from auditkit.present.style import CHART_WIDTH
 
 PORT_COLOURS = {25: "#c0392b", 22: "#2471a3", 3389: "#7d3c98"}
 
@@ -20,24 +26,26 @@ def _t(value: object) -> str:
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=_t(title), height=height, margin={"l": 50, "r": 20, "t": 50, "b": 40},
-                      template="plotly_white", legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(title=_t(title), height=height, width=CHART_WIDTH, autosize=False,
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.2})
     return fig
 
 
 def open_per_port(history: History) -> go.Figure:
-    """Open findings per port, snapshot by snapshot; findings of subscriptions that could not be
-    read stay counted (dotted line: how many of them), since losing access is no fix."""
+    """Open findings per port, snapshot by snapshot, and beside them (dotted) the unknown ones:
+    findings of subscriptions that could not be read, which losing access does not fix."""
     t = history.timeline
     fig = go.Figure()
     for port in history.ports:
         s = t[t["port"] == port]
-        fig.add_trace(go.Scatter(x=s["as_of"], y=s["open"] + s["unreadable"], mode="lines+markers",
-                                 name=f"port {port}", line={"color": PORT_COLOURS.get(port)}))
+        fig.add_trace(go.Scatter(x=s["as_of"], y=s["open"], mode="lines+markers", name=f"open, port {port}",
+                                 line={"color": PORT_COLOURS.get(port)}, meta={"port": int(port), "kind": "open"}))
         if s["unreadable"].any():
-            fig.add_trace(go.Scatter(x=s["as_of"], y=s["unreadable"], mode="lines", name=f"port {port}: not readable",
-                                     line={"color": PORT_COLOURS.get(port), "dash": "dot"}))
-    return _layout(fig, "Open findings per port")
+            fig.add_trace(go.Scatter(x=s["as_of"], y=s["unreadable"], mode="lines+markers",
+                                     name=f"unknown, port {port}", line={"color": PORT_COLOURS.get(port), "dash": "dot"},
+                                     meta={"port": int(port), "kind": "unknown"}))
+    return _layout(fig, "Open and unknown findings per port")
 
 
 def new_vs_resolved(history: History) -> go.Figure:
@@ -73,14 +81,25 @@ def tag_coverage_over_time(history: History) -> go.Figure:
     return _layout(fig, "Tag coverage over time")
 
 
-def subscription_heatmap(open_counts: pd.DataFrame, ports: tuple[int, ...]) -> go.Figure:
-    """Subscriptions x ports, open findings; ``open_counts`` has subscription_id, name and one column per port."""
-    labels = [f"{_t(n)} ({s[:8]})" for s, n in zip(open_counts["subscription_id"], open_counts["name"], strict=True)]
-    z = open_counts[[str(p) for p in ports]].to_numpy(dtype=float) if len(open_counts) else np.zeros((0, len(ports)))
-    fig = go.Figure(go.Heatmap(z=z, x=[f"port {p}" for p in ports], y=labels, colorscale="Reds",
-                               text=z.astype(int) if z.size else z, texttemplate="%{text}", hoverongaps=False))
+def subscription_heatmap(ranked: pd.DataFrame, ports: tuple[int, ...]) -> go.Figure:
+    """Subscriptions x ports: open findings; a subscription not read in the latest snapshot has no
+    open count, its cells say how many findings are unknown. ``ranked`` has subscription_id, name,
+    read, and per port ``<port>`` (open) and ``unknown_<port>``."""
+    labels = [f"{_t(n)} ({s[:8]})" + ("" if r else " [not read]")
+              for s, n, r in zip(ranked["subscription_id"], ranked["name"], ranked["read"], strict=True)]
+    z = np.full((len(ranked), len(ports)), np.nan)
+    text = np.full((len(ranked), len(ports)), "", dtype=object)
+    read = ranked["read"].to_numpy(dtype=bool) if len(ranked) else np.zeros(0, dtype=bool)
+    for j, p in enumerate(ports):
+        opened = ranked[str(p)].to_numpy(dtype=float)
+        unknown = ranked[f"unknown_{p}"].to_numpy(dtype=int)
+        z[read, j] = opened[read]
+        text[:, j] = np.where(read, opened.astype(int).astype(str), [f"{u} unknown" for u in unknown])
+    fig = go.Figure(go.Heatmap(z=z, x=[f"port {p}" for p in ports], y=labels, colorscale="Reds", text=text,
+                               texttemplate="%{text}", hoverongaps=False, meta={"ports": list(map(int, ports))}))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Open findings: subscription x port", height=max(300, 40 + 28 * len(labels)))
+    return _layout(fig, "Open findings: subscription x port (unknown where a subscription was not read)",
+                   height=max(300, 60 + 28 * len(labels)))
 
 
 def age_histogram(findings: pd.DataFrame) -> go.Figure:

@@ -45,8 +45,10 @@ class HTML:
         return self.markup
 
 
-def heading(text: str, level: int = 2) -> HTML:
-    return HTML(f"<h{level}>{esc(text)}</h{level}>")
+def heading(text: str, level: int = 2, anchor: str | None = None) -> HTML:
+    """A section heading; ``anchor`` (a name the kit chose) makes it a target of the table of contents."""
+    ident = f' id="{esc(anchor)}"' if anchor else ""
+    return HTML(f"<h{level}{ident}>{esc(text)}</h{level}>")
 
 
 def paragraph(text: str, cls: str = "") -> HTML:
@@ -54,23 +56,44 @@ def paragraph(text: str, cls: str = "") -> HTML:
     return HTML(f"<p{c}>{esc(text)}</p>")
 
 
+def link(text: str, href: str, cls: str = "") -> HTML:
+    """A link whose target the kit built (a relative file name or an anchor), never tenant text."""
+    c = f' class="{esc(cls)}"' if cls else ""
+    return HTML(f'<a href="{esc(href)}"{c}>{esc(text)}</a>')
+
+
+def contents(sections: Sequence[tuple[str, str]]) -> HTML:
+    """The table of contents: (anchor, title) of the report's sections, in the order they appear."""
+    items = "".join(f'<li><a href="#{esc(a)}">{esc(t)}</a></li>' for a, t in sections)
+    return HTML(f'<nav class="ak-toc" aria-label="Contents"><strong>Contents</strong><ol>{items}</ol></nav>')
+
+
+def banner(headline: str, detail: str = "") -> HTML:
+    rest = f" {esc(detail)}" if detail else ""
+    return HTML(f'<div class="ak-banner" role="alert"><strong>{esc(headline)}</strong>{rest}</div>')
+
+
 def table(frame: pd.DataFrame, columns: Sequence[str] | None = None, headers: Sequence[str] | None = None,
-          cell_class: dict | None = None, empty: str = "None.") -> HTML:
-    """A table of ``frame``'s ``columns`` with every cell escaped."""
+          cell_class: dict | None = None, empty: str = "None.", cls: str = "") -> HTML:
+    """A table of ``frame``'s ``columns`` with every cell escaped; the header repeats on printed pages."""
     if frame is None or not len(frame):
         return paragraph(empty, "ak-note")
     columns = list(columns or frame.columns)
     headers = list(headers or columns)
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    head = "".join(f'<th class="ak-col-{esc(c)}">{esc(h)}</th>' for c, h in zip(columns, headers, strict=True))
     rows = []
     for rec in frame[columns].itertuples(index=False):
         cells = []
         for col, value in zip(columns, rec, strict=True):
-            cls = (cell_class or {}).get(col)
-            klass = f' class="{esc(cls(value) if callable(cls) else cls)}"' if cls else ""
-            cells.append(f"<td{klass}>{esc(value)}</td>")
+            klass = f"ak-col-{col}"
+            extra = (cell_class or {}).get(col)
+            if extra:
+                klass += " " + str(extra(value) if callable(extra) else extra)
+            cells.append(f'<td class="{esc(klass)}">{esc(value)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return HTML(f'<table class="ak-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    extra_cls = f" {esc(cls)}" if cls else ""
+    return HTML(f'<table class="ak-table{extra_cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+                "</table>")
 
 
 def kpi_cards(items: Iterable[tuple[str, Any]]) -> HTML:
@@ -80,12 +103,17 @@ def kpi_cards(items: Iterable[tuple[str, Any]]) -> HTML:
 
 
 def definition_list(items: Iterable[tuple[str, Any]]) -> HTML:
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items)
-    return HTML(f'<table class="ak-table">{rows}</table>')
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{v.markup if isinstance(v, HTML) else esc(v)}</td></tr>"
+                   for k, v in items)
+    return HTML(f'<table class="ak-table ak-dl">{rows}</table>')
 
 
 def code_block(text: str) -> HTML:
     return HTML(f'<div class="ak-cmd">{esc(text)}</div>')
+
+
+def bullets(items: Iterable[Any]) -> HTML:
+    return HTML("<ul>" + "".join(f"<li>{i.markup if isinstance(i, HTML) else esc(i)}</li>" for i in items) + "</ul>")
 
 
 def concat(*blocks: HTML) -> HTML:

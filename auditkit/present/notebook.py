@@ -20,9 +20,12 @@ from auditkit.present.plotly_offline import install
 from auditkit.settings import audit_folder
 
 
-def plotly_js():
-    """Install the offline chart renderer; display the returned object once, at the top of the report."""
+def page():
+    """Install the chart renderer; display the returned set-up (stylesheet and plotly.js) once, at the top."""
     return install()
+
+
+plotly_js = page  # the name notebooks of auditkit 0.1 call
 
 
 def data_source(snapshots_dir: str | None, parameters_file: str | None) -> tuple[str, str | None, bool]:
@@ -36,11 +39,12 @@ def data_source(snapshots_dir: str | None, parameters_file: str | None) -> tuple
 
 
 def setup(snapshots_dir: str | None = None, period: str | None = None, ports: Any = None, as_of: str | None = None,
-          parameters_file: str | None = None, verify: bool = True) -> ReportContext:
+          parameters_file: str | None = None, verify: bool = True, in_report: bool = False) -> ReportContext:
     """The report context (see the module docstring for ``snapshots_dir=None``); ``verify=False``
     skips the check of every snapshot file against its meta.json, and the report says so."""
     snaps, params, demo = data_source(snapshots_dir, parameters_file)
-    return load_context(snaps, period=period, ports=ports, as_of=as_of, parameters=params, demo=demo, verify=verify)
+    return load_context(snaps, period=period, ports=ports, as_of=as_of, parameters=params, demo=demo, verify=verify,
+                        in_report=in_report)
 
 
 def flow_section(ctx: ReportContext, subscription_id: str, flowlogs_dir: str | None):
@@ -54,8 +58,9 @@ def flow_section(ctx: ReportContext, subscription_id: str, flowlogs_dir: str | N
 
 def subscription_setup(snapshots_dir: str | None = None, subscription_id: str | None = None,
                        period: str | None = None, ports: Any = None, as_of: str | None = None,
-                       parameters_file: str | None = None, verify: bool = True) -> tuple[ReportContext, str]:
-    ctx = setup(snapshots_dir, period, ports, as_of, parameters_file, verify)
+                       parameters_file: str | None = None, verify: bool = True,
+                       in_report: bool = False) -> tuple[ReportContext, str]:
+    ctx = setup(snapshots_dir, period, ports, as_of, parameters_file, verify, in_report)
     sid = (subscription_id or (demo_subscription() if ctx.demo else "")).lower()
     if not sid:
         raise AuditkitError(f"subscription_id is required for the snapshots in {ctx.snapshots_dir}")

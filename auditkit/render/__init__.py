@@ -24,6 +24,7 @@ from auditkit.history.period import cutoff, period_of, require_snapshot_in
 from auditkit.present.context import load_context
 from auditkit.present.tenant import report_file, subscriptions_ranked
 from auditkit.render.manifest import MANIFEST, manifest_sha256, versions, write_manifest
+from auditkit.render.pdf import chromium
 from auditkit.render.signature import SIGNATURE_FILE, load_private_key, sign
 from auditkit.render.swap import period_lock, remove_stale, swap, tmp_name
 from auditkit.render.workers import Job, Outcome, run_local
@@ -69,7 +70,7 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
            subscriptions: Sequence[str] | None = None, workers: int | None = None, ports: Any = None,
            parameters_file: str | None = None, flowlogs: str | Path | None = None,
            notebooks: str | Path | None = None, verify: bool = True, allow_partial: bool = False,
-           sign_key: str | Path | None = None,
+           sign_key: str | Path | None = None, pdf: bool = False,
            progress: Callable[[Outcome, int, int], None] | None = None) -> RenderResult:
     """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened."""
     snapshots_dir = Path(snapshots_dir).resolve()
@@ -78,6 +79,7 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     else:
         require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
     key = load_private_key(sign_key) if sign_key else None  # a bad key stops the run before any work
+    browser = chromium() if pdf else None  # so does a --pdf without a Chromium
     nb_dir = notebooks_dir(notebooks)
     # Kernels run in another folder: they get the settings file by its absolute path, the shipped
     # defaults' when no user file applies, so that every report reads the same settings.
@@ -107,7 +109,7 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
         tmp.mkdir(parents=True)
         try:
             return _render_into(tmp, final, ctx, period, subs, invalid, ranked, nb_dir, snapshots_dir, params_path,
-                                flowlogs, verify, workers, allow_partial, key, progress, tuple(stale))
+                                flowlogs, verify, workers, allow_partial, key, progress, tuple(stale), browser)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -115,15 +117,17 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
 
 def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str], invalid: list[str], ranked: Any,
                  nb_dir: Path, snapshots_dir: Path, params_path: Path, flowlogs: Any, verify: bool,
-                 workers: int | None, allow_partial: bool, key: Any, progress: Any, stale: tuple) -> RenderResult:
+                 workers: int | None, allow_partial: bool, key: Any, progress: Any, stale: tuple,
+                 browser: str | None = None) -> RenderResult:
     common = {"snapshots_dir": str(snapshots_dir), "period": period, "ports": list(ctx.history.ports),
-              "parameters_file": str(params_path), "verify_snapshots": verify}
+              "parameters_file": str(params_path), "verify_snapshots": verify, "in_report": True}
     names = dict(zip(ranked["subscription_id"], ranked["name"], strict=True))
     jobs = [Job(str(nb_dir / "tenant_overview.ipynb"), "index", f"NSG exposure audit {period}: tenant overview",
-                {**common, "link_reports": True}, str(tmp))]
+                common, str(tmp), pdf=browser)]
     flow_param = {"flowlogs_dir": str(Path(flowlogs).resolve()) if flowlogs else None}
-    jobs += [Job(str(nb_dir / "subscription_audit.ipynb"), s, f"NSG exposure audit {period}: {s}",
-                 {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s) for s in subs]
+    jobs += [Job(str(nb_dir / "subscription_audit.ipynb"), s, f"NSG exposure audit {period}: {names.get(s, s)} ({s})",
+                 {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s, pdf=browser)
+             for s in subs]
 
     started = datetime.now(UTC)
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
@@ -150,6 +154,7 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
         "snapshot_hashes_checked": verify,
         "unreadable_snapshots": [{"snapshot": u.name, "reason": u.reason} for u in ctx.history.unreadable],
         "reports": [{"file": f"{o.name}.html" if o.ok else None, "notebook": f"{o.name}.ipynb",
+                     "pdf": f"{o.name}.pdf" if o.ok and browser else None,
                      "subscription_id": o.subscription_id,
                      "subscription_name": names.get(o.subscription_id) if o.subscription_id else None,
                      "ok": o.ok, "seconds": o.seconds} for o in sorted(outcomes, key=lambda o: o.name)],

@@ -12,12 +12,13 @@ from traitlets.config import Config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ERROR_TAG = "papermill-error-cell-tag"
+NOTEBOOK_ONLY = "notebook-only"  # narrative for analysts in JupyterLab, not part of the report
 
 
 def exporter() -> HTMLExporter:
     """An HTMLExporter for reports; build once per process (templates load once)."""
     c = Config()
-    c.TagRemovePreprocessor.remove_cell_tags = {ERROR_TAG}
+    c.TagRemovePreprocessor.remove_cell_tags = {ERROR_TAG, NOTEBOOK_ONLY}
     c.TagRemovePreprocessor.enabled = True
     c.HTMLExporter.exclude_input = True
     c.HTMLExporter.exclude_input_prompt = True

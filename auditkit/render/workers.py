@@ -21,6 +21,7 @@ import os
 import queue
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -48,6 +49,7 @@ class Job:
     parameters: dict
     out: str
     subscription_id: str | None = None
+    pdf: str | None = None  # the Chromium to print a PDF beside the HTML with, when asked
 
 
 @dataclass
@@ -64,7 +66,8 @@ def _new_kernel() -> Any:
 
     folder = _state.setdefault("ipc", tempfile.mkdtemp(prefix="auditkit-kernels-"))
     km = KernelManager(kernel_name=KERNEL, transport="ipc", ip=os.path.join(folder, f"k{time.monotonic_ns()}"))
-    km.start_kernel(cwd=_state.get("cwd") or os.getcwd())
+    # The kernel's own output (log lines) would interleave with the command's; errors arrive as messages.
+    km.start_kernel(cwd=_state.get("cwd") or os.getcwd(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _state["kernel_pid"] = getattr(getattr(km, "provisioner", None), "pid", None)
     kc = km.client()
     kc.start_channels()
@@ -193,6 +196,13 @@ def run(job: Job) -> Outcome:
             tmp.replace(html)
         except Exception as exc:  # noqa: BLE001
             error = {"cell": None, "ename": type(exc).__name__, "evalue": f"HTML export failed: {exc}"[:2000]}
+    if not error and job.pdf:
+        from auditkit.render.pdf import print_pdf
+
+        try:
+            print_pdf(html, out / f"{job.name}.pdf", job.pdf)
+        except Exception as exc:  # noqa: BLE001
+            error = {"cell": None, "ename": type(exc).__name__, "evalue": f"PDF print failed: {exc}"[:2000]}
     return Outcome(job.name, job.subscription_id, not error, round(time.monotonic() - started, 3), error)
 
 
@@ -272,16 +282,22 @@ def run_local(jobs: Sequence[Job], workers: int, cwd: str,
                 if progress:
                     progress(payload, len(outcomes), len(jobs))
     finally:
-        stop(procs.values())
+        # After the last report the workers leave on their own (shutting their kernels down);
+        # interrupted, they are stopped at once.
+        stop(procs.values(), grace=STOP_GRACE_SECONDS if len(outcomes) == len(jobs) else 0.0)
         for q in (tasks, results):
             q.cancel_join_thread()
             q.close()
     return [outcomes[j.name] for j in jobs]
 
 
-def stop(procs: Any) -> None:
-    """Terminate workers (each kills its kernel first), then kill any that did not go."""
+def stop(procs: Any, grace: float = 0.0) -> None:
+    """Let workers leave within ``grace`` seconds, then terminate them (each kills its kernel first)
+    and kill any that did not go."""
     procs = list(procs)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
     for p in procs:
         if p.is_alive():
             p.terminate()

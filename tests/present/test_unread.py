@@ -65,8 +65,8 @@ def test_reports_say_not_read_and_never_clean(demo_reports: Path) -> None:
     report = " ".join(_text(demo_reports / legacy["file"]).split())
     assert "Not read since 2026-09-01: the findings below are the last known state" in report
     assert "it cannot be assessed" in report
-    summary = report[report.index("Executive summary"):report.index("Findings")]
-    assert "unknown open on port 25" in summary and "0 open on port" not in summary
+    summary = report[report.rindex("Executive summary"):report.rindex("Custom inbound Allow rules")]
+    assert "unknown open: SMTP (25)" in summary and "0 open:" not in summary
     overview = " ".join(_text(demo_reports / "index.html").split())
     assert "1 subscriptions not read" in overview and "1 subscription(s) not read in the latest snapshot" in overview
     row = overview[overview.index("Subscriptions ranked"):]

@@ -47,7 +47,7 @@ def test_notebook_runs_with_its_defaults(name: str, tmp_path: Path) -> None:
                    for o in c.get("outputs", []))
     assert "plotly-graph-div" in html
     if name == "explore_findings":
-        rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+        rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8-sig"))))
         assert rows and all(r["status"] == "open" and r["port"] == "25" for r in rows)
 
 

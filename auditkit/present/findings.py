@@ -1,0 +1,119 @@
+"""Findings as an auditor reads them: one row per (NSG, rule, port) with what is needed to act on it.
+
+The same annotated frame feeds the reports' findings table, the explore notebook and its exports:
+severity, where the NSG is attached (by name), owner and justification (the rule's own description
+first, then the NSG's tags), expiry (expired ones flagged), first and last seen, age ("at least N
+days" when the finding is as old as the first snapshot), status and the controls it fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from auditkit.history.tag_coverage import description_value
+from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN, History
+from auditkit.settings.controls import Control
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "latent": 4, "info": 5}
+PORT_NAMES = {25: "SMTP", 22: "SSH", 3389: "RDP"}
+LONG_OPEN_DAYS = 90
+
+
+def port_label(port: int) -> str:
+    """``SMTP (25)``, ``RDP (3389)``, or ``port 8080`` for ports without a well-known name."""
+    name = PORT_NAMES.get(int(port))
+    return f"{name} ({int(port)})" if name else f"port {int(port)}"
+
+
+def attached_names(ids: object) -> str:
+    """Subnet and NIC names from the resource ids an NSG is attached to."""
+    if not isinstance(ids, list | tuple | np.ndarray) or not len(ids):
+        return ""
+    out = []
+    for rid in ids:
+        parts = str(rid).split("/")
+        low = [p.lower() for p in parts]
+        if "subnets" in low and "virtualnetworks" in low:
+            out.append(f"subnet {parts[low.index('virtualnetworks') + 1]}/{parts[low.index('subnets') + 1]}")
+        elif "networkinterfaces" in low:
+            out.append(f"NIC {parts[low.index('networkinterfaces') + 1]}")
+        else:
+            out.append(parts[-1])
+    return ", ".join(out)
+
+
+def governance_of(history: History, keys: np.ndarray) -> pd.DataFrame:
+    """Governance rows (owner, expiry, justification, ...) of the NSGs ``keys``, from the latest
+    snapshot that had each (a subscription no longer read keeps what was last known)."""
+    wanted = set(keys)
+    found: list[pd.DataFrame] = []
+    for d in reversed(history.derived):
+        if not wanted:
+            break
+        g = d.governance
+        hit = g[g["nsg_key"].isin(wanted)]
+        if len(hit):
+            found.append(hit)
+            wanted -= set(hit["nsg_key"])
+    if not found:
+        return history.governance.iloc[0:0].set_index("nsg_key")
+    gov = pd.concat(found, ignore_index=True).drop_duplicates("nsg_key").set_index("nsg_key")
+    return gov
+
+
+def annotated(history: History, controls: list[Control], statuses: tuple = (STATUS_OPEN, STATUS_UNKNOWN)) -> pd.DataFrame:
+    """The history's findings with the given statuses, annotated for reading and sorted worst first."""
+    f = history.findings
+    f = f[f["status"].isin(statuses)].copy() if statuses else f.copy()
+    if not len(f):
+        return f.assign(**{c: pd.Series(dtype=object) for c in (
+            "attached_to", "owner", "justification", "expiry", "expired", "expiry_text", "age", "controls",
+            "port_label", "ports")})
+    settings = history.settings
+    keys = f["nsg_key"].to_numpy(dtype=object)
+    gov = governance_of(history, keys)
+
+    def from_gov(col: str) -> np.ndarray:
+        return gov[col].reindex(keys).to_numpy(dtype=object) if col in gov else np.full(len(f), None, dtype=object)
+
+    desc = f["description"].astype(object).where(f["description"].notna(), "")
+    rule_owner = description_value(desc, settings.description_keys("owner"))
+    rule_just = description_value(desc, settings.description_keys("justification"))
+    f["owner"] = np.where(pd.notna(rule_owner), rule_owner, from_gov("owner"))
+    f["justification"] = np.where(pd.notna(rule_just), rule_just, from_gov("justification"))
+    f["expiry"] = from_gov("expiry")
+    f["expired"] = pd.Series(from_gov("expired"), index=f.index).fillna(False).astype(bool).to_numpy()
+    f["expiry_text"] = [("" if not isinstance(e, str) else f"{e} (expired)" if x else e)
+                        for e, x in zip(f["expiry"], f["expired"], strict=True)]
+    if "attached_ids" in f:
+        f["attached_to"] = [attached_names(i) or ("nothing (latent)" if not a else "subnet/NIC")
+                            for i, a in zip(f["attached_ids"], f["attached"], strict=True)]
+    else:
+        f["attached_to"] = f["attached"].map({True: "subnet/NIC", False: "nothing (latent)"})
+    first = history.snapshots["as_of"].iloc[0]
+    since_start = (f["first_seen"] <= first).to_numpy()
+    days = f["age_days"].to_numpy(dtype=float)
+    f["age"] = [("" if np.isnan(d) else f"at least {d:.0f} days" if s else f"{d:.0f} days")
+                for d, s in zip(days, since_start, strict=True)]
+    f["controls"] = [", ".join(c.label for c in controls if c.applies(int(p))) for p in f["port"]]
+    f["port_label"] = [port_label(p) for p in f["port"]]
+    f["ports"] = f["destination_ports"]
+    order = np.lexsort((f["rule_name"].astype(str).to_numpy(), f["nsg_name"].astype(str).to_numpy(),
+                        f["port"].to_numpy(), (f["status"] != STATUS_OPEN).to_numpy(),
+                        f["severity"].map(SEVERITY_ORDER).fillna(9).to_numpy()))
+    return f.iloc[order].reset_index(drop=True)
+
+
+TABLE_COLUMNS = ["severity", "port", "nsg_name", "resource_group", "rule_name", "priority", "sources", "ports",
+                 "attached_to", "owner", "justification", "expiry_text", "first_seen", "last_seen", "age", "status",
+                 "controls"]
+TABLE_HEADERS = ["Severity", "Port", "NSG", "Resource group", "Rule", "Priority", "Sources", "Ports", "Attached to",
+                 "Owner", "Justification", "Expiry", "First seen", "Last seen", "Age", "Status", "Controls failed"]
+
+
+def long_open(frame: pd.DataFrame, days: int = LONG_OPEN_DAYS) -> int:
+    """Open findings older than ``days``."""
+    if not len(frame):
+        return 0
+    return int(((frame["status"] == STATUS_OPEN) & (frame["age_days"].fillna(-1) > days)).sum())
