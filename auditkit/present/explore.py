@@ -230,7 +230,16 @@ def workbench(ctx: ReportContext, frame: pd.DataFrame | None = None, export_dir:
 
 
 def interactive_mode() -> None:
-    """Offline itables (its JavaScript embedded in the notebook, no CDN)."""
-    from itables import init_notebook_mode
+    """Offline itables (its JavaScript embedded in the notebook, no CDN).
 
+    The bundle is displayed first: itables' own set-up awaits it in a module script, which a live
+    JupyterLab may run before the next output (a page error otherwise); the set-up then skips it.
+    """
+    from IPython.display import HTML as Raw
+    from IPython.display import display
+    from itables import init_notebook_mode
+    from itables import options as itables_options
+    from itables.javascript import generate_init_offline_itables_html
+
+    display(Raw(generate_init_offline_itables_html(itables_options.dt_bundle)))
     init_notebook_mode(all_interactive=False, connected=False)
