@@ -173,3 +173,24 @@ def test_controls_file_can_be_replaced_and_is_checked(tmp_path: Path, monkeypatc
     with pytest.raises(InputError, match="frameworks entry 1 \\(HOUSE\\), control 1.*quote ids"):
         load_controls()
     assert load_settings().ports == (25, 22, 3389)
+
+
+def test_links_in_jupyterlab_point_at_rendered_reports_or_say_they_are_missing(demo_snapshots: Path, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    import shutil
+
+    from auditkit.present.tenant import ranking
+    from auditkit.settings import init_folder
+
+    init_folder(tmp_path / "audit")
+    shutil.copytree(demo_snapshots, tmp_path / "audit" / "snapshots", ignore=shutil.ignore_patterns(".cache"),
+                    dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path / "audit" / "notebooks")
+    ctx = load_context(str(tmp_path / "audit" / "snapshots"))
+    sub = ctx.subscriptions["subscription_id"].iloc[0]
+    assert ctx.report_href(sub) is None and "not rendered" in str(ranking(ctx))
+    period = tmp_path / "audit" / "reports" / ctx.period
+    period.mkdir(parents=True)
+    (period / f"{sub}.html").write_text("<html></html>")
+    assert ctx.report_href(sub) == f"../reports/{ctx.period}/{sub}.html"
+    assert f'href="../reports/{ctx.period}/{sub}.html"' in str(ranking(ctx))
