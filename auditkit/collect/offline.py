@@ -12,17 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.collect.store import write
-from auditkit.evidence.records import read_json, records_from, require_nsgs, subscription_records_from
+from auditkit.engine.topology import TOPOLOGY_TYPES
+from auditkit.evidence.records import (
+    read_json,
+    records_from,
+    require_nsgs,
+    subscription_records_from,
+    typed_records_from,
+)
 from auditkit.evidence.snapshot import parse_as_of, sha256_file
 
 
 def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
                           subscription_rows: Sequence[dict] = (), subscriptions: Sequence[str] = (),
-                          source: dict | None = None) -> Path:
+                          source: dict | None = None, topology_rows: list | None = None) -> Path:
     """Write NSG records already in memory (an export, the demo tenant) as a snapshot.
 
     The subscriptions collected are those in ``subscriptions``, those of ``subscription_rows`` and
-    those that own an NSG in ``records``.
+    those that own an NSG in ``records``. ``topology_rows`` (NICs, VNets, load balancers...) are
+    the topology read with them; ``None`` means none was read (exposure is then unknown).
     """
     ids = {s.lower() for s in subscriptions}
     ids |= {str(r.get("subscriptionId", "")).lower() for r in subscription_rows if r.get("subscriptionId")}
@@ -38,6 +46,7 @@ def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapsho
                      nsg_rows=list(records), sub_rows=list(subscription_rows), requested=sorted(ids),
                      collected=sorted(ids), failed=[],
                  source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None}, stats=None,
+                 topology_rows=topology_rows,
                  identity={"kind": "offline", "note": "records imported without credentials: the identity that "
                                                       "exported them is not known to the kit"})
 
@@ -48,13 +57,16 @@ def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshot
 
     The subscriptions collected are those named in ``subscriptions``, those whose rows the export
     carries (``resourcecontainers``), and those that own an NSG in it. An export with no NSG at
-    all is refused unless ``allow_empty``: it is not a clean tenant.
+    all is refused unless ``allow_empty``: it is not a clean tenant. Topology records in the same
+    ``data`` list (told apart by ``type``) make the snapshot's topology; an export with none has
+    no topology (exposure unknown), never an empty one.
     """
     obj = read_json(path)
     records = records_from(obj, where=str(path))
     if not allow_empty:
         require_nsgs(records, obj, str(path))
-    return snapshot_from_records(records, snapshots_dir=snapshots_dir, as_of=as_of,
+    topology = typed_records_from(obj, TOPOLOGY_TYPES)
+    return snapshot_from_records(records, snapshots_dir=snapshots_dir, as_of=as_of, topology_rows=topology or None,
                                  subscription_rows=subscription_records_from(obj), subscriptions=subscriptions or (),
                                  source={"kind": "file", "name": Path(path).name, "sha256": sha256_file(Path(path))})
 

@@ -17,6 +17,7 @@ from auditkit import __version__
 from auditkit.collect.queries import QUERIES
 from auditkit.collect.resourcegraph import Stats
 from auditkit.engine.rules import rules_table
+from auditkit.engine.topology import TOPOLOGY_TYPES, topology_table
 from auditkit.evidence.snapshot import write_snapshot
 
 
@@ -61,7 +62,13 @@ def token_identity(token: str) -> dict:
 
 def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime, nsg_rows: list, sub_rows: list,
           requested: Any, collected: list[str], failed: list[dict], source: dict,
-          stats: Stats | None, identity: dict | None = None) -> Path:
+          stats: Stats | None, identity: dict | None = None, topology_rows: list | None = None,
+          topology_failed: Sequence[str] = ()) -> Path:
+    """Write one snapshot: the NSG tables, and the topology tables when ``topology_rows`` were read.
+
+    ``topology_rows=None`` means the topology was not collected (reports then say
+    "unknown-topology"); ``topology_failed`` names subscriptions whose topology queries failed.
+    """
     tables = rules_table(nsg_rows)
     subs = subscription_table(sub_rows, collected)
     keys = {str(r.get("id", "")).lower() for r in nsg_rows if isinstance(r, dict)}
@@ -79,9 +86,21 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
                    "duplicate_rows": len(nsg_rows) - len(keys), "record_errors": len(tables.errors)},
         "record_errors": tables.errors.to_dict(orient="records"),
     }
+    raw = {"subscriptions": sub_rows, "nsgs": nsg_rows}
+    frames = {"subscriptions": subs, "nsgs": tables.nsgs, "rules": tables.rules}
+    if topology_rows is not None:
+        topo = topology_table(topology_rows)
+        raw["topology"] = topology_rows
+        frames.update({f"topo_{k}": v for k, v in topo.tables.items()})
+        meta["topology"] = {"types": list(TOPOLOGY_TYPES), "counts": topo.counts(), "raw_rows": len(topology_rows),
+                            "failed_subscriptions": sorted({s.lower() for s in topology_failed}),
+                            "errors": len(topo.errors)}
+        meta["record_errors"] = meta["record_errors"] + topo.errors
+        meta["counts"]["record_errors"] = len(meta["record_errors"])
+    else:
+        meta["topology"] = None
     if stats is not None:
         meta["requests"] = stats.as_dict()
-    return write_snapshot(snapshots_dir, as_of, raw={"subscriptions": sub_rows, "nsgs": nsg_rows},
-                          tables={"subscriptions": subs, "nsgs": tables.nsgs, "rules": tables.rules}, meta=meta)
+    return write_snapshot(snapshots_dir, as_of, raw=raw, tables=frames, meta=meta)
 
 

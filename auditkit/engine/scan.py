@@ -12,8 +12,11 @@ import pandas as pd
 
 from auditkit.engine.fields import parse_rules
 from auditkit.engine.findings import broad, findings
+from auditkit.engine.reachability import effective_exposure, reachable, unknown_exposure
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
-from auditkit.evidence.records import EmptyInput, read_json, records_from, require_nsgs
+from auditkit.engine.topology import TOPOLOGY_TABLES, TOPOLOGY_TYPES, Topology, topology_table
+from auditkit.errors import InputError
+from auditkit.evidence.records import EmptyInput, read_json, records_from, require_nsgs, typed_records_from
 from auditkit.evidence.snapshot import Snapshot, open_snapshot
 
 DEFAULT_PORTS: tuple[int, ...] = (25, 22, 3389)
@@ -31,6 +34,8 @@ class ScanResult:
     broad: pd.DataFrame
     shadowed: int = 0
     extra: dict = field(default_factory=dict)
+    topology: Topology | None = None
+    topology_note: str = ""
 
     def summary(self) -> dict:
         """Counts for a report header: NSGs, rules, findings, per port, attached vs latent."""
@@ -51,6 +56,8 @@ class ScanResult:
             "broad": int(len(self.broad)),
             "errors": int(len(self.errors)),
             "ports": list(self.ports),
+            "exposure": {e: int((live["exposure"] == e).sum()) if len(live) and "exposure" in live else 0
+                         for e in ("reachable", "no-public-path", "blocked", "latent", "unknown-topology")},
             **self.extra,
         }
 
@@ -88,12 +95,49 @@ def load_records(source: Any, allow_empty: bool = True) -> list:
 
 def load_tables(source: Any, allow_empty: bool = True, verify: bool = True) -> Tables:
     """The NSG and rules tables of a snapshot directory, an export file, or records in memory."""
+    return load_inputs(source, allow_empty=allow_empty, verify=verify)[0]
+
+
+TOPOLOGY_MISSING = ("the input carries no topology (NICs, subnets, public IPs, load balancers): collected before "
+                    "effective exposure existed, or exported without those types")
+
+
+def load_inputs(source: Any, allow_empty: bool = True,
+                verify: bool = True) -> tuple[Tables, Topology | None, set[str], str]:
+    """Tables, topology (None when the input has none), subscriptions whose topology failed, and why not.
+
+    A snapshot's topology tables are read when its ``meta.json`` says they were collected; an
+    export's topology records are those of ``TOPOLOGY_TYPES`` in the same list as its NSGs.
+    """
     if isinstance(source, Snapshot) or (isinstance(source, str | Path) and Path(source).is_dir()):
         # A snapshot records what its collection read; an empty one was accepted when it was written.
         snap = source if isinstance(source, Snapshot) else open_snapshot(source, verify=verify)
-        return Tables(nsgs=snap.table("nsgs"), rules=snap.table("rules"),
-                      errors=pd.DataFrame(snap.meta.get("record_errors", []), columns=ERROR_COLUMNS))
-    return rules_table(load_records(source, allow_empty=allow_empty))
+        tables = Tables(nsgs=snap.table("nsgs"), rules=snap.table("rules"),
+                        errors=pd.DataFrame(snap.meta.get("record_errors", []), columns=ERROR_COLUMNS))
+        info = snap.meta.get("topology")
+        if not isinstance(info, dict):
+            return tables, None, set(), TOPOLOGY_MISSING
+        topo = Topology({name: snap.table(f"topo_{name}") for name in TOPOLOGY_TABLES})
+        failed = {str(s).lower() for s in info.get("failed_subscriptions") or []}
+        return tables, topo, failed, ""
+    if isinstance(source, str | Path):
+        obj, where = read_json(source), str(source)
+    else:
+        obj, where = source, "input"
+    records = records_from(obj, where=where) if isinstance(obj, Mapping) or isinstance(source, str | Path) \
+        else [r for r in obj if not (isinstance(r, Mapping) and str(r.get("type", "")).lower() in TOPOLOGY_TYPES)]
+    if not allow_empty:
+        require_nsgs(records, obj, where)
+    topo_rows = typed_records_from(obj, TOPOLOGY_TYPES)
+    tables = rules_table(records)
+    if not topo_rows:
+        return tables, None, set(), TOPOLOGY_MISSING
+    topo = topology_table(topo_rows)
+    if topo.errors:
+        tables = Tables(nsgs=tables.nsgs, rules=tables.rules,
+                        errors=pd.concat([tables.errors, pd.DataFrame(topo.errors, columns=ERROR_COLUMNS)],
+                                         ignore_index=True))
+    return tables, topo, set(), ""
 
 
 def _is_snapshot(source: Any) -> bool:
@@ -101,16 +145,17 @@ def _is_snapshot(source: Any) -> bool:
 
 
 def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, include_shadowed: bool = False,
-         allow_empty: bool = False, verify: bool = True) -> ScanResult:
+         allow_empty: bool = False, verify: bool = True, exposure: bool | None = None) -> ScanResult:
     """Evaluate NSG records and return the internet exposures on ``ports`` and every input error.
 
     ``records_or_path``: a snapshot directory, an export file, a parsed export or a list of records.
     An export with no NSG record at all raises ``EmptyInput`` unless ``allow_empty``: an empty
     input is not a clean tenant. A snapshot's files are checked against its ``meta.json`` unless
-    ``verify`` is false.
+    ``verify`` is false. ``exposure`` (default: when the input has topology) adds each finding's
+    effective ``exposure``, ``endpoints`` and the severity that follows (see ``reachability``).
     """
     port_tuple = parse_ports(ports)
-    tables = load_tables(records_or_path, allow_empty=allow_empty, verify=verify)
+    tables, topo, topo_failed, note = load_inputs(records_or_path, allow_empty=allow_empty, verify=verify)
     if not allow_empty and not len(tables.nsgs) and len(tables.errors) and not _is_snapshot(records_or_path):
         first = tables.errors.iloc[0]
         raise EmptyInput(f"{records_or_path if isinstance(records_or_path, str | Path) else 'input'}: no readable "
@@ -125,6 +170,12 @@ def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, inclu
         found["attached_ids"] = by_nsg.reindex(found["nsg_id"].str.lower().to_numpy()).to_numpy(dtype=object)
     else:
         found["attached_ids"] = [()] * len(found)
+    if exposure is False:
+        found = unknown_exposure(found, "effective exposure not evaluated (--no-exposure)")
+    elif topo is None:
+        found = unknown_exposure(found, note)
+    else:
+        found = effective_exposure(found, parsed, topo, tables.nsgs, topo_failed)
     if not include_shadowed:
         found = found[~found["shadowed"].to_numpy(dtype=bool)].reset_index(drop=True)
     return ScanResult(
@@ -135,7 +186,24 @@ def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, inclu
         rules=tables.rules,
         broad=broad(parsed, port_tuple),
         shadowed=n_shadowed,
+        topology=topo,
+        topology_note=note,
     )
+
+
+def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
+    """What the internet reaches on ``port`` right now: one row per (endpoint, public path).
+
+    ``source`` as for ``scan``; an input without topology raises ``InputError`` (there is nothing
+    to answer from, and an empty answer would read as "nothing reachable").
+    """
+    tables, topo, failed, note = load_inputs(source, verify=verify)
+    if topo is None:
+        raise InputError(f"{source if isinstance(source, str | Path) else 'input'}: {note}; "
+                         "collect again (auditkit collect) to answer what is reachable")
+    out = reachable(parse_rules(tables.rules), topo, tables.nsgs, parse_ports([port])[0])
+    out.attrs["unknown_subscriptions"] = sorted(failed)
+    return out
 
 
 def _errors(record_errors: pd.DataFrame, field_errors: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:

@@ -65,6 +65,23 @@ def records_from(obj: Any, where: str = "input") -> list[dict]:
     raise InputError(f"{where}: unknown shape: JSON {type(obj).__name__}; expected a list or an object of NSG records")
 
 
+def typed_records_from(obj: Any, types: Iterable[str]) -> list[dict]:
+    """The records of the given resource ``types`` (lower-case) that a mixed export carries, in order.
+
+    The shapes are those of ``records_from``; records without a ``type`` are never included.
+    """
+    wanted = {t.lower() for t in types}
+    items: Any = obj
+    if isinstance(obj, Mapping):
+        items = next((obj[k] for k in ("data", "value") if k in obj), [obj])
+        if isinstance(items, Mapping) and "columns" in items and "rows" in items:
+            names = [c.get("name") if isinstance(c, Mapping) else c for c in items.get("columns") or []]
+            items = [dict(zip(names, row, strict=False)) for row in items.get("rows") or [] if isinstance(row, list)]
+    if not isinstance(items, list):
+        return []
+    return [i for i in items if isinstance(i, Mapping) and str(i.get("type", "")).lower() in wanted]
+
+
 def subscription_records_from(obj: Any) -> list[dict]:
     """Subscription rows (``resourcecontainers``) that an export may carry beside its NSGs."""
     items = obj.get("data", obj.get("value")) if isinstance(obj, Mapping) else obj

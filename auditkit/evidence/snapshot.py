@@ -33,9 +33,11 @@ NAME_FORMAT = "%Y-%m-%dT%H%M%SZ"
 META = "meta.json"
 FORMAT_VERSION = 1
 LIST_COLUMNS = ("source_prefixes", "source_ports", "destination_prefixes", "destination_ports", "source_asgs",
-                "destination_asgs", "sources", "destinations", "field_errors", "attached_ids", "hidden_by")
+                "destination_asgs", "sources", "destinations", "field_errors", "attached_ids", "hidden_by",
+                # topology tables (see auditkit.engine.topology)
+                "pools", "nat_rules", "nat_pools", "asgs", "prefixes", "frontend_ids", "pool_ids")
 TEXT_COLUMNS = ("direction", "access", "protocol")
-JSON_COLUMNS = ("tags",)
+JSON_COLUMNS = ("tags", "endpoints")
 _SEP = "\x1f"  # ASCII unit separator: never part of an address, port or id
 
 

@@ -1,0 +1,72 @@
+"""Endpoints: what the internet could reach, one row per NIC ip configuration or scale set profile.
+
+Each endpoint carries the two NSGs that govern its inbound traffic (its subnet's, then its NIC's),
+its private address as an IPv4 range (one address for a NIC; the subnet's prefix for a scale set
+profile, which stands for every instance), its public IP, load balancer links and application
+security groups.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import pandas as pd
+
+from auditkit.engine.intervals import V4_MAX
+from auditkit.engine.topology import Topology
+
+ENDPOINT_COLUMNS = ["subscription_id", "kind", "nic_id", "nic_name", "ipconfig_id", "vm_id", "vm_name", "power_state",
+                    "private_ip", "lo", "hi", "subnet_id", "subnet_name", "vnet_name", "subnet_nsg", "nic_nsg",
+                    "public_ip_id", "public_ip", "public_ip_sku", "public_ip_per_instance", "pools", "nat_rules",
+                    "nat_pools", "asgs"]
+
+
+def _range(text: str) -> tuple[int, int]:
+    """An IPv4 address or prefix as (lo, hi); the whole IPv4 space when it cannot be read, so that
+    a destination prefix is never assumed to miss an endpoint whose address is unknown."""
+    try:
+        net = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return 0, V4_MAX
+    if net.version != 4:
+        return 0, V4_MAX
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def endpoints(topo: Topology) -> pd.DataFrame:
+    """The endpoint table of a topology (see module docstring), indexed 0..n-1."""
+    ip = topo["ipconfigs"]
+    subnets = topo["subnets"].drop_duplicates("subnet_id").set_index("subnet_id")
+    vms = topo["vms"].drop_duplicates("vm_id").set_index("vm_id")
+    pips = topo["public_ips"].drop_duplicates("public_ip_id").set_index("public_ip_id")
+    sid = ip["subnet_id"].to_numpy(dtype=object)
+    sub = subnets.reindex(sid)
+    vm = vms.reindex(ip["vm_id"].to_numpy(dtype=object))
+    pip = pips.reindex(ip["public_ip_id"].to_numpy(dtype=object))
+    # A NIC's own address; else (scale set profile) the subnet's first prefix.
+    first_prefix = sub["prefixes"].map(lambda p: p[0] if isinstance(p, tuple) and p else "").to_numpy(dtype=object)
+    where = np.where(ip["private_ip"].to_numpy(dtype=object) != "", ip["private_ip"].to_numpy(dtype=object),
+                     first_prefix)
+    codes, uniques = pd.factorize(pd.Series(where, dtype=object))
+    ranges = np.array([_range(u) for u in uniques] + [(0, V4_MAX)], dtype=np.int64).reshape(-1, 2)
+    lo_hi = ranges[codes]
+    out = pd.DataFrame({
+        "subscription_id": ip["subscription_id"].to_numpy(), "kind": ip["kind"].to_numpy(),
+        "nic_id": ip["nic_id"].to_numpy(), "nic_name": ip["nic_name"].to_numpy(),
+        "ipconfig_id": ip["ipconfig_id"].to_numpy(), "vm_id": ip["vm_id"].to_numpy(),
+        "vm_name": vm["vm_name"].fillna("").to_numpy(dtype=object),
+        "power_state": vm["power_state"].fillna("").to_numpy(dtype=object),
+        "private_ip": ip["private_ip"].to_numpy(), "lo": lo_hi[:, 0], "hi": lo_hi[:, 1],
+        "subnet_id": sid, "subnet_name": sub["subnet_name"].fillna("").to_numpy(dtype=object),
+        "vnet_name": sub["vnet_name"].fillna("").to_numpy(dtype=object),
+        "subnet_nsg": sub["nsg_id"].fillna("").to_numpy(dtype=object),
+        "nic_nsg": ip["nic_nsg_id"].to_numpy(dtype=object),
+        "public_ip_id": ip["public_ip_id"].to_numpy(dtype=object),
+        "public_ip": pip["ip_address"].fillna("").to_numpy(dtype=object),
+        "public_ip_sku": pip["sku"].fillna("").to_numpy(dtype=object),
+        "public_ip_per_instance": ip["public_ip_per_instance"].to_numpy(dtype=bool),
+        "pools": ip["pools"].to_numpy(), "nat_rules": ip["nat_rules"].to_numpy(),
+        "nat_pools": ip["nat_pools"].to_numpy(), "asgs": ip["asgs"].to_numpy(),
+    }, columns=ENDPOINT_COLUMNS)
+    return out.reset_index(drop=True)

@@ -1,0 +1,273 @@
+"""Effective exposure: does a finding's rule let the internet reach a machine, and by which path.
+
+Azure evaluates inbound traffic with the subnet's NSG first and then the NIC's; it enters only
+when every NSG present allows it, and an absent NSG allows ("How network security groups filter
+network traffic"). Each NSG is evaluated as the engine evaluates rules: by ascending priority,
+first match wins, default rules included (a record without them still ends in DenyAllInBound,
+65500). The packet is one from an arbitrary internet address: a rule matches it when its sources
+cover the whole internet (``*``, ``Any``, ``Internet``, prefixes covering all of IPv4 or IPv6);
+rules naming narrower sources neither open nor close the endpoint to the internet at large. The
+destination is the endpoint's own address: a rule applies only when its destination prefix
+contains it, its destination ``VirtualNetwork`` tag (every endpoint is in a VNet), or one of its
+destination application security groups holds the endpoint's ip configuration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from auditkit.engine.endpoints import endpoints as endpoint_table
+from auditkit.engine.exposure import _covers_port, _full_cover, _rule_mask
+from auditkit.engine.fields import TCP_PROTOCOLS, ParsedRules
+from auditkit.engine.paths import PATH_COLUMNS, public_paths
+from auditkit.engine.topology import Topology
+
+EXPOSURES = ("reachable", "no-public-path", "blocked", "latent", "unknown-topology")
+SEVERITY = {"reachable": "critical", "no-public-path": "high", "blocked": "medium", "latent": "low"}
+ENDPOINT_FIELDS = ["nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by"]
+# Destination service tags that contain every endpoint of a VNet; other tags (Internet, Storage...)
+# name addresses outside it and never apply to a VM's private address.
+_VNET_TAGS = ("virtualnetwork",)
+
+
+def _internet_rules(parsed: ParsedRules, port: int) -> pd.DataFrame:
+    """Inbound rules (custom and default) whose sources are the whole IPv4 internet, that cover TCP ``port``.
+
+    Endpoints are reached over IPv4 (their public IPs and load balancer frontends are IPv4): a
+    rule from ``::/0`` alone admits no IPv4 packet and is left out here.
+    """
+    rules = parsed.rules
+    n = len(rules)
+    ok = (parsed.direction == "inbound") & np.isin(parsed.protocol, TCP_PROTOCOLS) & _covers_port(
+        parsed.destination_ports, n, port)
+    src = parsed.sources
+    wide = _rule_mask(n, src.loc[src["kind"] == "all", "rule"].to_numpy())
+    wide[_full_cover(src, np.flatnonzero(ok), "v4")] = True
+    ok &= wide
+    pos = np.flatnonzero(ok)
+    return pd.DataFrame({"rule": pos, "nsg_key": rules["nsg_key"].to_numpy(dtype=object)[pos],
+                         "priority": rules["priority"].to_numpy(dtype=float, na_value=np.inf)[pos],
+                         "allow": parsed.access[pos] == "allow",
+                         "rule_name": rules["rule_name"].to_numpy(dtype=object)[pos]})
+
+
+def applies(parsed: ParsedRules, ep: pd.DataFrame, rule: np.ndarray, endpoint: np.ndarray) -> np.ndarray:
+    """Boolean per (rule, endpoint) pair: the rule's destination includes the endpoint."""
+    if not len(rule):
+        return np.zeros(0, dtype=bool)
+    pairs = pd.DataFrame({"pair": np.arange(len(rule)), "rule": rule, "endpoint": endpoint})
+    m = pairs.merge(parsed.destinations[["rule", "kind", "token", "lo", "hi"]], on="rule")
+    e = m["endpoint"].to_numpy()
+    kind = m["kind"].to_numpy(dtype=object)
+    hit = (kind == "all") | (kind == "v6")  # an IPv6 destination: applied when the endpoint's family is unknown
+    v4 = kind == "v4"
+    hit |= v4 & (m["lo"].to_numpy() <= ep["hi"].to_numpy()[e]) & (m["hi"].to_numpy() >= ep["lo"].to_numpy()[e])
+    hit |= (kind == "tag") & np.isin(m["token"].to_numpy(dtype=object), _VNET_TAGS)
+    is_asg = kind == "asg"
+    if is_asg.any():
+        members = {(i, a) for i, lst in zip(ep.index, ep["asgs"], strict=True) for a in lst}
+        hit[is_asg] = [(x, t) in members for x, t in zip(e[is_asg], m["token"].to_numpy(dtype=object)[is_asg],
+                                                         strict=True)]
+    out = np.zeros(len(rule), dtype=bool)
+    out[m["pair"].to_numpy()[hit]] = True
+    return out
+
+
+def nsg_verdicts(parsed: ParsedRules, ep: pd.DataFrame, port: int, known_nsgs: set[str]) -> pd.DataFrame:
+    """Per (endpoint, role) with an NSG: does that NSG admit the internet on ``port``, and by which rule.
+
+    ``role`` is ``subnet`` or ``nic``. An NSG referenced but absent from the snapshot is not known
+    to deny: its verdict is ``allow`` with rule ``(NSG not in snapshot)``.
+    """
+    frames = []
+    for role, column in (("subnet", "subnet_nsg"), ("nic", "nic_nsg")):
+        nsg = ep[column].to_numpy(dtype=object)
+        have = np.flatnonzero(nsg != "")
+        frames.append(pd.DataFrame({"endpoint": have, "role": role, "nsg_key": nsg[have]}))
+    roles = pd.concat(frames, ignore_index=True)
+    rules = _internet_rules(parsed, port)
+    pairs = roles.merge(rules, on="nsg_key")
+    ok = applies(parsed, ep, pairs["rule"].to_numpy(), pairs["endpoint"].to_numpy())
+    first = pairs[ok].sort_values(["endpoint", "role", "priority"], kind="stable") \
+        .drop_duplicates(["endpoint", "role"])
+    out = roles.merge(first[["endpoint", "role", "allow", "rule_name", "priority"]], on=["endpoint", "role"],
+                      how="left")
+    unmatched = out["allow"].isna().to_numpy()
+    known = out["nsg_key"].isin(known_nsgs).to_numpy()
+    allow = np.array(out["allow"].to_numpy(dtype=object), dtype=object)
+    name = np.array(out["rule_name"].to_numpy(dtype=object), dtype=object)
+    allow[unmatched & known] = False  # no rule matched: the implicit DenyAllInBound (65500)
+    name[unmatched & known] = "DenyAllInBound"
+    allow[unmatched & ~known] = True
+    name[unmatched & ~known] = "(NSG not in snapshot)"
+    out["allow"] = allow.astype(bool)
+    out["rule_name"] = name
+    return out
+
+
+def _role_lookup(verdicts: pd.DataFrame, role: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    allow = np.ones(n, dtype=bool)
+    rule = np.full(n, "", dtype=object)
+    v = verdicts[verdicts["role"] == role]
+    allow[v["endpoint"].to_numpy()] = v["allow"].to_numpy(dtype=bool)
+    rule[v["endpoint"].to_numpy()] = v["rule_name"].to_numpy(dtype=object)
+    return allow, rule
+
+
+def _name(nsg_key: np.ndarray, names: dict) -> np.ndarray:
+    return np.array([names.get(k, k.rsplit("/", 1)[-1]) for k in nsg_key], dtype=object)
+
+
+def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topology,
+                       nsgs: pd.DataFrame, unknown_subscriptions: set[str] = frozenset()) -> pd.DataFrame:
+    """``findings`` with ``exposure``, ``severity`` and ``endpoints`` (a tuple of dicts, see ENDPOINT_FIELDS).
+
+    Findings of subscriptions in ``unknown_subscriptions`` (their topology was not read), and
+    findings whose NSG is attached to a subnet or NIC missing from the topology, get
+    ``unknown-topology`` and keep their severity.
+    """
+    out = findings.copy()
+    n = len(out)
+    exposure = np.full(n, "latent", dtype=object)
+    endpoints_col = [()] * n
+    reason = np.full(n, "", dtype=object)
+    if not n:
+        out["exposure"], out["endpoints"], out["exposure_note"] = exposure, endpoints_col, reason
+        return out
+    ep = endpoint_table(topo)
+    known = set(nsgs["nsg_key"].astype(str))
+    names = dict(zip(nsgs["nsg_key"], nsgs["nsg_name"], strict=False))
+    key = out["nsg_id"].astype(str).str.lower().to_numpy(dtype=object)
+    pos_of = pd.Series(np.arange(len(parsed.rules)),
+                       index=pd.MultiIndex.from_arrays([parsed.rules["nsg_key"].to_numpy(dtype=object),
+                                                        parsed.rules["rule_name"].to_numpy(dtype=object)]))
+    pos_of = pos_of[~pos_of.index.duplicated()]
+    rule_pos = pos_of.reindex(pd.MultiIndex.from_arrays([key, out["rule_name"].to_numpy(dtype=object)])) \
+        .to_numpy(dtype=float)
+    entries: dict[int, list] = {i: [] for i in range(n)}
+    for port in pd.unique(out["port"]):
+        rows = np.flatnonzero(out["port"].to_numpy() == port)
+        f = pd.DataFrame({"finding": rows, "nsg_key": key[rows], "rule": rule_pos[rows]})
+        governed = pd.concat([f.merge(ep[["subnet_nsg"]].reset_index(names="endpoint"), left_on="nsg_key",
+                                      right_on="subnet_nsg"),
+                              f.merge(ep[["nic_nsg"]].reset_index(names="endpoint"), left_on="nsg_key",
+                                      right_on="nic_nsg")], ignore_index=True)
+        governed = governed.drop_duplicates(["finding", "endpoint"])[["finding", "endpoint", "rule"]]
+        governed = governed[~np.isnan(governed["rule"].to_numpy(dtype=float))].reset_index(drop=True)
+        if not len(governed):
+            continue
+        e = governed["endpoint"].to_numpy()
+        own = applies(parsed, ep, governed["rule"].to_numpy(dtype=np.int64), e)
+        verdicts = nsg_verdicts(parsed, ep, int(port), known)
+        s_allow, s_rule = _role_lookup(verdicts, "subnet", len(ep))
+        n_allow, n_rule = _role_lookup(verdicts, "nic", len(ep))
+        subnet_nsg = ep["subnet_nsg"].to_numpy(dtype=object)[e]
+        nic_nsg = ep["nic_nsg"].to_numpy(dtype=object)[e]
+        blocked = np.full(len(e), None, dtype=object)
+        f_key = key[governed["finding"].to_numpy()]
+        f_rule = out["rule_name"].to_numpy(dtype=object)[governed["finding"].to_numpy()]
+        # Inbound order: the subnet's NSG, then the NIC's; the first that denies is named.
+        nic_deny = ~n_allow[e]
+        blocked[nic_deny] = [f"{a}: {b}" for a, b in zip(_name(nic_nsg[nic_deny], names), n_rule[e][nic_deny],
+                                                          strict=True)]
+        sub_deny = ~s_allow[e]
+        blocked[sub_deny] = [f"{a}: {b}" for a, b in zip(_name(subnet_nsg[sub_deny], names), s_rule[e][sub_deny],
+                                                          strict=True)]
+        blocked[~own] = [f"{a}: {b} (its destination does not include this endpoint)"
+                         for a, b in zip(_name(f_key[~own], names), f_rule[~own], strict=True)]
+        allowed = own & s_allow[e] & n_allow[e]
+        paths = public_paths(ep, topo, int(port))
+        g = governed.assign(allowed=allowed, blocked_by=blocked)
+        g = g.merge(paths, on="endpoint", how="left")
+        has_path = g["path"].notna().to_numpy()
+        g["reach"] = g["allowed"].to_numpy(dtype=bool) & has_path
+        per = g.groupby("finding").agg(reach=("reach", "any"), allowed=("allowed", "any"))
+        idx = per.index.to_numpy()
+        exposure[idx] = np.where(per["reach"], "reachable", np.where(per["allowed"], "no-public-path", "blocked"))
+        g = g.sort_values(["finding", "reach", "allowed"], ascending=[True, False, False], kind="stable")
+        cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by"]].to_numpy(dtype=object)
+        epv = ep[["nic_id", "vm_id", "vm_name", "private_ip"]].to_numpy(dtype=object)
+        for fi, ei, path, pip, fport, why in cols:
+            nic, vm, vm_name, private = epv[ei]
+            entries[fi].append({"nic_id": nic, "vm_id": vm or None, "vm_name": vm_name or None,
+                                "private_ip": private or None,
+                                "public_ip": pip if isinstance(pip, str) else None,
+                                "path": path if isinstance(path, str) else None,
+                                "frontend_port": fport if isinstance(fport, str) else None,
+                                "blocked_by": why if isinstance(why, str) else None})
+    for i, lst in entries.items():
+        endpoints_col[i] = tuple(lst)
+    # What the topology cannot answer: attachments it does not hold, subscriptions it did not read.
+    present = set(ep["nic_id"]) | set(topo["subnets"]["subnet_id"])
+    attached_ids = out["attached_ids"] if "attached_ids" in out else pd.Series([()] * n)
+    missing = np.array([any(a.lower() not in present and "/virtualmachinescalesets/" not in a.lower()
+                            for a in ids) for ids in attached_ids], dtype=bool)
+    unknown_sub = out["subscription_id"].astype(str).str.lower().isin(set(unknown_subscriptions)).to_numpy()
+    settled = exposure == "reachable"
+    reason[missing & ~settled] = "attached to a subnet or NIC the snapshot's topology does not hold"
+    reason[unknown_sub] = "the subscription's topology could not be read"
+    exposure[(missing & ~settled) | unknown_sub] = "unknown-topology"
+    out["exposure"] = exposure
+    out["endpoints"] = endpoints_col
+    out["exposure_note"] = reason
+    sev = out["severity"].to_numpy(dtype=object).copy()
+    shadow = out["shadowed"].to_numpy(dtype=bool) if "shadowed" in out else np.zeros(n, dtype=bool)
+    mapped = pd.Series(exposure).map(SEVERITY).to_numpy(dtype=object)
+    use = ~shadow & pd.notna(mapped)
+    sev[use] = mapped[use]
+    out["severity"] = sev
+    return out
+
+
+def unknown_exposure(findings: pd.DataFrame, note: str) -> pd.DataFrame:
+    """``findings`` marked ``unknown-topology`` (a snapshot or export without topology): severity kept."""
+    out = findings.copy()
+    out["exposure"] = "unknown-topology"
+    out["endpoints"] = [()] * len(out)
+    out["exposure_note"] = note
+    return out
+
+
+REACH_COLUMNS = ["subscription_id", "vm_name", "vm_id", "nic_id", "private_ip", "public_ip", "path", "frontend_port",
+                 "port", "via", "subnet_nsg", "subnet_rule", "nic_nsg", "nic_rule", "power_state"]
+
+
+def reachable(parsed: ParsedRules, topo: Topology, nsgs: pd.DataFrame, port: int) -> pd.DataFrame:
+    """Endpoints the internet reaches on ``port`` now: a public path and every NSG present allows.
+
+    An endpoint with no NSG at all is reachable only through a Basic SKU public IP or load
+    balancer: Standard SKU ones are closed to inbound traffic until an NSG allows it.
+    """
+    ep = endpoint_table(topo)
+    paths = public_paths(ep, topo, port)
+    if not len(paths):
+        return pd.DataFrame(columns=REACH_COLUMNS)
+    known = set(nsgs["nsg_key"].astype(str))
+    names = dict(zip(nsgs["nsg_key"], nsgs["nsg_name"], strict=False))
+    verdicts = nsg_verdicts(parsed, ep, port, known)
+    s_allow, s_rule = _role_lookup(verdicts, "subnet", len(ep))
+    n_allow, n_rule = _role_lookup(verdicts, "nic", len(ep))
+    e = paths["endpoint"].to_numpy()
+    no_nsg = (ep["subnet_nsg"].to_numpy(dtype=object)[e] == "") & (ep["nic_nsg"].to_numpy(dtype=object)[e] == "")
+    basic = paths["sku"].astype(str).str.lower().eq("basic").to_numpy()
+    ok = s_allow[e] & n_allow[e] & (~no_nsg | basic)
+    p = paths[ok]
+    e = p["endpoint"].to_numpy()
+    subnet_nsg = ep["subnet_nsg"].to_numpy(dtype=object)[e]
+    nic_nsg = ep["nic_nsg"].to_numpy(dtype=object)[e]
+    out = pd.DataFrame({
+        "subscription_id": ep["subscription_id"].to_numpy()[e], "vm_name": ep["vm_name"].to_numpy()[e],
+        "vm_id": ep["vm_id"].to_numpy()[e], "nic_id": ep["nic_id"].to_numpy()[e],
+        "private_ip": ep["private_ip"].to_numpy()[e], "public_ip": p["public_ip"].to_numpy(),
+        "path": p["path"].to_numpy(), "frontend_port": p["frontend_port"].to_numpy(), "port": port,
+        "via": p["via"].to_numpy(),
+        "subnet_nsg": np.where(subnet_nsg == "", "", _name(subnet_nsg, names)),
+        "subnet_rule": s_rule[e], "nic_nsg": np.where(nic_nsg == "", "", _name(nic_nsg, names)),
+        "nic_rule": n_rule[e], "power_state": ep["power_state"].to_numpy()[e],
+    }, columns=REACH_COLUMNS)
+    return out.sort_values(["subscription_id", "vm_name", "nic_id", "path"], kind="stable").reset_index(drop=True)
+
+
+__all__ = ["EXPOSURES", "SEVERITY", "ENDPOINT_FIELDS", "PATH_COLUMNS", "applies", "effective_exposure",
+           "nsg_verdicts", "reachable", "unknown_exposure", "REACH_COLUMNS"]
