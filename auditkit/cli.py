@@ -12,8 +12,12 @@ from auditkit.errors import AuditkitError
 from auditkit.formats import records, to_csv, to_json, to_table, visible
 from auditkit.settings import default_folder
 
-TABLE_COLUMNS = ["severity", "port", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
-                 "sources", "attached"]
+TABLE_COLUMNS = ["severity", "exposure", "port", "subscription_id", "resource_group", "nsg_name", "rule_name",
+                 "priority", "sources", "reached"]
+REACH_COLUMNS = ["vm_name", "public_ip", "frontend_port", "port", "path", "via", "private_ip", "subnet_nsg",
+                 "subnet_rule", "nic_nsg", "nic_rule", "power_state", "subscription_id"]
+# Worst first; --fail-on SEVERITY fails on that severity and every worse one.
+SEVERITIES = ("critical", "high", "medium", "low", "latent", "info")
 
 # One meaning each: 0 done; 1 done, but a subscription or report failed, verification found a
 # problem, or findings exist with --fail-on-findings; 2 bad input or environment (one line);
@@ -62,19 +66,22 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     ports = args.ports or load_settings(args.parameters).ports
     result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty,
-                  verify=not args.no_verify)
+                  verify=not args.no_verify, exposure=args.exposure)
     summary = result.summary()
+    findings = _worst_first(result.findings)
     if args.format == "json":
-        text = to_json({"findings": records(result.findings), "errors": records(result.errors),
+        text = to_json({"findings": records(findings), "errors": records(result.errors),
                         "broad": records(result.broad), "summary": summary})
     elif args.format == "csv":
-        text = to_csv(result.findings)
+        text = to_csv(findings)
     else:
         parts = [f"auditkit {__version__}: {summary['nsgs']} NSGs, {summary['rules']} rules, "
                  f"{summary['findings']} findings ("
                  + ", ".join(f"port {p}: {n}" for p, n in summary["per_port"].items())
                  + f"; {summary['attached']} attached, {summary['latent']} latent, {summary['shadowed']} shadowed)\n",
-                 to_table(result.findings, TABLE_COLUMNS, empty="No internet-exposed rules on the audited ports.")]
+                 _exposure_line(summary, result.topology_note),
+                 to_table(findings.assign(reached=_reached(findings)), TABLE_COLUMNS,
+                          empty="No internet-exposed rules on the audited ports.")]
         if len(result.errors):
             parts.append(f"\n{len(result.errors)} input errors (rules evaluated on what could be read):\n")
             parts.append(to_table(result.errors, ["nsg_id", "rule_name", "field", "message"]))
@@ -82,7 +89,61 @@ def cmd_scan(args: argparse.Namespace) -> int:
     _write(text, args.output)
     if len(result.errors):
         _say(f"auditkit: {len(result.errors)} input errors; first: {_first_error(result.errors)}", err=True)
-    return EXIT_FINDINGS if args.fail_on_findings and summary["findings"] else EXIT_OK
+    if args.fail_on_findings and summary["findings"]:
+        return EXIT_FINDINGS
+    if args.fail_on and len(findings):
+        worse = SEVERITIES[:SEVERITIES.index(args.fail_on) + 1]
+        live = findings[~findings["shadowed"].astype(bool)]
+        if live["severity"].isin(worse).any():
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _worst_first(findings):
+    """Findings sorted critical first (then by port, subscription, NSG, priority)."""
+    if not len(findings):
+        return findings
+    rank = findings["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).fillna(len(SEVERITIES))
+    return findings.assign(_rank=rank).sort_values(["_rank", "port", "subscription_id", "nsg_name", "priority"],
+                                                   kind="stable").drop(columns="_rank").reset_index(drop=True)
+
+
+def _reached(findings) -> list[str]:
+    """Per finding: the machines the internet reaches through it ("vm-mail-01 via 20.60.0.10:25 (load-balancer)")."""
+    out = []
+    for eps in findings.get("endpoints", [()] * len(findings)):
+        hits = [f"{e.get('vm_name') or e.get('nic_id', '').rsplit('/', 1)[-1]} via {e['public_ip']}:{e['frontend_port']}"
+                f" ({e['path']})" for e in eps or () if e.get("path") and not e.get("blocked_by")]
+        out.append(", ".join(hits[:3]) + (f" (+{len(hits) - 3} more)" if len(hits) > 3 else ""))
+    return out
+
+
+def _exposure_line(summary: dict, note: str) -> str:
+    e = summary.get("exposure", {})
+    if note:
+        return f"effective exposure unknown: {note}\n"
+    return (f"effective exposure: {e.get('reachable', 0)} reachable, {e.get('no-public-path', 0)} no public path, "
+            f"{e.get('blocked', 0)} blocked, {e.get('latent', 0)} latent, {e.get('unknown-topology', 0)} unknown\n")
+
+
+def cmd_reach(args: argparse.Namespace) -> int:
+    from auditkit.engine.scan import reach
+
+    out = reach(args.snapshot, args.port, verify=not args.no_verify)
+    unknown = out.attrs.get("unknown_subscriptions", [])
+    if args.format == "json":
+        text = to_json({"port": args.port, "reachable": records(out), "unknown_subscriptions": unknown})
+    elif args.format == "csv":
+        text = to_csv(out)
+    else:
+        text = (f"auditkit {__version__}: {len(out)} endpoint paths the internet reaches on TCP {args.port}\n"
+                + to_table(out, REACH_COLUMNS, empty=f"Nothing the internet reaches on TCP {args.port}."))
+    _write(text, args.output)
+    if unknown:
+        _say(f"auditkit: topology of {len(unknown)} subscription(s) could not be read, so this answer is incomplete "
+             f"for them: {', '.join(unknown)}", err=True)
+        return EXIT_FINDINGS
+    return EXIT_OK
 
 
 def _first_error(errors) -> str:
@@ -135,7 +196,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
             path = collect(credential(args.auth, args.cloud), subscriptions=args.subscription or None,
                            management_groups=args.management_group or None, cloud=args.cloud,
                            endpoint=args.endpoint, snapshots_dir=args.snapshots, as_of=args.as_of,
-                           batch_size=args.batch_size, progress=progress, allow_empty=args.allow_empty)
+                           batch_size=args.batch_size, progress=progress, allow_empty=args.allow_empty,
+                           topology=not args.no_topology)
         finally:
             progress.close()
     snap = open_snapshot(path)
@@ -472,11 +534,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.add_argument("--include-shadowed", action="store_true", help="also list rules hidden by earlier Deny rules")
     p.add_argument("--fail-on-findings", action="store_true", help="exit with 1 when any finding exists")
+    p.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
+                   help="exit with 1 when a finding of this severity or worse exists (critical, high, medium, low)")
+    p.add_argument("--exposure", action=argparse.BooleanOptionalAction, default=None,
+                   help="effective exposure from the input's topology (default: on when the input has topology)")
     p.add_argument("--allow-empty", action="store_true", help="accept an input with no NSG at all (otherwise an "
                    "error: an empty export is not a clean tenant)")
     p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json (faster; reports then say "
                    "'snapshot hashes not checked')")
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("reach", help="what the internet reaches on a port now: VMs, public IPs, frontend ports, "
+                                     "and the NSG rules that let the traffic in")
+    p.add_argument("snapshot", help="a snapshot directory (or an export that carries topology)")
+    p.add_argument("--port", type=_port, default=25, help="TCP port (default 25)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json")
+    p.set_defaults(func=cmd_reach)
 
     from auditkit.collect.clouds import CLOUD_NAMES
     from auditkit.collect.credentials import AUTH_METHODS
@@ -494,6 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "environment; scheduled runs should use workload-identity or managed-identity")
         p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
         p.add_argument("--batch-size", type=int, default=300, help="subscriptions per request (1-1000, default 300)")
+        p.add_argument("--no-topology", action="store_true", help="collect NSGs only, not the NICs, subnets, public "
+                       "IPs and load balancers that decide effective exposure (findings then say unknown-topology)")
         p.add_argument("--allow-empty", action="store_true", help="accept a scope with no NSG (or no subscription) "
                        "at all; otherwise that is an error, never a clean tenant")
 

@@ -126,6 +126,8 @@ def to_json(obj: Mapping[str, Any]) -> str:
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+        return shown(json.dumps(plain(value), ensure_ascii=False, sort_keys=True))
     if isinstance(value, list | tuple | np.ndarray):
         return shown(";".join(str(v) for v in value))
     if isinstance(value, Mapping):

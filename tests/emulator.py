@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import math
 import ssl
 import threading
@@ -39,6 +40,7 @@ class Faults:
     repeat_token: bool = False  # hand out the same $skipToken forever
     delay: float = 0.0  # seconds before each answer
     reject_token: bool = False  # 401 on every request
+    topology_forbidden: set = field(default_factory=set)  # subscriptions whose non-NSG resources are unreadable
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Tenant:
     subscriptions: list[dict]
     nsgs: list[dict]
     management_groups: dict = field(default_factory=dict)  # mg name -> [subscription ids]
+    resources: list = field(default_factory=list)  # other resource types (NICs, VNets, load balancers...)
 
 
 class Emulator:
@@ -95,7 +98,12 @@ class Emulator:
 
     # -- data --------------------------------------------------------------------------------
     def _rows(self, query: str, subs: list[str] | None, mgs: list[str] | None) -> list[dict]:
-        table = self.tenant.subscriptions if "resourcecontainers" in query else self.tenant.nsgs
+        if "resourcecontainers" in query:
+            table = self.tenant.subscriptions
+        else:
+            # The "| where type =~ 'x'" or "type in~ ('x', 'y')" clause of the kit's queries.
+            wanted = set(re.findall(r"'([a-z]+\.[a-z]+/[a-z]+)'", query.lower()))
+            table = [r for r in self.tenant.nsgs + self.tenant.resources if r["type"].lower() in wanted]
         if subs:
             scope = {s.lower() for s in subs}
         elif mgs:
@@ -175,7 +183,11 @@ class Emulator:
                 if top is not None and int(top) > 1000:
                     return self._error(400, "BadRequest", "Invalid $top",
                                        [{"code": "InvalidTop", "message": "$top must be at most 1000."}])
-                denied = sorted({s.lower() for s in subs} & {f.lower() for f in emu.faults.forbidden})
+                forbidden = {f.lower() for f in emu.faults.forbidden}
+                if "networksecuritygroups" not in body.get("query", "") and "resourcecontainers" not in \
+                        body.get("query", ""):
+                    forbidden |= {f.lower() for f in emu.faults.topology_forbidden}
+                denied = sorted({s.lower() for s in subs} & forbidden)
                 if denied:
                     return self._error(403, "AuthorizationFailed", "The client does not have authorization to "
                                        f"perform action over scope '/subscriptions/{denied[0]}'.")

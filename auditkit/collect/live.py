@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.collect.clouds import cloud as cloud_of
-from auditkit.collect.queries import NSG_QUERY, SUBSCRIPTIONS_QUERY
+from auditkit.collect.queries import NSG_QUERY, SUBSCRIPTIONS_QUERY, TOPOLOGY_QUERIES
 from auditkit.collect.resourcegraph import Forbidden, GraphError, Pacing, Querier, Stats
 from auditkit.collect.store import write
 from auditkit.errors import AuditkitError
@@ -43,14 +43,16 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
             management_groups: Sequence[str] | None = None, cloud: str = "public", endpoint: str | None = None,
             snapshots_dir: str | Path = "snapshots", as_of: Any = None, batch_size: int = DEFAULT_BATCH,
             pacing: Pacing | None = None, progress: Progress | None = None, allow_empty: bool = False,
-            **client_kwargs: Any) -> Path:
+            topology: bool = True, **client_kwargs: Any) -> Path:
     """Collect every readable NSG in scope into a new snapshot and return its directory.
 
     ``subscriptions=None`` means every subscription the identity can read (discovered from
     ``resourcecontainers``, within ``management_groups`` when given). ``cloud`` sets both the ARM
     endpoint and the token scope; ``endpoint`` overrides only the URL. ``client_kwargs`` go to
     ``ResourceGraphClient`` unchanged (e.g. ``connection_verify``). Subscriptions that fail are
-    recorded in the snapshot's ``meta.json``; the rest is collected.
+    recorded in the snapshot's ``meta.json``; the rest is collected. With ``topology`` (the
+    default) the resources that decide reachability are collected too, one query per type; a
+    subscription whose topology cannot be read keeps its NSGs and gets "unknown-topology".
     """
     from azure.mgmt.resourcegraph import ResourceGraphClient
 
@@ -92,6 +94,20 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
         nsg_rows, nsg_failed, minimum = _by_batches(querier, NSG_QUERY, readable, batch_size, notify)
         stats.minimum_requests += minimum
         failed.update(nsg_failed)
+        topo_rows: list | None = None
+        topo_failed: set[str] = set()
+        topo_queries: dict = {}
+        if topology:
+            topo_rows = []
+            readable = [s for s in readable if s not in failed]
+            for name, query in TOPOLOGY_QUERIES.items():
+                before = stats.requests
+                rows, bad, minimum = _by_batches(querier, query, readable, batch_size, notify)
+                stats.minimum_requests += minimum
+                topo_rows.extend(rows)
+                topo_failed.update(bad)
+                topo_queries[name] = {"rows": len(rows), "requests": stats.requests - before,
+                                      "failed_subscriptions": sorted(bad)}
 
     collected = [s for s in wanted if s not in failed]
     failures = [{"subscription_id": s, **failed[s]} for s in sorted(failed)]
@@ -99,7 +115,8 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                      sub_rows=sub_rows, requested=requested, collected=collected, failed=failures,
                      source={"source": {"kind": "resource-graph", "api_version": "2021-03-01"}, "cloud": info.name,
                              "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
-                 stats=stats, identity=identity)
+                 stats=stats, identity=identity, topology_rows=topo_rows, topology_failed=sorted(topo_failed),
+                 topology_queries=topo_queries)
 
 
 def _identity(credential: Any, scope: str) -> dict:

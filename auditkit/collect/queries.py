@@ -13,5 +13,27 @@ NSG_QUERY = (
     "| project id, name, type, tenantId, location, resourceGroup, subscriptionId, tags, properties\n"
     "| order by id asc"
 )
-QUERIES = {"subscriptions": SUBSCRIPTIONS_QUERY, "nsgs": NSG_QUERY}
+
+
+def _typed(types: str) -> str:
+    return ("resources\n"
+            f"| where type {types}\n"
+            "| project id, name, type, tenantId, location, resourceGroup, subscriptionId, sku, properties\n"
+            "| order by id asc")
+
+
+# The resources that decide reachability, one query per type (see auditkit.engine.topology).
+TOPOLOGY_QUERIES = {
+    "nics": _typed("=~ 'microsoft.network/networkinterfaces'"),
+    "vnets": _typed("=~ 'microsoft.network/virtualnetworks'"),
+    "public_ips": _typed("=~ 'microsoft.network/publicipaddresses'"),
+    "load_balancers": _typed("=~ 'microsoft.network/loadbalancers'"),
+    "vmss": _typed("=~ 'microsoft.compute/virtualmachinescalesets'"),
+    "vms": _typed("=~ 'microsoft.compute/virtualmachines'"),
+    "asgs": _typed("=~ 'microsoft.network/applicationsecuritygroups'"),
+    # Constructs that publish VMs outside NSG logic: named "not modelled" in reports.
+    "unmodelled": _typed("in~ ('microsoft.network/azurefirewalls', 'microsoft.network/applicationgateways', "
+                         "'microsoft.network/bastionhosts', 'microsoft.network/routetables')"),
+}
+QUERIES = {"subscriptions": SUBSCRIPTIONS_QUERY, "nsgs": NSG_QUERY, **{f"topology.{k}": v for k, v in TOPOLOGY_QUERIES.items()}}
 

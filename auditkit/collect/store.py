@@ -63,7 +63,7 @@ def token_identity(token: str) -> dict:
 def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime, nsg_rows: list, sub_rows: list,
           requested: Any, collected: list[str], failed: list[dict], source: dict,
           stats: Stats | None, identity: dict | None = None, topology_rows: list | None = None,
-          topology_failed: Sequence[str] = ()) -> Path:
+          topology_failed: Sequence[str] = (), topology_queries: dict | None = None) -> Path:
     """Write one snapshot: the NSG tables, and the topology tables when ``topology_rows`` were read.
 
     ``topology_rows=None`` means the topology was not collected (reports then say
@@ -94,7 +94,7 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
         frames.update({f"topo_{k}": v for k, v in topo.tables.items()})
         meta["topology"] = {"types": list(TOPOLOGY_TYPES), "counts": topo.counts(), "raw_rows": len(topology_rows),
                             "failed_subscriptions": sorted({s.lower() for s in topology_failed}),
-                            "errors": len(topo.errors)}
+                            "errors": len(topo.errors), "queries": topology_queries or {}}
         meta["record_errors"] = meta["record_errors"] + topo.errors
         meta["counts"]["record_errors"] = len(meta["record_errors"])
     else:

@@ -22,7 +22,7 @@ from auditkit.demo.synthetic import DEMO_TENANT, nsg_record, security_rule, subs
 SEED = 2026
 MONTHS = 12
 FIRST_MONTH = (2025, 12)  # snapshots on the 1st of each month at 06:00 UTC, Dec 2025 .. Nov 2026
-DEMO_VERSION = "3"
+DEMO_VERSION = "4"
 
 SUBSCRIPTIONS = [
     ("contoso-prod-mail", "prod"), ("contoso-prod-web", "prod"), ("contoso-prod-erp", "prod"),
@@ -147,6 +147,15 @@ def subscription_names(n: int | None) -> list[tuple[str, str]]:
 
 def tenant_month(month: int, nsgs_per_sub: int = 19, n_subscriptions: int | None = None) -> tuple[list[dict], list[dict]]:
     """(NSG records, subscription rows) of the demo tenant at ``month`` (0 = first snapshot)."""
+    records, sub_rows, _ = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
+    return records, sub_rows
+
+
+def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19,
+                               n_subscriptions: int | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+    """(NSG records, subscription rows, topology records) of the demo tenant at ``month``."""
+    from auditkit.demo.estate import EDGE_SUBSCRIPTION, behind_nsgs, edge_network
+
     subs, plan = _plan(nsgs_per_sub, subscription_names(n_subscriptions))
     lost = {s["subscriptionId"] for s in subs if s["name"] == "contoso-legacy-dc"} if month >= LOST_FROM_MONTH else set()
     records = []
@@ -172,7 +181,13 @@ def tenant_month(month: int, nsgs_per_sub: int = 19, n_subscriptions: int | None
                  "name": s["name"], "type": "microsoft.resources/subscriptions",
                  "tags": {"environment": s["env"]}, "properties": {"state": "Enabled"}}
                 for s in subs if s["subscriptionId"] not in lost]
-    return records, sub_rows
+    topology = behind_nsgs(records)
+    for s in subs:
+        if s["name"] == EDGE_SUBSCRIPTION and s["subscriptionId"] not in lost:
+            edge_nsgs, edge_topology = edge_network(s["subscriptionId"])
+            records.extend(edge_nsgs)
+            topology.extend(edge_topology)
+    return records, sub_rows, topology
 
 
 def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_sub: int = 19,
@@ -187,9 +202,9 @@ def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_su
         as_of = month_as_of(month)
         if snapshot_name(parse_as_of(as_of)) in have:
             continue
-        records, subs = tenant_month(month, nsgs_per_sub, n_subscriptions)
+        records, subs, topology = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
         snapshot_from_records(records, snapshots_dir=root, as_of=as_of, subscription_rows=subs,
-                              source={"kind": "demo", "seed": SEED, "month": month})
+                              source={"kind": "demo", "seed": SEED, "month": month}, topology_rows=topology)
     return root
 
 

@@ -15,6 +15,8 @@ import pytest
 import auditkit
 from auditkit import cli
 from auditkit.collect import collect
+from auditkit.collect.queries import TOPOLOGY_QUERIES
+from auditkit.engine.topology import TOPOLOGY_TABLES
 from auditkit.collect.resourcegraph import CredentialError, Pacing
 from auditkit.demo.synthetic import nsg_record, security_rule, subscription_id
 from auditkit.evidence.snapshot import list_snapshots, open_snapshot
@@ -88,9 +90,11 @@ def test_whole_tenant_arrives_exactly_once(emulator: Emulator, tenant: Tenant, t
     meta = snap.meta
     assert meta["counts"]["subscriptions"] == 1500 and meta["subscriptions"]["failed"] == []
     assert meta["subscriptions"]["requested"]["all"] is True
-    # Requests: 2 discovery pages + 5 batches of 300 subscriptions (600 NSGs each, one page).
+    # Requests: 2 discovery pages + 5 batches of 300 subscriptions (600 NSGs each, one page), then
+    # each of the 8 topology queries once per batch (this tenant has no topology: empty pages).
     req = meta["requests"]
-    assert req["minimum_requests"] == 7
+    assert req["minimum_requests"] == 7 + 8 * 5
+    assert {q: v["requests"] for q, v in meta["topology"]["queries"].items()} == {q: 5 for q in TOPOLOGY_QUERIES}
     assert req["requests"] <= 1.1 * req["minimum_requests"]
     bodies = emulator.requests
     assert all(len(b.get("subscriptions") or []) <= 300 for b in bodies)
@@ -106,7 +110,7 @@ def test_pages_of_1000_and_requests_at_minimum(small: Emulator, tmp_path: Path) 
     # One batch of 12 subscriptions, 40 NSGs: a page each. Then a tiny batch size forces paging per batch.
     path = run_collect(small, tmp_path, batch_size=5)
     req = open_snapshot(path).meta["requests"]
-    assert req["requests"] == req["minimum_requests"] == 1 + 3
+    assert req["requests"] == req["minimum_requests"] == 1 + 3 + 8 * 3
     assert len(open_snapshot(path).table("nsgs")) == 40
 
 
@@ -295,7 +299,8 @@ def test_snapshot_is_complete_evidence(small: Emulator, tmp_path: Path) -> None:
     for key in ("as_of", "collected_at", "version", "cloud", "endpoint", "queries", "subscriptions", "counts", "files"):
         assert key in meta, key
     assert set(meta["files"]) == {"raw/nsgs.json.gz", "raw/subscriptions.json.gz", "nsgs.parquet", "rules.parquet",
-                                  "subscriptions.parquet"}
+                                  "subscriptions.parquet", "raw/topology.json.gz",
+                                  *(f"topo_{t}.parquet" for t in TOPOLOGY_TABLES)}
     assert snap.verify() == []
     raw = snap.raw("nsgs")
     assert len(raw) == 40 and raw[0] == sorted(small.tenant.nsgs, key=lambda r: r["id"].lower())[0]
