@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import math
+import re
 import ssl
 import threading
 import time

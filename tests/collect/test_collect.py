@@ -16,9 +16,9 @@ import auditkit
 from auditkit import cli
 from auditkit.collect import collect
 from auditkit.collect.queries import TOPOLOGY_QUERIES
-from auditkit.engine.topology import TOPOLOGY_TABLES
 from auditkit.collect.resourcegraph import CredentialError, Pacing
 from auditkit.demo.synthetic import nsg_record, security_rule, subscription_id
+from auditkit.engine.topology import TOPOLOGY_TABLES
 from auditkit.evidence.snapshot import list_snapshots, open_snapshot
 from tests.emulator import Emulator, FakeCredential, Tenant
 
