@@ -30,7 +30,10 @@ def test_scan_json_carries_exposure_severity_and_endpoints_worst_first(tmp_path:
     assert mail["exposure"] == "reachable" and mail["severity"] == "critical"
     (e,) = mail["endpoints"]
     assert e["vm_name"] == "vm-mail-01" and e["path"] == "load-balancer" and e["public_ip"] == "20.60.0.10"
-    assert set(e) == {"nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by"}
+    assert set(e) == {"nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by",
+                      "via", "subnet_nsg", "nic_nsg"}
+    assert (e["via"], e["subnet_nsg"], e["nic_nsg"]) == ("lb-mail-public/lbr-smtp", "nsg-mail-edge-subnet",
+                                                        "nsg-mail-01-nic")
     relay = next(x for x in f if x["rule_name"] == "Allow-SMTP-Internet")
     assert relay["exposure"] == "blocked" and relay["endpoints"][0]["blocked_by"] == "nsg-dmz-subnet: Deny-SMTP-Internet"
     assert out["summary"]["exposure"]["reachable"] == 5

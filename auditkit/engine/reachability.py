@@ -25,7 +25,8 @@ from auditkit.engine.topology import Topology
 
 EXPOSURES = ("reachable", "no-public-path", "blocked", "latent", "unknown-topology")
 SEVERITY = {"reachable": "critical", "no-public-path": "high", "blocked": "medium", "latent": "low"}
-ENDPOINT_FIELDS = ["nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by"]
+ENDPOINT_FIELDS = ["nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by",
+                   "via", "subnet_nsg", "nic_nsg"]
 # Destination service tags that contain every endpoint of a VNet; other tags (Internet, Storage...)
 # name addresses outside it and never apply to a VM's private address.
 _VNET_TAGS = ("virtualnetwork",)
@@ -116,7 +117,8 @@ def _role_lookup(verdicts: pd.DataFrame, role: str, n: int) -> tuple[np.ndarray,
 
 
 def _name(nsg_key: np.ndarray, names: dict) -> np.ndarray:
-    return np.array([names.get(k, k.rsplit("/", 1)[-1]) for k in nsg_key], dtype=object)
+    """NSG names for ids ("" stays "")."""
+    return np.array([names.get(k, k.rsplit("/", 1)[-1]) if k else "" for k in nsg_key], dtype=object)
 
 
 def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topology,
@@ -186,16 +188,21 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
         idx = per.index.to_numpy()
         exposure[idx] = np.where(per["reach"], "reachable", np.where(per["allowed"], "no-public-path", "blocked"))
         g = g.sort_values(["finding", "reach", "allowed"], ascending=[True, False, False], kind="stable")
-        cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by"]].to_numpy(dtype=object)
-        epv = ep[["nic_id", "vm_id", "vm_name", "private_ip"]].to_numpy(dtype=object)
-        for fi, ei, path, pip, fport, why in cols:
-            nic, vm, vm_name, private = epv[ei]
+        cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by", "via"]] \
+            .to_numpy(dtype=object)
+        epv = np.column_stack([ep[["nic_id", "vm_id", "vm_name", "private_ip"]].to_numpy(dtype=object),
+                               _name(ep["subnet_nsg"].to_numpy(dtype=object), names),
+                               _name(ep["nic_nsg"].to_numpy(dtype=object), names)]) if len(ep) else None
+        for fi, ei, path, pip, fport, why, via in cols:
+            nic, vm, vm_name, private, s_name, n_name = epv[ei]
             entries[fi].append({"nic_id": nic, "vm_id": vm or None, "vm_name": vm_name or None,
                                 "private_ip": private or None,
                                 "public_ip": pip if isinstance(pip, str) else None,
                                 "path": path if isinstance(path, str) else None,
                                 "frontend_port": fport if isinstance(fport, str) else None,
-                                "blocked_by": why if isinstance(why, str) else None})
+                                "blocked_by": why if isinstance(why, str) else None,
+                                "via": via if isinstance(via, str) and via else None,
+                                "subnet_nsg": s_name or None, "nic_nsg": n_name or None})
     for i, lst in entries.items():
         endpoints_col[i] = tuple(lst)
     # What the topology cannot answer: attachments it does not hold, subscriptions it did not read.

@@ -36,6 +36,7 @@ class ScanResult:
     extra: dict = field(default_factory=dict)
     topology: Topology | None = None
     topology_note: str = ""
+    parsed: Any = field(default=None, repr=False)
 
     def summary(self) -> dict:
         """Counts for a report header: NSGs, rules, findings, per port, attached vs latent."""
@@ -188,6 +189,7 @@ def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, inclu
         shadowed=n_shadowed,
         topology=topo,
         topology_note=note,
+        parsed=parsed,
     )
 
 

@@ -21,13 +21,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from auditkit.engine.reachability import REACH_COLUMNS, reachable
 from auditkit.engine.scan import scan
 from auditkit.evidence.snapshot import Snapshot, from_arrow, to_arrow
 from auditkit.history.tag_coverage import GOVERNANCE_COLUMNS, coverage, governance, with_rule_documentation
 from auditkit.settings import Settings
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 ENTRY_FORMAT = 2
 CACHE_DIR = ".cache"
 ENTRY = "entry.json"
@@ -35,15 +36,19 @@ INPUTS = ("nsgs.parquet", "rules.parquet", "subscriptions.parquet")
 
 FINDING_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
                    "port", "protocol", "sources", "destination_ports", "attached", "severity", "description",
-                   "attached_ids"]
+                   "attached_ids", "exposure", "exposure_note", "endpoints"]
 # The latest snapshot's appendix: rules hidden by earlier Denies, broad-source rules, unreadable input.
 SHADOWED_COLUMNS = [*FINDING_COLUMNS, "hidden_by"]
 BROAD_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority", "port",
                  "sources"]
 ERROR_COLUMNS = ["subscription_id", "nsg_id", "rule_name", "field", "message"]
+# What the internet reaches on each audited port, and the constructs effective exposure does not model.
+UNMODELLED_COLUMNS = ["subscription_id", "resource_id", "type", "name", "what"]
 SCHEMA = {"findings.parquet": FINDING_COLUMNS, "governance.parquet": GOVERNANCE_COLUMNS,
-          "shadowed.parquet": SHADOWED_COLUMNS, "broad.parquet": BROAD_COLUMNS, "errors.parquet": ERROR_COLUMNS}
-LAZY = ("governance.parquet", "shadowed.parquet", "broad.parquet", "errors.parquet")
+          "shadowed.parquet": SHADOWED_COLUMNS, "broad.parquet": BROAD_COLUMNS, "errors.parquet": ERROR_COLUMNS,
+          "reach.parquet": REACH_COLUMNS, "unmodelled.parquet": UNMODELLED_COLUMNS}
+LAZY = ("governance.parquet", "shadowed.parquet", "broad.parquet", "errors.parquet", "reach.parquet",
+        "unmodelled.parquet")
 
 
 class Derived:
@@ -77,6 +82,20 @@ class Derived:
     def errors(self) -> pd.DataFrame:
         return self.table("errors.parquet")
 
+    @property
+    def reach(self) -> pd.DataFrame:
+        """Endpoint paths the internet reaches on the audited ports (empty without topology)."""
+        return self.table("reach.parquet")
+
+    @property
+    def unmodelled(self) -> pd.DataFrame:
+        """Azure Firewalls, Application Gateways, Bastions, NVA routes: present, not modelled."""
+        return self.table("unmodelled.parquet")
+
+    @property
+    def has_topology(self) -> bool:
+        return isinstance(self.snapshot.meta.get("topology"), dict)
+
     def restricted(self, subscription_id: str) -> Derived:
         """The same tables for one subscription only."""
         sid = subscription_id.lower()
@@ -95,7 +114,14 @@ def _inputs(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> d
     """Everything an entry was computed from, as recorded in (and compared with) its entry.json."""
     return {"format": ENTRY_FORMAT, "engine": ENGINE_VERSION, "ports": list(ports), "settings": settings.fingerprint,
             "snapshot": snapshot.id, "snapshot_sha256": snapshot.hash,
-            "tables": {rel: snapshot.file_hash(rel) for rel in INPUTS}}
+            "tables": {rel: snapshot.file_hash(rel) for rel in input_files(snapshot)}}
+
+
+def input_files(snapshot: Snapshot) -> tuple[str, ...]:
+    """The snapshot files the derived tables are computed from: NSGs, rules, subscriptions and,
+    when it has them, the topology tables."""
+    return INPUTS + tuple(sorted(rel for rel in snapshot.meta.get("files", {})
+                                 if rel.startswith("topo_") and rel.endswith(".parquet")))
 
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -115,8 +141,25 @@ def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> 
     tables = {"governance.parquet": gov,
               "shadowed.parquet": f[hidden][SHADOWED_COLUMNS].reset_index(drop=True),
               "broad.parquet": _keyed(result.broad)[BROAD_COLUMNS].reset_index(drop=True),
-              "errors.parquet": errors[ERROR_COLUMNS].astype(str).reset_index(drop=True)}
+              "errors.parquet": errors[ERROR_COLUMNS].astype(str).reset_index(drop=True),
+              "reach.parquet": _reach(result, ports), "unmodelled.parquet": _unmodelled(result)}
     return Derived(snapshot, f[~hidden][FINDING_COLUMNS].reset_index(drop=True), tables, coverage(gov))
+
+
+def _reach(result, ports: tuple[int, ...]) -> pd.DataFrame:
+    if result.topology is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REACH_COLUMNS})
+    frames = [reachable(result.parsed, result.topology, result.nsgs, p) for p in ports]
+    out = pd.concat(frames, ignore_index=True)[REACH_COLUMNS]
+    out["subscription_id"] = out["subscription_id"].astype(str).str.lower()
+    out["port"] = out["port"].astype("int64")
+    return out.astype({c: object for c in REACH_COLUMNS if c != "port"}).reset_index(drop=True)
+
+
+def _unmodelled(result) -> pd.DataFrame:
+    if result.topology is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in UNMODELLED_COLUMNS})
+    return result.topology["unmodelled"][UNMODELLED_COLUMNS].astype(object).reset_index(drop=True)
 
 
 def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_cache: bool = True) -> Derived:
@@ -125,7 +168,7 @@ def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_
     The snapshot's own tables are verified against its ``meta.json`` either way (unless the
     snapshot was opened without verification): a cache hit never hides a modified snapshot.
     """
-    snapshot.check(INPUTS)
+    snapshot.check(input_files(snapshot))
     folder = snapshot.path.parent / CACHE_DIR / f"{snapshot.id}-{cache_key(snapshot, ports, settings)}"
     inputs = _inputs(snapshot, ports, settings)
     if use_cache:

@@ -25,6 +25,24 @@ def _round(x: float | None, digits: int = 2) -> float | None:
     return None if x is None or (isinstance(x, float) and np.isnan(x)) else round(float(x), digits)
 
 
+EXPOSURES = ("reachable", "no-public-path", "blocked", "latent", "unknown-topology")
+
+
+def exposure(findings: pd.DataFrame) -> pd.Series:
+    """Each finding's effective exposure (``unknown-topology`` for history without it)."""
+    if "exposure" not in findings:
+        return pd.Series(["unknown-topology"] * len(findings), index=findings.index, dtype=object)
+    return findings["exposure"].fillna("unknown-topology").astype(str)
+
+
+def reached_endpoints(findings: pd.DataFrame) -> int:
+    """Distinct endpoints (NIC or scale set ip configurations) the internet reaches through ``findings``."""
+    if "endpoints" not in findings or not len(findings):
+        return 0
+    return len({e.get("nic_id") for eps in findings["endpoints"] for e in (eps or ())
+                if isinstance(e, dict) and e.get("path") and not e.get("blocked_by")})
+
+
 def kpis_of(history: History) -> dict:
     """The KPI dict of a History (see module docstring)."""
     f = history.findings
@@ -49,6 +67,11 @@ def kpis_of(history: History) -> dict:
         "ports": list(ports),
         "open_findings": {str(p): int((is_open & (port == p)).sum()) for p in ports},
         "nsgs_with_open_findings": {str(p): int(open_f.loc[open_f["port"] == p, "nsg_key"].nunique()) for p in ports},
+        # Effective exposure of open findings: reachable ones, and the machines they reach.
+        "reachable_findings": {str(p): int(((open_f["port"] == p) & (exposure(open_f) == "reachable")).sum())
+                               for p in ports},
+        "reachable_endpoints": {str(p): reached_endpoints(open_f[open_f["port"] == p]) for p in ports},
+        "open_findings_by_exposure": {e: int((exposure(open_f) == e).sum()) for e in EXPOSURES},
         "attached_open_findings": int(open_f["attached"].astype(bool).sum()),
         "latent_open_findings": int((~open_f["attached"].astype(bool)).sum()),
         "resolved_findings": int(len(resolved)),

@@ -16,6 +16,8 @@ from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN, History
 from auditkit.settings.controls import Control
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "latent": 4, "info": 5}
+EXPOSURE_ORDER = {"reachable": 0, "no-public-path": 1, "unknown-topology": 2, "blocked": 3, "latent": 4}
+MAX_PATHS = 3
 PORT_NAMES = {25: "SMTP", 22: "SSH", 3389: "RDP"}
 LONG_OPEN_DAYS = 90
 
@@ -41,6 +43,35 @@ def attached_names(ids: object) -> str:
         else:
             out.append(parts[-1])
     return ", ".join(out)
+
+
+def path_text(exposure: str, endpoints: object, port: int, note: str = "") -> str:
+    """How the internet gets in (or what stops it), endpoint by endpoint, for the findings table.
+
+    ``public IP 20.60.0.10:25 (load balancer lb/rule) -> subnet NSG a -> NIC NSG b -> vm-mail-01 10.60.1.4:25``
+    """
+    eps = [e for e in (endpoints if isinstance(endpoints, list | tuple | np.ndarray) else ()) if isinstance(e, dict)]
+    if exposure == "unknown-topology":
+        return f"unknown: {note}" if note else "unknown: no topology"
+    if exposure == "latent" or not eps:
+        return "governs no machine today"
+    if exposure == "reachable":
+        hits = [e for e in eps if e.get("path") and not e.get("blocked_by")]
+        lines = []
+        for e in hits[:MAX_PATHS]:
+            via = {"load-balancer": "load balancer", "inbound-nat": "inbound NAT", "public-ip": "public IP"}[e["path"]]
+            via += f" {e['via']}" if e.get("via") else ""
+            lines.append(f"{e.get('public_ip')}:{e.get('frontend_port')} ({via}) -> subnet NSG "
+                         f"{e.get('subnet_nsg') or 'none'} -> NIC NSG {e.get('nic_nsg') or 'none'} -> "
+                         f"{e.get('vm_name') or e.get('nic_id', '').rsplit('/', 1)[-1]} {e.get('private_ip') or ''}:{port}")
+        more = len(hits) - MAX_PATHS
+        return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
+    if exposure == "no-public-path":
+        ok = [e for e in eps if not e.get("blocked_by")]
+        names = ", ".join(str(e.get("vm_name") or e.get("nic_id", "").rsplit("/", 1)[-1]) for e in ok[:MAX_PATHS])
+        return f"allowed to {names}{' and more' if len(ok) > MAX_PATHS else ''}; no public IP or load balancer path"
+    blocked = sorted({str(e.get("blocked_by")) for e in eps if e.get("blocked_by")})
+    return "blocked by " + "; ".join(blocked[:MAX_PATHS]) + ("; ..." if len(blocked) > MAX_PATHS else "")
 
 
 def governance_of(history: History, keys: np.ndarray) -> pd.DataFrame:
@@ -69,7 +100,7 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
     if not len(f):
         return f.assign(**{c: pd.Series(dtype=object) for c in (
             "attached_to", "owner", "justification", "expiry", "expired", "expiry_text", "age", "controls",
-            "port_label", "ports")})
+            "port_label", "ports", "exposure", "reach_path")})
     settings = history.settings
     keys = f["nsg_key"].to_numpy(dtype=object)
     gov = governance_of(history, keys)
@@ -99,17 +130,24 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
     f["controls"] = [", ".join(c.label for c in controls if c.applies(int(p))) for p in f["port"]]
     f["port_label"] = [port_label(p) for p in f["port"]]
     f["ports"] = f["destination_ports"]
+    f["exposure"] = f["exposure"].fillna("unknown-topology") if "exposure" in f else "unknown-topology"
+    notes = f["exposure_note"].fillna("") if "exposure_note" in f else pd.Series("", index=f.index)
+    eps = f["endpoints"] if "endpoints" in f else pd.Series([()] * len(f), index=f.index)
+    f["reach_path"] = [path_text(x, e, int(p), n) for x, e, p, n in
+                       zip(f["exposure"], eps, f["port"], notes, strict=True)]
     order = np.lexsort((f["rule_name"].astype(str).to_numpy(), f["nsg_name"].astype(str).to_numpy(),
-                        f["port"].to_numpy(), (f["status"] != STATUS_OPEN).to_numpy(),
+                        f["port"].to_numpy(), f["exposure"].map(EXPOSURE_ORDER).fillna(9).to_numpy(),
+                        (f["status"] != STATUS_OPEN).to_numpy(),
                         f["severity"].map(SEVERITY_ORDER).fillna(9).to_numpy()))
     return f.iloc[order].reset_index(drop=True)
 
 
-TABLE_COLUMNS = ["severity", "port", "nsg_name", "resource_group", "rule_name", "priority", "sources", "ports",
-                 "attached_to", "owner", "justification", "expiry_text", "first_seen", "last_seen", "age", "status",
-                 "controls"]
-TABLE_HEADERS = ["Severity", "Port", "NSG", "Resource group", "Rule", "Priority", "Sources", "Ports", "Attached to",
-                 "Owner", "Justification", "Expiry", "First seen", "Last seen", "Age", "Status", "Controls failed"]
+TABLE_COLUMNS = ["severity", "exposure", "port", "nsg_name", "resource_group", "rule_name", "priority", "sources",
+                 "ports", "attached_to", "reach_path", "owner", "justification", "expiry_text", "first_seen",
+                 "last_seen", "age", "status", "controls"]
+TABLE_HEADERS = ["Severity", "Exposure", "Port", "NSG", "Resource group", "Rule", "Priority", "Sources", "Ports",
+                 "Attached to", "Path from the internet", "Owner", "Justification", "Expiry", "First seen",
+                 "Last seen", "Age", "Status", "Controls failed"]
 
 
 def long_open(frame: pd.DataFrame, days: int = LONG_OPEN_DAYS) -> int:

@@ -30,7 +30,8 @@ from auditkit.present.html import (
 from auditkit.present.scope import block
 from auditkit.present.summary import summary_text, tiles
 
-SECTIONS = [("scope", "Scope"), ("summary", "Executive summary"), ("findings", "Findings"), ("trends", "Trends"),
+SECTIONS = [("scope", "Scope"), ("summary", "Executive summary"), ("findings", "Findings"),
+            ("reach", "What the internet reaches"), ("trends", "Trends"),
             ("flows", "Analyze before you restrict: flow-log evidence"), ("remediation", "Remediation, one step per rule"),
             ("appendix", "Appendix: hidden, broad, unreadable and undocumented"),
             ("method", "Method and data provenance")]
@@ -97,8 +98,47 @@ def findings_table(ctx: ReportContext, subscription_id: str) -> HTML:
                             "else from the NSG's tags.", "ak-note"),
                   table(f, TABLE_COLUMNS, TABLE_HEADERS, cls="ak-wide ak-findings",
                         cell_class={"severity": lambda v: f"ak-sev-{v}", "status": lambda v: f"ak-status-{v}",
+                                    "exposure": lambda v: f"ak-exp-{v}",
                                     "expiry_text": lambda v: "ak-expired" if "expired" in str(v) else ""},
                         empty="No open finding."))
+
+
+def reachability(ctx: ReportContext, subscription_id: str) -> HTML:
+    """What the internet reaches now on the audited ports: VM, public IP and frontend port, path, and
+    the NSG rules that let the traffic in; then the constructs that are not modelled."""
+    latest = ctx.scoped(subscription_id).latest
+    head = heading("What the internet reaches", 2, "reach")
+    if not latest.has_topology:
+        return concat(head, paragraph("The latest snapshot has no topology (NICs, subnets, public IPs, load "
+                                      "balancers): collected before effective exposure existed, or without it. "
+                                      "Findings keep their attached/latent severity and say unknown-topology.",
+                                      "ak-note"))
+    r = latest.reach
+    r = r.assign(port=[port_label(p) for p in r["port"]],
+                 internet=[f"{a}:{b}" for a, b in zip(r["public_ip"], r["frontend_port"], strict=True)],
+                 subnet=[f"{a}: {b}" if a else "none" for a, b in zip(r["subnet_nsg"], r["subnet_rule"], strict=True)],
+                 nic=[f"{a}: {b}" if a else "none" for a, b in zip(r["nic_nsg"], r["nic_rule"], strict=True)])
+    um = latest.unmodelled
+    blocks = [head,
+              paragraph("Machines a packet from any internet address reaches on an audited port: a public path "
+                        "(public IP, load-balancing rule or inbound NAT rule onto the port) and every NSG on the way "
+                        "(the subnet's, then the NIC's) allowing it. The internet sees the frontend port; the NSGs "
+                        "see the audited port.", "ak-note"),
+              table(r, ["port", "vm_name", "internet", "path", "via", "private_ip", "subnet", "nic", "power_state"],
+                    ["Port", "Machine", "Internet address", "Path", "Load balancer rule", "Private IP",
+                     "Subnet NSG: rule", "NIC NSG: rule", "Power state"], cls="ak-wide",
+                    empty="Nothing in this subscription is reachable from the internet on the audited ports.")]
+    blocks.append(heading("Not modelled", 3, "not-modelled"))
+    if len(um):
+        blocks.append(banner(f"{len(um)} construct(s) that can publish machines outside NSG logic exist here and are "
+                             "not modelled:", "Azure Firewall DNAT rules, Application Gateway listeners, Bastion and "
+                             "virtual appliances behind user-defined routes can make machines reachable (or not) in "
+                             "ways the verdicts above do not show; review them by hand."))
+        blocks.append(table(um, ["what", "name", "resource_id"], ["Construct", "Name", "Resource id"], cls="ak-wide"))
+    else:
+        blocks.append(paragraph("No Azure Firewall, Application Gateway, Bastion or route to a virtual appliance "
+                                "in this subscription's snapshot.", "ak-note"))
+    return concat(*blocks)
 
 
 def trends(ctx: ReportContext, subscription_id: str) -> list:

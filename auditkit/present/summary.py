@@ -38,6 +38,16 @@ def summary_text(history: History, frame: pd.DataFrame, scope: str, unread: int)
     k = kpis_of(history)
     first = exposure_sentence(k, history.ports, scope)
     tail = []
+    by_exposure = k["open_findings_by_exposure"]
+    reach = sum(k["reachable_findings"].values())
+    if reach:
+        machines = sum(k["reachable_endpoints"].values())
+        tail.append(f"{reach} {'is' if reach == 1 else 'are'} reachable from the internet through a public IP or "
+                    f"load balancer ({machines} machine{'s' if machines != 1 else ''} on the audited ports)")
+    elif sum(k["open_findings"].values()) and by_exposure["unknown-topology"] == sum(k["open_findings"].values()):
+        tail.append("whether any machine is reachable is unknown (the snapshot has no topology)")
+    elif sum(k["open_findings"].values()):
+        tail.append("none is reachable from the internet today (no public path, or another NSG blocks it)")
     old = long_open(frame)
     if old:
         tail.append(f"{old} {'has' if old == 1 else 'have'} been open more than 90 days")
@@ -62,7 +72,9 @@ def tiles(history: History) -> list[tuple[str, object]]:
     for p in history.ports:
         cards.append((f"open: {port_label(p)}", k["open_findings"][str(p)]))
         cards.append((f"unknown: {port_label(p)}", k["unknown_findings_by_port"][str(p)]))
-    cards += [("NSGs with open findings", sum(k["nsgs_with_open_findings"].values())),
+    cards += [("reachable (critical)", sum(k["reachable_findings"].values())),
+              ("machines reachable", sum(k["reachable_endpoints"].values())),
+              ("NSGs with open findings", sum(k["nsgs_with_open_findings"].values())),
               ("attached (live) / latent", f"{k['attached_open_findings']} / {k['latent_open_findings']}"),
               ("open > 90 days", k["open_over_90_days"]),
               ("MTTR (days)", "n/a" if k["mttr_days"] is None else k["mttr_days"]),

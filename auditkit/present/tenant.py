@@ -30,7 +30,8 @@ def report_file(subscription_id: str) -> str:
 
 
 def subscriptions_ranked(ctx: ReportContext) -> pd.DataFrame:
-    """Every known subscription with its open and unknown findings per port, ranked by open findings.
+    """Every known subscription with its reachable, open and unknown findings per port, ranked by
+    reachable findings, then open findings.
 
     A subscription the latest snapshot did not read has no open count (0 here, marked ``read``
     False): its findings are unknown, shown apart.
@@ -47,12 +48,16 @@ def subscriptions_ranked(ctx: ReportContext) -> pd.DataFrame:
     ports = [str(p) for p in ctx.history.ports]
     out["open"] = out[ports].sum(axis=1)
     out["unknown"] = out[[f"unknown_{p}" for p in ports]].sum(axis=1)
+    live = f[f["status"] == STATUS_OPEN]
+    is_reach = (live["exposure"] == "reachable") if "exposure" in live else pd.Series(False, index=live.index)
+    out["reachable"] = live[is_reach.to_numpy(dtype=bool)].groupby("subscription_id").size() \
+        .reindex(out["subscription_id"]).fillna(0).astype(int).to_numpy()
     out["name"] = [ctx.subscription_name(s) for s in out["subscription_id"]]
     read = {s.lower() for s in ctx.latest.collected}
     out["read"] = out["subscription_id"].isin(read)
     first = ports[0]
-    return out.sort_values(["open", first, "unknown", "subscription_id"],
-                           ascending=[False, False, False, True]).reset_index(drop=True)
+    return out.sort_values(["reachable", "open", first, "unknown", "subscription_id"],
+                           ascending=[False, False, False, False, True]).reset_index(drop=True)
 
 
 def header(ctx: ReportContext) -> HTML:
@@ -94,7 +99,8 @@ def not_read(ctx: ReportContext) -> HTML:
 def ranking(ctx: ReportContext, link: bool = True) -> HTML:
     r = subscriptions_ranked(ctx)
     ports = [str(p) for p in ctx.history.ports]
-    head = "".join(f"<th>{esc(h)}</th>" for h in ["Subscription", "Id", *[f"open, port {p}" for p in ports],
+    head = "".join(f"<th>{esc(h)}</th>" for h in ["Subscription", "Id", "Reachable",
+                                                   *[f"open, port {p}" for p in ports],
                                                    "Open", "Unknown", "Latest snapshot", "Report"])
     rows = []
     for rec in r.to_dict(orient="records"):
@@ -106,12 +112,14 @@ def ranking(ctx: ReportContext, link: bool = True) -> HTML:
             href = None
         cell = f'<a href="{esc(href)}">report</a>' if href else ("not rendered" if link else "")
         opened = "".join(f"<td>{int(rec[p])}</td>" if rec["read"] else "<td>-</td>" for p in ports)
-        rows.append("<tr>" + f"<td>{esc(rec['name'])}</td><td class=\"ak-mono\">{esc(sid)}</td>" + opened
+        reach = f"<td class=\"ak-exp-reachable\">{int(rec['reachable'])}</td>" if rec["read"] else "<td>-</td>"
+        rows.append("<tr>" + f"<td>{esc(rec['name'])}</td><td class=\"ak-mono\">{esc(sid)}</td>" + reach + opened
                     + f"<td>{int(rec['open']) if rec['read'] else 0}</td><td>{int(rec['unknown'])}</td>"
                     + f"<td>{'read' if rec['read'] else 'not read'}</td><td>{cell}</td></tr>")
     return concat(heading("Subscriptions ranked", 2, "ranking"),
-                  paragraph("Ranked by open findings. A subscription not read in the latest snapshot has no open "
-                            "count: its findings are unknown.", "ak-note"),
+                  paragraph("Ranked by findings that reach a machine from the internet, then by open findings. A "
+                            "subscription not read in the latest snapshot has no open count: its findings are "
+                            "unknown.", "ak-note"),
                   HTML(f'<table class="ak-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'))
 
 
