@@ -189,6 +189,9 @@ class Network:
             {"name": "ipconfig1", "properties": cfg}]}}
         if nsg:
             nic["properties"]["networkSecurityGroup"] = {"id": nsg}
+            # Azure lists each instance's NIC on the NSG; one instance stands for them here.
+            self._nsg_links[nsg]["networkInterfaces"].append(
+                {"id": f"{rid}/virtualMachines/0/networkInterfaces/{name}-nic"})
         self.others.append(self._record(rid, "microsoft.compute/virtualmachinescalesets", name, {
             "orchestrationMode": "Uniform",
             "virtualMachineProfile": {"networkProfile": {"networkInterfaceConfigurations": [nic]}}}, "Standard_D2s_v5"))

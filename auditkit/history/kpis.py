@@ -71,6 +71,7 @@ def kpis_of(history: History) -> dict:
         "reachable_findings": {str(p): int(((open_f["port"] == p) & (exposure(open_f) == "reachable")).sum())
                                for p in ports},
         "reachable_endpoints": {str(p): reached_endpoints(open_f[open_f["port"] == p]) for p in ports},
+        "reachable_machines": reached_endpoints(open_f),
         "open_findings_by_exposure": {e: int((exposure(open_f) == e).sum()) for e in EXPOSURES},
         "attached_open_findings": int(open_f["attached"].astype(bool).sum()),
         "latent_open_findings": int((~open_f["attached"].astype(bool)).sum()),

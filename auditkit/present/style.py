@@ -25,12 +25,12 @@ CSS = """
 /* The findings table always fits its page: fixed column shares, long tokens break. */
 .ak-table.ak-findings { table-layout: fixed; width: 100%; }
 .ak-findings td, .ak-findings th { overflow-wrap: anywhere; white-space: normal; font-size: 11px; }
-.ak-findings .ak-col-severity { width: 3.5%; } .ak-findings .ak-col-exposure { width: 4.5%; }
+.ak-findings .ak-col-severity { width: 3.5%; } .ak-findings .ak-col-exposure { width: 5.5%; font-size: 11px; }
 .ak-findings .ak-col-port { width: 3%; }
 .ak-findings .ak-col-nsg_name { width: 6%; } .ak-findings .ak-col-resource_group { width: 5%; }
 .ak-findings .ak-col-rule_name { width: 5.5%; } .ak-findings .ak-col-priority { width: 3%; }
 .ak-findings .ak-col-sources { width: 5%; } .ak-findings .ak-col-ports { width: 4%; }
-.ak-findings .ak-col-attached_to { width: 6%; } .ak-findings .ak-col-reach_path { width: 13%; font-size: 11px; }
+.ak-findings .ak-col-attached_to { width: 6%; } .ak-findings .ak-col-reach_path { width: 12%; font-size: 11px; }
 .ak-findings .ak-col-owner { width: 5%; }
 .ak-findings .ak-col-justification { width: 5%; } .ak-findings .ak-col-expiry_text { width: 4.5%; }
 .ak-findings .ak-col-first_seen { width: 4.5%; } .ak-findings .ak-col-last_seen { width: 4.5%; }

@@ -41,9 +41,9 @@ def summary_text(history: History, frame: pd.DataFrame, scope: str, unread: int)
     by_exposure = k["open_findings_by_exposure"]
     reach = sum(k["reachable_findings"].values())
     if reach:
-        machines = sum(k["reachable_endpoints"].values())
+        machines = k["reachable_machines"]
         tail.append(f"{reach} {'is' if reach == 1 else 'are'} reachable from the internet through a public IP or "
-                    f"load balancer ({machines} machine{'s' if machines != 1 else ''} on the audited ports)")
+                    f"load balancer ({machines} machine{'s' if machines != 1 else ''})")
     elif sum(k["open_findings"].values()) and by_exposure["unknown-topology"] == sum(k["open_findings"].values()):
         tail.append("whether any machine is reachable is unknown (the snapshot has no topology)")
     elif sum(k["open_findings"].values()):
@@ -73,7 +73,7 @@ def tiles(history: History) -> list[tuple[str, object]]:
         cards.append((f"open: {port_label(p)}", k["open_findings"][str(p)]))
         cards.append((f"unknown: {port_label(p)}", k["unknown_findings_by_port"][str(p)]))
     cards += [("reachable (critical)", sum(k["reachable_findings"].values())),
-              ("machines reachable", sum(k["reachable_endpoints"].values())),
+              ("machines reachable", k["reachable_machines"]),
               ("NSGs with open findings", sum(k["nsgs_with_open_findings"].values())),
               ("attached (live) / latent", f"{k['attached_open_findings']} / {k['latent_open_findings']}"),
               ("open > 90 days", k["open_over_90_days"]),
