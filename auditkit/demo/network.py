@@ -81,6 +81,7 @@ class Network:
         self.nsgs: dict[str, dict] = {}
         self.vnets: dict[str, dict] = {}
         self.others: list[dict] = []
+        self._vms: dict[str, dict] = {}
         self.nics: list[dict] = []
         self.lbs: list[LoadBalancer] = []
         self.pips: dict[str, dict] = {}
@@ -134,9 +135,10 @@ class Network:
 
     def vm(self, name: str, power_state: str = "running") -> str:
         rid = self._id("Microsoft.Compute", "virtualMachines", name)
-        self.others.append(self._record(rid, "microsoft.compute/virtualmachines", name, {
+        self._vms[rid] = self._record(rid, "microsoft.compute/virtualmachines", name, {
             "networkProfile": {"networkInterfaces": []},
-            "extended": {"instanceView": {"powerState": {"code": f"PowerState/{power_state}"}}}}))
+            "extended": {"instanceView": {"powerState": {"code": f"PowerState/{power_state}"}}}})
+        self.others.append(self._vms[rid])
         return rid
 
     def nic(self, name: str, subnet: str, private_ip: str, *, nsg: str | None = None, public_ip: str | None = None,
@@ -162,9 +164,8 @@ class Network:
             self._nsg_links[nsg]["networkInterfaces"].append({"id": rid})
         if vm:
             props["virtualMachine"] = {"id": vm}
-            for rec in self.others:
-                if rec["id"] == vm:
-                    rec["properties"]["networkProfile"]["networkInterfaces"].append({"id": rid})
+            if vm in self._vms:
+                self._vms[vm]["properties"]["networkProfile"]["networkInterfaces"].append({"id": rid})
         self.nics.append(self._record(rid, "microsoft.network/networkinterfaces", name, props))
         return cid
 
