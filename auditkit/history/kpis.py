@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditkit.history.timeline import STATUS_OPEN, STATUS_RESOLVED, STATUS_UNKNOWN, History, load_history
+from auditkit.history.acceptance import unused
+from auditkit.history.timeline import (
+    STATUS_ACCEPTED,
+    STATUS_OPEN,
+    STATUS_RESOLVED,
+    STATUS_UNKNOWN,
+    History,
+    load_history,
+)
 from auditkit.settings import Settings
 
 
@@ -41,6 +49,18 @@ def reached_endpoints(findings: pd.DataFrame) -> int:
         return 0
     return len({e.get("nic_id") for eps in findings["endpoints"] for e in (eps or ())
                 if isinstance(e, dict) and e.get("path") and not e.get("blocked_by")})
+
+
+def _expired(history: History) -> list[dict]:
+    """Entries past their date that still match a finding of the latest snapshot."""
+    f = history.findings
+    if "acceptance_state" not in f or not len(f):
+        return []
+    live = f[(f["acceptance_state"] == "expired") & (f["status"] == STATUS_OPEN)]
+    seen: dict[int, dict] = {}
+    for a in live["acceptance"]:
+        seen.setdefault(a["index"], a)
+    return [seen[i] for i in sorted(seen)]
 
 
 def kpis_of(history: History) -> dict:
@@ -75,6 +95,11 @@ def kpis_of(history: History) -> dict:
         "open_findings_by_exposure": {e: int((exposure(open_f) == e).sum()) for e in EXPOSURES},
         "attached_open_findings": int(open_f["attached"].astype(bool).sum()),
         "latent_open_findings": int((~open_f["attached"].astype(bool)).sum()),
+        # Accepted risks (parameters/exceptions.yaml): out of the open count while in force.
+        "accepted_findings": int((status == STATUS_ACCEPTED).sum()),
+        "accepted_findings_by_port": {str(p): int(((status == STATUS_ACCEPTED) & (port == p)).sum()) for p in ports},
+        "expired_exceptions": _expired(history),
+        "unused_exceptions": [e.as_dict() for e in unused(history.latest.findings, history.exceptions)],
         "resolved_findings": int(len(resolved)),
         "reopened_findings": int((f["reopened"].to_numpy() > 0).sum()),
         "reopenings": int(f["reopened"].sum()),

@@ -20,10 +20,14 @@ import pandas as pd
 
 from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import Snapshot, parse_as_of, scan_folder
+from auditkit.history.acceptance import covering
 from auditkit.history.cache import Derived, derived
 from auditkit.settings import Settings, load_settings
+from auditkit.settings.exceptions import load_exceptions
 
 STATUS_OPEN, STATUS_RESOLVED, STATUS_UNKNOWN = "open", "resolved", "unknown"
+# Present, but covered by an accepted-risk entry in force on the latest snapshot's date.
+STATUS_ACCEPTED = "accepted"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class History:
     scope: frozenset | None = None  # the subscriptions this history is restricted to (None: all)
     verified: bool = True  # every snapshot file read was checked against its meta.json
     unreadable: tuple = ()  # snapshot folders skipped: Unreadable(name, reason)
+    exceptions: tuple = ()  # the accepted-risk entries in force for this history (settings.exceptions)
 
     @property
     def latest(self) -> Derived:
@@ -57,7 +62,7 @@ class History:
         sid = subscription_id.lower()
         ds = [d.restricted(sid) for d in self.derived]
         return build_history(ds, self.ports, self.settings, scope=frozenset({sid}), verified=self.verified,
-                             unreadable=self.unreadable)
+                             unreadable=self.unreadable, exceptions=self.exceptions)
 
 
 MISSING_REASON = ("missing from the collection: no longer visible to the identity, moved to another tenant, or "
@@ -145,11 +150,13 @@ def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, set
     unreadable: list = []
     snaps = select_snapshots(snapshots_dir, as_of, verify=verify, unreadable=unreadable)
     ds = [derived(s, port_tuple, settings, use_cache=use_cache) for s in snaps]
-    return build_history(ds, port_tuple, settings, verified=verify, unreadable=tuple(unreadable))
+    return build_history(ds, port_tuple, settings, verified=verify, unreadable=tuple(unreadable),
+                         exceptions=tuple(load_exceptions(settings.source)))
 
 
 def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
-                  scope: frozenset | None = None, verified: bool = True, unreadable: tuple = ()) -> History:
+                  scope: frozenset | None = None, verified: bool = True, unreadable: tuple = (),
+                  exceptions: tuple = ()) -> History:
     n_snap = len(ds)
     as_of = np.array([d.snapshot.as_of.to_datetime64() for d in ds])
     frames = [d.findings.assign(snap=i) for i, d in enumerate(ds)]
@@ -183,6 +190,14 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
 
     port_of = np.zeros(n, dtype=np.int64)
     port_of[fid] = allf["port"].to_numpy(dtype=np.int64)
+    # Accepted risks, as of each snapshot's own date and on its own rows (reproducible history).
+    accepted = np.zeros((n, n_snap), dtype=bool)
+    if exceptions and n:
+        days = np.array([pd.Timestamp(as_of[j]).date() for j in snap_idx], dtype=object)
+        in_force, expired_entry = covering(allf, days, exceptions)
+        accepted[fid, snap_idx] = in_force > 0
+    else:
+        in_force = expired_entry = np.zeros(len(allf), dtype=np.int64)
 
     state = np.zeros(n, dtype=np.int8)  # 0 never seen, 1 open, 2 resolved
     first_seen = np.full(n, -1, dtype=np.int64)
@@ -203,18 +218,28 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
         state[p] = 1
         state[resolve] = 2
         carried = (state == 1) & ~p  # still open as far as anyone knows: not seen, not readable
+        a = accepted[:, j]
         for port in ports:
             on = port_of == port
             timeline.append({"snapshot": ds[j].snapshot.id, "as_of": ds[j].snapshot.as_of, "port": port,
-                             "open": int((p & on).sum()), "unreadable": int((carried & on).sum()),
+                             "open": int((p & ~a & on).sum()), "accepted": int((p & a & on).sum()),
+                             "unreadable": int((carried & on).sum()),
                              "new": int((new & on).sum()), "reopened": int((again & on).sum()),
                              "resolved": int((resolve & on).sum())})
 
     status = np.where(state == 2, STATUS_RESOLVED,
                       np.where(last_seen == n_snap - 1, STATUS_OPEN, STATUS_UNKNOWN)).astype(object)
+    if n:
+        status[(status == STATUS_OPEN) & accepted[:, n_snap - 1]] = STATUS_ACCEPTED
     # Latest details of each finding: its row in the last snapshot that showed it.
-    last_rows = allf.assign(fid=fid).sort_values("snap").drop_duplicates("fid", keep="last").sort_values("fid")
-    details = last_rows.drop(columns=["snap", "fid"]).reset_index(drop=True)
+    last_rows = allf.assign(fid=fid, _accepted_by=in_force, _expired_by=expired_entry).sort_values("snap") \
+        .drop_duplicates("fid", keep="last").sort_values("fid")
+    by_index = {e.index: e for e in exceptions}
+    details = last_rows.drop(columns=["snap", "fid", "_accepted_by", "_expired_by"]).reset_index(drop=True)
+    details["acceptance"] = [by_index[i].as_dict() if i else (by_index[x].as_dict() if x else None)
+                             for i, x in zip(last_rows["_accepted_by"], last_rows["_expired_by"], strict=True)]
+    details["acceptance_state"] = ["accepted" if i else ("expired" if x else "")
+                                   for i, x in zip(last_rows["_accepted_by"], last_rows["_expired_by"], strict=True)]
     latest_as_of = as_of[-1]
     fs = as_of[first_seen]
     ra = np.where(resolved_at >= 0, as_of[np.maximum(resolved_at, 0)], np.datetime64("NaT"))
@@ -247,4 +272,4 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
     cov = pd.DataFrame([{"snapshot": d.snapshot.id, "as_of": d.snapshot.as_of, **d.coverage} for d in ds])
     return History(snapshots=snapshots, findings=findings, timeline=pd.DataFrame(timeline), coverage=cov,
                    governance=ds[-1].governance, ports=ports, settings=settings, derived=ds, subscriptions=subs,
-                   scope=scope, verified=verified, unreadable=unreadable)
+                   scope=scope, verified=verified, unreadable=unreadable, exceptions=tuple(exceptions))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from auditkit.history.timeline import STATUS_OPEN, History
+from auditkit.history.timeline import STATUS_ACCEPTED, STATUS_OPEN, History
 from auditkit.present import charts, provenance
 from auditkit.present.checklist import checklist
 from auditkit.present.context import ReportContext
@@ -31,7 +31,7 @@ from auditkit.present.scope import block
 from auditkit.present.summary import summary_text, tiles
 
 SECTIONS = [("scope", "Scope"), ("summary", "Executive summary"), ("findings", "Findings"),
-            ("reach", "What the internet reaches"), ("trends", "Trends"),
+            ("reach", "What the internet reaches"), ("accepted", "Accepted risks"), ("trends", "Trends"),
             ("flows", "Analyze before you restrict: flow-log evidence"), ("remediation", "Remediation, one step per rule"),
             ("appendix", "Appendix: hidden, broad, unreadable and undocumented"),
             ("method", "Method and data provenance")]
@@ -138,6 +138,41 @@ def reachability(ctx: ReportContext, subscription_id: str) -> HTML:
     else:
         blocks.append(paragraph("No Azure Firewall, Application Gateway, Bastion or route to a virtual appliance "
                                 "in this subscription's snapshot.", "ak-note"))
+    return concat(*blocks)
+
+
+def accepted(ctx: ReportContext, subscription_id: str) -> HTML:
+    """Findings accepted on record (parameters/exceptions.yaml) with their entry; acceptances that
+    expire within 30 days flagged; expired ones that put a finding back to open."""
+    h = scoped(ctx, subscription_id)
+    frame = annotated(h, ctx.controls, statuses=(STATUS_ACCEPTED, STATUS_OPEN))
+    head = heading("Accepted risks", 2, "accepted")
+    note = paragraph("Exposures accepted on record in parameters/exceptions.yaml: out of the open count until the "
+                     "entry's expiry date, back to open the day after. Evaluated as of each snapshot.", "ak-note")
+    if not len(frame) or "acceptance_state" not in frame:
+        return concat(head, note, paragraph("No accepted risk.", "ak-note"))
+    day = ctx.latest.as_of.date()
+    rows = frame[frame["acceptance_state"].isin(["accepted", "expired"])].copy()
+    if not len(rows):
+        return concat(head, note, paragraph("No accepted risk.", "ak-note"))
+    a = rows["acceptance"]
+    rows["approved_by"] = [x["approved_by"] for x in a]
+    rows["ticket"] = [x["ticket"] for x in a]
+    rows["why"] = [x["justification"] for x in a]
+    rows["expires_text"] = [
+        f"{x['expires']} (expired: open again)" if st == "expired"
+        else f"{x['expires']} (expires within 30 days)" if (pd.Timestamp(x["expires"]).date() - day).days <= 30
+        else x["expires"] for x, st in zip(a, rows["acceptance_state"], strict=True)]
+    soon = sum("within 30 days" in t for t in rows["expires_text"])
+    blocks = [head, note]
+    if soon:
+        blocks.append(banner(f"{soon} acceptance(s) expire within 30 days of {day:%Y-%m-%d}:",
+                             "renew them with a new approval, or remediate before they lapse."))
+    blocks.append(table(rows, ["status", "port_label", "nsg_name", "rule_name", "sources", "exposure", "why",
+                               "approved_by", "ticket", "expires_text"],
+                        ["Status", "Port", "NSG", "Rule", "Sources", "Exposure", "Justification", "Approved by",
+                         "Ticket", "Expires"], cls="ak-wide",
+                        cell_class={"expires_text": lambda v: "ak-expired" if "expire" in str(v) else ""}))
     return concat(*blocks)
 
 

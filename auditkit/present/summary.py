@@ -48,6 +48,9 @@ def summary_text(history: History, frame: pd.DataFrame, scope: str, unread: int)
         tail.append("whether any machine is reachable is unknown (the snapshot has no topology)")
     elif sum(k["open_findings"].values()):
         tail.append("none is reachable from the internet today (no public path, or another NSG blocks it)")
+    if k["accepted_findings"]:
+        n_acc = k["accepted_findings"]
+        tail.append(f"{n_acc} more {'is' if n_acc == 1 else 'are'} accepted on record")
     old = long_open(frame)
     if old:
         tail.append(f"{old} {'has' if old == 1 else 'have'} been open more than 90 days")
@@ -74,6 +77,7 @@ def tiles(history: History) -> list[tuple[str, object]]:
         cards.append((f"unknown: {port_label(p)}", k["unknown_findings_by_port"][str(p)]))
     cards += [("reachable (critical)", sum(k["reachable_findings"].values())),
               ("machines reachable", k["reachable_machines"]),
+              ("accepted risks", k["accepted_findings"]),
               ("NSGs with open findings", sum(k["nsgs_with_open_findings"].values())),
               ("attached (live) / latent", f"{k['attached_open_findings']} / {k['latent_open_findings']}"),
               ("open > 90 days", k["open_over_90_days"]),

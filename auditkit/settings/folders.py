@@ -82,6 +82,7 @@ def init_folder(folder: str | Path) -> tuple[list[Path], list[Path]]:
     kept: list[Path] = []
     files = {root / PARAMETERS: kit_path("parameters", "audit.yaml").read_bytes(),
              root / "parameters" / "controls.yaml": kit_path("parameters", "controls.yaml").read_bytes(),
+             root / "parameters" / "exceptions.yaml": kit_path("parameters", "exceptions.yaml").read_bytes(),
              root / "README.md": FOLDER_README.encode("utf-8")}
     for nb in sorted(kit_path("notebooks").glob("*.ipynb")):
         files[root / "notebooks" / nb.name] = nb.read_bytes()
