@@ -146,6 +146,27 @@ def cmd_reach(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from auditkit.history.timeline import load_history
+    from auditkit.present.tickets import as_frame, ocsf, ticket_records
+    from auditkit.settings import load_settings
+    from auditkit.settings.controls import load_controls
+
+    settings = load_settings(args.parameters)
+    h = load_history(args.snapshots, settings=settings, verify=not args.no_verify)
+    names = dict(zip(h.subscriptions["subscription_id"], h.subscriptions["name"], strict=False))
+    recs = ticket_records(h, load_controls(args.parameters), names, since=args.since, reports=args.reports)
+    as_of = h.snapshots["as_of"].iloc[-1]
+    if args.format == "csv":
+        text = to_csv(as_frame(recs))
+    elif args.format == "ocsf":
+        text = to_json({"ocsf_version": "1.8.0", "class": "Detection Finding (2004)", "findings": ocsf(recs, as_of)})
+    else:
+        text = to_json({"as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), "findings": recs})
+    _write(text, args.output)
+    return EXIT_OK
+
+
 def _first_error(errors) -> str:
     e = errors.iloc[0]
     where = e["nsg_id"] + (f" rule {e['rule_name']}" if e["rule_name"] else "")
@@ -543,6 +564,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json (faster; reports then say "
                    "'snapshot hashes not checked')")
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("export", help="one record per finding for a ticketing system (stable ids; upsert)")
+    p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)
+    p.add_argument("--format", choices=["csv", "json", "ocsf"], default="json")
+    p.add_argument("--since", metavar="YYYY-MM", type=_period, default=None,
+                   help="also list findings resolved since the start of this period (default: the latest one)")
+    p.add_argument("--reports", default="reports", metavar="PATH", help="where the rendered reports live, for the "
+                   "evidence links (default: reports)")
+    p.add_argument("--parameters", metavar="FILE", help="settings file (default parameters/audit.yaml)")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("reach", help="what the internet reaches on a port now: VMs, public IPs, frontend ports, "
                                      "and the NSG rules that let the traffic in")

@@ -109,8 +109,13 @@ def test_reports_put_reachable_findings_first_and_rank_subscriptions_by_them(dem
     order = ["reachable", "no-public-path", "unknown-topology", "blocked", "latent"]
     assert exposures and exposures[0] == "reachable"
     assert [order.index(x) for x in exposures if x in order] == sorted(order.index(x) for x in exposures if x in order)
-    assert "20.60.0.10:25 (load balancer lb-mail-public/lbr-smtp) -&gt; subnet NSG nsg-mail-edge-subnet -&gt; " \
-           "NIC NSG nsg-mail-01-nic -&gt; vm-mail-01 10.60.1.4:25" in table
+    assert "20.60.0.10:50022 (inbound NAT lb-mail-public/nat-ssh-mail-01) -&gt; subnet NSG nsg-mail-edge-subnet " \
+           "-&gt; NIC NSG nsg-mail-01-nic -&gt; vm-mail-01 10.60.1.4:22" in table
+    # The demo's MX rules are accepted on record: out of the findings table, in their own section.
+    accepted = html[html.index('id="accepted"'):html.index('id="trends"')]
+    assert "RISK-2025-117" in accepted and "ciso@contoso.example" in accepted
+    assert "2026-11-20 (expires within 30 days)" in accepted and "2026-08-31 (expired: open again)" in accepted
+    assert "RISK-2025-117" not in table
     index = (demo_reports / "index.html").read_text()
     ranked = index[index.index("Subscriptions ranked"):]
     cells = [int(c) for c in pd.Series(ranked.split('<td class="ak-exp-reachable">')[1:]).str.split("<").str[0]]
