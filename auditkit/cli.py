@@ -354,6 +354,7 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
                         pdf=getattr(args, "pdf", False), progress=update)
     finally:
         close()
+    args.render_result = result
     _warn_unreadable(result.unreadable)
     for p in result.removed_stale:
         _say(f"auditkit: removed {p.name}, left behind by a render that was stopped", err=True)
@@ -406,8 +407,29 @@ def cmd_monthly(args: argparse.Namespace) -> int:
 
     args.from_file = getattr(args, "from_file", None)
     collected = cmd_collect(args)
-    rendered = _render(args, args.period or period_of(args.snapshot_written.as_of))
+    period = args.period or period_of(args.snapshot_written.as_of)
+    rendered = _render(args, period)
+    if args.notify:
+        _notify(args, period)
     return max(collected, rendered)
+
+
+def _notify(args: argparse.Namespace, period: str) -> None:
+    """Post the run's summary to ``--notify``; a failure is said on stderr and never fails the run."""
+    from auditkit.history.kpis import kpis_of
+    from auditkit.history.timeline import load_history
+    from auditkit.render.notify import payload, post, summary
+    from auditkit.settings import load_settings
+
+    result = args.render_result
+    h = load_history(args.snapshots, settings=load_settings(args.parameters))
+    t = h.timeline[h.timeline["snapshot"] == h.snapshots["snapshot"].iloc[-1]]
+    s = summary(kpis_of(h), {"new": int(t["new"].sum()), "resolved": int(t["resolved"].sum())}, period,
+                str(result.folder), result.manifest_sha256, len(result.failures))
+    problem = post(args.notify, payload(s, args.notify_format))
+    if problem:
+        _say(f"auditkit: notification to {args.notify} failed ({problem}); the reports are in {result.folder}",
+             err=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -651,6 +673,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("monthly", help="collect, then render the period that just ended (for cron / CI)")
     collect_options(p)
     p.add_argument("--as-of", help=argparse.SUPPRESS)
+    p.add_argument("--from-file", metavar="EXPORT.json", help="import a saved export instead of querying Azure")
+    p.add_argument("--notify", metavar="URL", help="post a short summary to this webhook when done (a failing "
+                   "webhook is reported, never fails the run)")
+    p.add_argument("--notify-format", choices=["json", "slack", "teams"], default="json",
+                   help="the webhook's payload: plain JSON summary, or a Slack / Teams message")
     render_options(p)
     p.set_defaults(func=cmd_monthly)
 

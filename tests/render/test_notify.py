@@ -1,0 +1,83 @@
+"""``auditkit monthly --notify``: a summary posted to a local webhook; a failing webhook never fails the run."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from auditkit.demo.estate import edge_network
+
+SUB = "60000000-0000-4000-8000-000000000001"
+
+
+@pytest.fixture()
+def hook():
+    got: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.path, self.headers["Content-Type"], json.loads(body)))
+            status = 500 if self.path == "/broken" else 200
+            self.send_response(status)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", got
+    server.shutdown()
+
+
+def monthly(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    nsgs, topo = edge_network(SUB)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"data": nsgs + topo}))
+    return subprocess.run([sys.executable, "-m", "auditkit", "monthly", "--from-file", str(export), "--as-of",
+                           "2026-10-01T06:00:00Z", "--snapshots", str(tmp_path / "snaps"), "--out",
+                           str(tmp_path / "reports"), "--workers", "1", *extra],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_summary_reaches_the_webhook_and_failures_never_fail_the_run(tmp_path: Path, hook) -> None:
+    url, got = hook
+    r = monthly(tmp_path, "--notify", f"{url}/hook")
+    assert r.returncode == 0, r.stderr
+    ((path, ctype, body),) = got
+    assert path == "/hook" and ctype == "application/json"
+    assert body["period"] == "2026-09" and body["reachable_findings"] == 5 and body["open_findings"] == 8
+    assert body["failed_reports"] == 0 and len(body["manifest_sha256"]) == 64
+    manifest = tmp_path / "reports" / "2026-09" / "manifest.json"
+    import hashlib
+
+    assert hashlib.sha256(manifest.read_bytes()).hexdigest() == body["manifest_sha256"]
+    # A webhook that answers 500: said on stderr in one line, exit code unchanged.
+    target = f"{url}/broken"
+    r = monthly(tmp_path / "teams", "--notify", target, "--notify-format", "teams")
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if "notification" in x]
+    assert len(lines) == 1 and target in lines[0] and "failed (HTTP 500" in lines[0]
+    teams = got[-1][2]
+    assert teams["@type"] == "MessageCard" and "NSG exposure audit 2026-09" in teams["text"]
+
+
+def test_a_webhook_that_is_not_there_is_one_reason_not_an_exception() -> None:
+    from auditkit.render.notify import payload, post
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    problem = post(f"http://127.0.0.1:{closed}/x", payload({"period": "2026-09"}, "json"), timeout=5)
+    assert problem and "refused" in problem.lower()
+    assert post("not a url", {}) is not None
