@@ -56,10 +56,10 @@ def payload(s: dict, style: str = "json") -> dict:
 def post(url: str, body: Any, timeout: float = 10.0) -> str | None:
     """POST ``body`` as JSON; None when the webhook accepted it, else why not (one line)."""
     data = json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "User-Agent": f"auditkit/{__version__}"})
     try:
+        request = urllib.request.Request(url, data=data, method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "User-Agent": f"auditkit/{__version__}"})
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own URL
             if not 200 <= response.status < 300:
                 return f"HTTP {response.status}"
