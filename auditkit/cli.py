@@ -167,6 +167,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_guardrail(args: argparse.Namespace) -> int:
+    from auditkit.present.guardrail import write_guardrail
+
+    for path in write_guardrail(args.guardrail_out, args.port, args.effect):
+        _say(f"wrote {path}")
+    return EXIT_OK
+
+
 def _first_error(errors) -> str:
     e = errors.iloc[0]
     where = e["nsg_id"] + (f" rule {e['rule_name']}" if e["rule_name"] else "")
@@ -598,6 +606,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.add_argument("--no-verify", action="store_true", help="do not check snapshot files against their meta.json")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("guardrail", help="write an Azure Policy (JSON and Bicep, with az commands) that audits or "
+                                         "denies NSG rules opening a port to the internet")
+    p.add_argument("--port", type=_port, default=25, help="TCP port (default 25)")
+    p.add_argument("--effect", choices=["Audit", "Deny", "Disabled"], default="Audit")
+    p.add_argument("--out", dest="guardrail_out", default="guardrails", metavar="DIR",
+                   help="folder for the files (default: guardrails)")
+    p.set_defaults(func=cmd_guardrail)
 
     p = sub.add_parser("reach", help="what the internet reaches on a port now: VMs, public IPs, frontend ports, "
                                      "and the NSG rules that let the traffic in")
