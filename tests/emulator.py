@@ -49,6 +49,7 @@ class Tenant:
     nsgs: list[dict]
     management_groups: dict = field(default_factory=dict)  # mg name -> [subscription ids]
     resources: list = field(default_factory=list)  # other resource types (NICs, VNets, load balancers...)
+    changes: list = field(default_factory=list)  # resourcechanges rows (the service's shape)
 
 
 class Emulator:
@@ -100,6 +101,8 @@ class Emulator:
     def _rows(self, query: str, subs: list[str] | None, mgs: list[str] | None) -> list[dict]:
         if "resourcecontainers" in query:
             table = self.tenant.subscriptions
+        elif query.lstrip().startswith("resourcechanges"):
+            table = self.tenant.changes
         else:
             # The "| where type =~ 'x'" or "type in~ ('x', 'y')" clause of the kit's queries.
             wanted = set(re.findall(r"'([a-z]+\.[a-z]+/[a-z]+)'", query.lower()))

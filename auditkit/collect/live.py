@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.collect.clouds import cloud as cloud_of
-from auditkit.collect.queries import NSG_QUERY, SUBSCRIPTIONS_QUERY, TOPOLOGY_QUERIES
+from auditkit.collect.queries import CHANGES_QUERY, NSG_QUERY, SUBSCRIPTIONS_QUERY, TOPOLOGY_QUERIES
 from auditkit.collect.resourcegraph import Forbidden, GraphError, Pacing, Querier, Stats
 from auditkit.collect.store import write
 from auditkit.errors import AuditkitError
@@ -43,7 +43,7 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
             management_groups: Sequence[str] | None = None, cloud: str = "public", endpoint: str | None = None,
             snapshots_dir: str | Path = "snapshots", as_of: Any = None, batch_size: int = DEFAULT_BATCH,
             pacing: Pacing | None = None, progress: Progress | None = None, allow_empty: bool = False,
-            topology: bool = True, **client_kwargs: Any) -> Path:
+            topology: bool = True, changes: bool = True, **client_kwargs: Any) -> Path:
     """Collect every readable NSG in scope into a new snapshot and return its directory.
 
     ``subscriptions=None`` means every subscription the identity can read (discovered from
@@ -108,6 +108,13 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                 topo_failed.update(bad)
                 topo_queries[name] = {"rows": len(rows), "requests": stats.requests - before,
                                       "failed_subscriptions": sorted(bad)}
+        change_rows: list | None = None
+        changes_failed: dict = {}
+        if changes:
+            change_rows, changes_failed, minimum = _by_batches(querier, CHANGES_QUERY,
+                                                               [s for s in readable if s not in failed],
+                                                               batch_size, notify)
+            stats.minimum_requests += minimum
 
     collected = [s for s in wanted if s not in failed]
     failures = [{"subscription_id": s, **failed[s]} for s in sorted(failed)]
@@ -116,7 +123,7 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                      source={"source": {"kind": "resource-graph", "api_version": "2021-03-01"}, "cloud": info.name,
                              "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
                  stats=stats, identity=identity, topology_rows=topo_rows, topology_failed=sorted(topo_failed),
-                 topology_queries=topo_queries)
+                 topology_queries=topo_queries, change_rows=change_rows, changes_failed=sorted(changes_failed))
 
 
 def _identity(credential: Any, scope: str) -> dict:

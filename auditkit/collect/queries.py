@@ -35,5 +35,12 @@ TOPOLOGY_QUERIES = {
     "unmodelled": _typed("in~ ('microsoft.network/azurefirewalls', 'microsoft.network/applicationgateways', "
                          "'microsoft.network/bastionhosts', 'microsoft.network/routetables')"),
 }
-QUERIES = {"subscriptions": SUBSCRIPTIONS_QUERY, "nsgs": NSG_QUERY, **{f"topology.{k}": v for k, v in TOPOLOGY_QUERIES.items()}}
+# Who changed the NSGs in the last ~14 days (what Resource Graph keeps); attributed to rules later.
+CHANGES_QUERY = (
+    "resourcechanges\n"
+    "| where properties.targetResourceType =~ 'microsoft.network/networksecuritygroups'\n"
+    "| project id, type, subscriptionId, properties\n"
+    "| order by id asc"
+)
+QUERIES = {"changes": CHANGES_QUERY, "subscriptions": SUBSCRIPTIONS_QUERY, "nsgs": NSG_QUERY, **{f"topology.{k}": v for k, v in TOPOLOGY_QUERIES.items()}}
 

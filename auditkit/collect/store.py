@@ -16,6 +16,7 @@ import pandas as pd
 from auditkit import __version__
 from auditkit.collect.queries import QUERIES
 from auditkit.collect.resourcegraph import Stats
+from auditkit.engine.changes import change_table
 from auditkit.engine.rules import rules_table
 from auditkit.engine.topology import TOPOLOGY_TYPES, topology_table
 from auditkit.evidence.snapshot import write_snapshot
@@ -63,7 +64,8 @@ def token_identity(token: str) -> dict:
 def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime, nsg_rows: list, sub_rows: list,
           requested: Any, collected: list[str], failed: list[dict], source: dict,
           stats: Stats | None, identity: dict | None = None, topology_rows: list | None = None,
-          topology_failed: Sequence[str] = (), topology_queries: dict | None = None) -> Path:
+          topology_failed: Sequence[str] = (), topology_queries: dict | None = None,
+          change_rows: list | None = None, changes_failed: Sequence[str] = ()) -> Path:
     """Write one snapshot: the NSG tables, and the topology tables when ``topology_rows`` were read.
 
     ``topology_rows=None`` means the topology was not collected (reports then say
@@ -99,6 +101,18 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
         meta["counts"]["record_errors"] = len(meta["record_errors"])
     else:
         meta["topology"] = None
+    if change_rows is not None:
+        changes, change_errors = change_table(change_rows, nsg_rows)
+        raw["changes"] = change_rows
+        frames["changes"] = changes
+        meta["changes"] = {"rows": len(change_rows), "attributed": int((changes["rule_name"] != "").sum()),
+                           "failed_subscriptions": sorted({s.lower() for s in changes_failed}),
+                           "errors": len(change_errors),
+                           "note": "Resource Graph keeps about 14 days of changes"}
+        meta["record_errors"] = meta["record_errors"] + change_errors
+        meta["counts"]["record_errors"] = len(meta["record_errors"])
+    else:
+        meta["changes"] = None
     if stats is not None:
         meta["requests"] = stats.as_dict()
     return write_snapshot(snapshots_dir, as_of, raw=raw, tables=frames, meta=meta)

@@ -13,16 +13,19 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
 
 from auditkit.demo.synthetic import DEMO_TENANT, nsg_record, security_rule, subscription_id
+from auditkit.engine.changes import CHANGE_TYPE
+from auditkit.evidence.snapshot import parse_as_of
 
 SEED = 2026
 MONTHS = 12
 FIRST_MONTH = (2025, 12)  # snapshots on the 1st of each month at 06:00 UTC, Dec 2025 .. Nov 2026
-DEMO_VERSION = "4"
+DEMO_VERSION = "5"
 
 SUBSCRIPTIONS = [
     ("contoso-prod-mail", "prod"), ("contoso-prod-web", "prod"), ("contoso-prod-erp", "prod"),
@@ -147,18 +150,19 @@ def subscription_names(n: int | None) -> list[tuple[str, str]]:
 
 def tenant_month(month: int, nsgs_per_sub: int = 19, n_subscriptions: int | None = None) -> tuple[list[dict], list[dict]]:
     """(NSG records, subscription rows) of the demo tenant at ``month`` (0 = first snapshot)."""
-    records, sub_rows, _ = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
+    records, sub_rows, _, _ = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
     return records, sub_rows
 
 
-def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19,
-                               n_subscriptions: int | None = None) -> tuple[list[dict], list[dict], list[dict]]:
-    """(NSG records, subscription rows, topology records) of the demo tenant at ``month``."""
+def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19, n_subscriptions: int | None = None
+                               ) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """(NSG records, subscription rows, topology records, resourcechanges rows) of the demo tenant at ``month``."""
     from auditkit.demo.estate import EDGE_SUBSCRIPTION, behind_nsgs, edge_network
 
     subs, plan = _plan(nsgs_per_sub, subscription_names(n_subscriptions))
     lost = {s["subscriptionId"] for s in subs if s["name"] == "contoso-legacy-dc"} if month >= LOST_FROM_MONTH else set()
     records = []
+    opened: list[dict] = []
     for n in plan:
         if n.sub in lost:
             continue
@@ -172,6 +176,9 @@ def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19,
             prio += 10
         for e in n.exposures:
             source = [e.source] if e.open_in(month) else GATEWAY
+            if month and e.open_in(month) and not e.open_in(month - 1):
+                # Who opened it: Resource Graph's change history for the NSG, days before the snapshot.
+                opened.append(change_record(nid, len(rules), source[0], GATEWAY[0], month, len(opened)))
             rules.append(security_rule(nid, e.name, prio, "Allow", "Tcp", source, [e.port_spec], ["*"],
                                        description=e.description))
             prio += 10
@@ -187,7 +194,29 @@ def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19,
             edge_nsgs, edge_topology = edge_network(s["subscriptionId"])
             records.extend(edge_nsgs)
             topology.extend(edge_topology)
-    return records, sub_rows, topology
+    return records, sub_rows, topology, opened
+
+
+CHANGERS = [("j.doe@contoso.example", "Azure Portal"), ("deploy-pipeline (service principal)", "Azure CLI"),
+            ("a.admin@contoso.example", "Azure Portal"), ("terraform-sp (service principal)", "Terraform")]
+
+
+def change_record(nsg_id: str, index: int, new: str, old: str, month: int, k: int) -> dict:
+    """A ``resourcechanges`` row in Resource Graph's shape: a rule's source widened to ``new``."""
+    when = parse_as_of(month_as_of(month)) - timedelta(days=3 + (k * 5) % 20, hours=k % 9)
+    who, client = CHANGERS[(month + k) % len(CHANGERS)]
+    sub = nsg_id.split("/")[2]
+    return {"id": f"{nsg_id}/providers/Microsoft.Resources/changes/{month:02d}{k:04d}", "type": CHANGE_TYPE,
+            "subscriptionId": sub, "tenantId": DEMO_TENANT,
+            "properties": {"targetResourceId": nsg_id, "targetResourceType": "microsoft.network/networksecuritygroups",
+                           "changeType": "Update",
+                           "changeAttributes": {"timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                                                "changedBy": who, "clientType": client,
+                                                "operation": "Microsoft.Network/networkSecurityGroups/write",
+                                                "changesCount": 1},
+                           "changes": {f"properties.securityRules[{index}].properties.sourceAddressPrefix": {
+                               "previousValue": old, "newValue": new, "changeCategory": "User",
+                               "propertyChangeType": "Update"}}}}
 
 
 def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_sub: int = 19,
@@ -202,9 +231,10 @@ def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_su
         as_of = month_as_of(month)
         if snapshot_name(parse_as_of(as_of)) in have:
             continue
-        records, subs, topology = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
+        records, subs, topology, changes = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
         snapshot_from_records(records, snapshots_dir=root, as_of=as_of, subscription_rows=subs,
-                              source={"kind": "demo", "seed": SEED, "month": month}, topology_rows=topology)
+                              source={"kind": "demo", "seed": SEED, "month": month}, topology_rows=topology,
+                              change_rows=changes)
     return root
 
 

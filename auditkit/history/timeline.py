@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditkit.engine.changes import CHANGE_COLUMNS
 from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import Snapshot, parse_as_of, scan_folder
 from auditkit.history.acceptance import covering
@@ -154,6 +155,55 @@ def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, set
                          exceptions=tuple(load_exceptions(settings.source)))
 
 
+def changes_of(ds: list[Derived]) -> pd.DataFrame:
+    """Every rule change the snapshots recorded (Resource Graph's resourcechanges), once each."""
+    frames = [d.snapshot.table("changes") for d in ds if isinstance(d.snapshot.meta.get("changes"), dict)]
+    if not frames:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True).drop_duplicates(["change_id", "rule_name"])
+    return out[out["rule_name"] != ""].reset_index(drop=True)
+
+
+def attribute(findings: pd.DataFrame, ds: list[Derived], as_of: np.ndarray, first_idx: np.ndarray) -> pd.DataFrame:
+    """Who last changed each finding's rule and when (``changed_by``, ``client_type``, ``operation``,
+    ``changed_at``), and ``first_seen`` moved to the change that made the rule appear when that change
+    falls between the snapshot before and the first snapshot showing it (``first_seen_source``)."""
+    out = findings.assign(changed_at=pd.NaT, changed_by=None, client_type=None, operation=None,
+                          first_seen_source="snapshot")
+    out["changed_at"] = pd.to_datetime(out["changed_at"], utc=True)
+    ch = changes_of(ds)
+    if not len(ch) or not len(out):
+        return out
+    ch = ch[ch["changed_at"] <= pd.Timestamp(as_of[-1], tz="UTC")]
+    keys = out[["nsg_key", "rule_name"]].assign(row=np.arange(len(out)))
+    keys["rule_name"] = keys["rule_name"].astype(str)
+    m = keys.merge(ch, on=["nsg_key", "rule_name"])
+    if not len(m):
+        return out
+    last = m.sort_values("changed_at").drop_duplicates("row", keep="last")
+    rows = last["row"].to_numpy()
+    for col in ("changed_at", "changed_by", "client_type", "operation"):
+        values = last[col].to_numpy()
+        series = out[col].copy()
+        series.iloc[rows] = values
+        out[col] = series
+    # The appearance: a change after the snapshot before the first showing, up to that snapshot.
+    fi = first_idx[m["row"].to_numpy()]
+    upper = pd.to_datetime(as_of[fi], utc=True)
+    lower = pd.to_datetime(np.where(fi > 0, as_of[np.maximum(fi - 1, 0)], np.datetime64("NaT")), utc=True)
+    inside = (m["changed_at"].to_numpy() <= upper) & ((lower.isna()) | (m["changed_at"].to_numpy() > lower))
+    appeared = m[np.asarray(inside)].sort_values("changed_at").drop_duplicates("row", keep="first")
+    if len(appeared):
+        r = appeared["row"].to_numpy()
+        fs = out["first_seen"].copy()
+        fs.iloc[r] = appeared["changed_at"].to_numpy()
+        out["first_seen"] = pd.to_datetime(fs, utc=True)
+        src = out["first_seen_source"].to_numpy(dtype=object).copy()
+        src[r] = "change"
+        out["first_seen_source"] = src
+    return out
+
+
 def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
                   scope: frozenset | None = None, verified: bool = True, unreadable: tuple = (),
                   exceptions: tuple = ()) -> History:
@@ -254,6 +304,7 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
         time_to_remediate_days=(ra - fs) / days,
         age_days=age,
     )
+    findings = attribute(findings, ds, as_of, first_seen)
     findings = findings.sort_values(["status", "subscription_id", "nsg_key", "port"], kind="stable") \
         .reset_index(drop=True)
 

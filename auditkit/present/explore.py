@@ -24,7 +24,8 @@ from auditkit.present.html import HTML, code_block, concat, paragraph
 EXPORT_COLUMNS = ["status", "severity", "exposure", "port", "subscription", "subscription_id", "resource_group", "nsg_name",
                   "rule_name", "priority", "sources", "destination_ports", "attached_to", "reach_path", "owner",
                   "justification",
-                  "expiry_text", "first_seen", "last_seen", "resolved_at", "age", "reopened", "controls", "environment",
+                  "expiry_text", "first_seen", "first_seen_source", "last_seen", "changed_by", "client_type",
+                  "changed_at", "resolved_at", "age", "reopened", "controls", "environment",
                   "description", "nsg_id"]
 TABLE_COLUMNS = ["status", "severity", "exposure", "port", "subscription", "nsg_name", "rule_name", "sources", "owner",
                  "justification", "expiry_text", "age", "controls"]

@@ -100,7 +100,7 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
     if not len(f):
         return f.assign(**{c: pd.Series(dtype=object) for c in (
             "attached_to", "owner", "justification", "expiry", "expired", "expiry_text", "age", "controls",
-            "port_label", "ports", "exposure", "reach_path")})
+            "port_label", "ports", "exposure", "reach_path", "first_seen_text", "changed")})
     settings = history.settings
     keys = f["nsg_key"].to_numpy(dtype=object)
     gov = governance_of(history, keys)
@@ -128,6 +128,16 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
     f["age"] = [("" if np.isnan(d) else f"at least {d:.0f} days" if s else f"{d:.0f} days")
                 for d, s in zip(days, since_start, strict=True)]
     f["controls"] = [", ".join(c.label for c in controls if c.applies(int(p))) for p in f["port"]]
+    # First seen: the change that made the rule appear (Resource Graph's change history) or the snapshot.
+    src = f["first_seen_source"] if "first_seen_source" in f else pd.Series("snapshot", index=f.index)
+    f["first_seen_text"] = [("" if pd.isna(t) else f"{pd.Timestamp(t):%Y-%m-%d %H:%M} ({s_})")
+                            for t, s_ in zip(f["first_seen"], src, strict=True)]
+    if "changed_by" in f:
+        f["changed"] = [("" if not isinstance(b, str) or not b else
+                         f"{b} ({c or 'unknown client'}, {pd.Timestamp(t):%Y-%m-%d %H:%M})")
+                        for b, c, t in zip(f["changed_by"], f["client_type"], f["changed_at"], strict=True)]
+    else:
+        f["changed"] = ""
     f["port_label"] = [port_label(p) for p in f["port"]]
     f["ports"] = f["destination_ports"]
     f["exposure"] = f["exposure"].fillna("unknown-topology") if "exposure" in f else "unknown-topology"
@@ -143,11 +153,11 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
 
 
 TABLE_COLUMNS = ["severity", "exposure", "port", "nsg_name", "resource_group", "rule_name", "priority", "sources",
-                 "ports", "attached_to", "reach_path", "owner", "justification", "expiry_text", "first_seen",
-                 "last_seen", "age", "status", "controls"]
+                 "ports", "attached_to", "reach_path", "owner", "justification", "expiry_text", "first_seen_text",
+                 "last_seen", "changed", "age", "status", "controls"]
 TABLE_HEADERS = ["Severity", "Exposure", "Port", "NSG", "Resource group", "Rule", "Priority", "Sources", "Ports",
                  "Attached to", "Path from the internet", "Owner", "Justification", "Expiry", "First seen",
-                 "Last seen", "Age", "Status", "Controls failed"]
+                 "Last seen", "Last changed by", "Age", "Status", "Controls failed"]
 
 
 def long_open(frame: pd.DataFrame, days: int = LONG_OPEN_DAYS) -> int:

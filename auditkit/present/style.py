@@ -30,7 +30,8 @@ CSS = """
 .ak-findings .ak-col-nsg_name { width: 6%; } .ak-findings .ak-col-resource_group { width: 5%; }
 .ak-findings .ak-col-rule_name { width: 5.5%; } .ak-findings .ak-col-priority { width: 3%; }
 .ak-findings .ak-col-sources { width: 5%; } .ak-findings .ak-col-ports { width: 4%; }
-.ak-findings .ak-col-attached_to { width: 6%; } .ak-findings .ak-col-reach_path { width: 12%; font-size: 11px; }
+.ak-findings .ak-col-attached_to { width: 6%; } .ak-findings .ak-col-reach_path { width: 10.5%; font-size: 11px; }
+.ak-findings .ak-col-changed { width: 5%; font-size: 11px; } .ak-findings .ak-col-first_seen_text { width: 5%; }
 .ak-findings .ak-col-owner { width: 5%; }
 .ak-findings .ak-col-justification { width: 5%; } .ak-findings .ak-col-expiry_text { width: 4.5%; }
 .ak-findings .ak-col-first_seen { width: 4.5%; } .ak-findings .ak-col-last_seen { width: 4.5%; }

@@ -31,7 +31,8 @@ _OCSF_ACTIVITY = {"open": (1, "Create"), "accepted": (2, "Update"), "unknown": (
                   "resolved": (3, "Close")}
 RECORD_FIELDS = ["id", "status", "reopened", "severity", "exposure", "port", "subscription_id", "subscription",
                  "resource_group", "nsg_id", "nsg_name", "rule_name", "priority", "sources", "destination_ports",
-                 "owner", "justification", "expiry", "controls", "first_seen", "last_seen", "resolved_at",
+                 "owner", "justification", "expiry", "controls", "first_seen", "first_seen_source", "last_seen",
+                 "changed_by", "changed_at", "resolved_at",
                  "accepted_until", "accepted_ticket", "report", "remediation"]
 
 
@@ -74,7 +75,9 @@ def ticket_records(history: History, controls: list[Control], names: dict[str, s
             "sources": list(row["sources"]), "destination_ports": list(row["destination_ports"]),
             "owner": row.get("owner"), "justification": row.get("justification"), "expiry": row.get("expiry"),
             "controls": [c.strip() for c in str(row.get("controls") or "").split(",") if c.strip()],
-            "first_seen": _when(row["first_seen"]), "last_seen": _when(row["last_seen"]),
+            "first_seen": _when(row["first_seen"]), "first_seen_source": row.get("first_seen_source"),
+            "last_seen": _when(row["last_seen"]),
+            "changed_by": row.get("changed_by") or None, "changed_at": _when(row.get("changed_at")),
             "resolved_at": _when(row["resolved_at"]),
             "accepted_until": acc["expires"] if acc else None, "accepted_ticket": acc["ticket"] if acc else None,
             "report": f"{reports}/{period}/{row['subscription_id']}.html#findings",
