@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.collect.clouds import cloud as cloud_of
-from auditkit.collect.queries import CHANGES_QUERY, NSG_QUERY, SUBSCRIPTIONS_QUERY, TOPOLOGY_QUERIES
+from auditkit.collect.queries import (
+    CHANGES_QUERY,
+    GUARDRAILS_QUERY,
+    NSG_QUERY,
+    SUBSCRIPTIONS_QUERY,
+    TOPOLOGY_QUERIES,
+)
 from auditkit.collect.resourcegraph import Forbidden, GraphError, Pacing, Querier, Stats
 from auditkit.collect.store import write
 from auditkit.errors import AuditkitError
@@ -43,7 +49,7 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
             management_groups: Sequence[str] | None = None, cloud: str = "public", endpoint: str | None = None,
             snapshots_dir: str | Path = "snapshots", as_of: Any = None, batch_size: int = DEFAULT_BATCH,
             pacing: Pacing | None = None, progress: Progress | None = None, allow_empty: bool = False,
-            topology: bool = True, changes: bool = True, **client_kwargs: Any) -> Path:
+            topology: bool = True, changes: bool = True, guardrails: bool = True, **client_kwargs: Any) -> Path:
     """Collect every readable NSG in scope into a new snapshot and return its directory.
 
     ``subscriptions=None`` means every subscription the identity can read (discovered from
@@ -115,6 +121,11 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                                                                [s for s in readable if s not in failed],
                                                                batch_size, notify)
             stats.minimum_requests += minimum
+        policy_rows: list | None = None
+        if guardrails:
+            policy_rows, _, minimum = _by_batches(querier, GUARDRAILS_QUERY, [s for s in readable if s not in failed],
+                                                  batch_size, notify)
+            stats.minimum_requests += minimum
 
     collected = [s for s in wanted if s not in failed]
     failures = [{"subscription_id": s, **failed[s]} for s in sorted(failed)]
@@ -123,7 +134,8 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                      source={"source": {"kind": "resource-graph", "api_version": "2021-03-01"}, "cloud": info.name,
                              "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
                  stats=stats, identity=identity, topology_rows=topo_rows, topology_failed=sorted(topo_failed),
-                 topology_queries=topo_queries, change_rows=change_rows, changes_failed=sorted(changes_failed))
+                 topology_queries=topo_queries, change_rows=change_rows, changes_failed=sorted(changes_failed),
+                 policy_rows=policy_rows)
 
 
 def _identity(credential: Any, scope: str) -> dict:

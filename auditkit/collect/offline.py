@@ -13,6 +13,7 @@ from typing import Any
 
 from auditkit.collect.store import write
 from auditkit.engine.changes import CHANGE_TYPE
+from auditkit.engine.guardrails import POLICY_TYPES
 from auditkit.engine.topology import TOPOLOGY_TYPES
 from auditkit.evidence.records import (
     read_json,
@@ -27,7 +28,7 @@ from auditkit.evidence.snapshot import parse_as_of, sha256_file
 def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
                           subscription_rows: Sequence[dict] = (), subscriptions: Sequence[str] = (),
                           source: dict | None = None, topology_rows: list | None = None,
-                          change_rows: list | None = None) -> Path:
+                          change_rows: list | None = None, policy_rows: list | None = None) -> Path:
     """Write NSG records already in memory (an export, the demo tenant) as a snapshot.
 
     The subscriptions collected are those in ``subscriptions``, those of ``subscription_rows`` and
@@ -48,7 +49,7 @@ def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapsho
                      nsg_rows=list(records), sub_rows=list(subscription_rows), requested=sorted(ids),
                      collected=sorted(ids), failed=[],
                  source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None}, stats=None,
-                 topology_rows=topology_rows, change_rows=change_rows,
+                 topology_rows=topology_rows, change_rows=change_rows, policy_rows=policy_rows,
                  identity={"kind": "offline", "note": "records imported without credentials: the identity that "
                                                       "exported them is not known to the kit"})
 
@@ -69,8 +70,9 @@ def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshot
         require_nsgs(records, obj, str(path))
     topology = typed_records_from(obj, TOPOLOGY_TYPES)
     changes = typed_records_from(obj, [CHANGE_TYPE])
+    policy = typed_records_from(obj, POLICY_TYPES)
     return snapshot_from_records(records, snapshots_dir=snapshots_dir, as_of=as_of, topology_rows=topology or None,
-                                 change_rows=changes or None,
+                                 change_rows=changes or None, policy_rows=policy or None,
                                  subscription_rows=subscription_records_from(obj), subscriptions=subscriptions or (),
                                  source={"kind": "file", "name": Path(path).name, "sha256": sha256_file(Path(path))})
 

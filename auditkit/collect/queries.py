@@ -42,5 +42,14 @@ CHANGES_QUERY = (
     "| project id, type, subscriptionId, properties\n"
     "| order by id asc"
 )
-QUERIES = {"changes": CHANGES_QUERY, "subscriptions": SUBSCRIPTIONS_QUERY, "nsgs": NSG_QUERY, **{f"topology.{k}": v for k, v in TOPOLOGY_QUERIES.items()}}
+# The kit's guardrails: their assignments and policy states (compliance), when present.
+GUARDRAILS_QUERY = (
+    "policyresources\n"
+    "| where (type =~ 'microsoft.authorization/policyassignments' and properties.policyDefinitionId contains "
+    "'auditkit-internet-port-') or (type =~ 'microsoft.policyinsights/policystates' and "
+    "properties.policyDefinitionName startswith 'auditkit-internet-port-')\n"
+    "| project id, name, type, subscriptionId, properties\n"
+    "| order by id asc"
+)
+QUERIES = {"guardrails": GUARDRAILS_QUERY, "changes": CHANGES_QUERY, "subscriptions": SUBSCRIPTIONS_QUERY, "nsgs": NSG_QUERY, **{f"topology.{k}": v for k, v in TOPOLOGY_QUERIES.items()}}
 

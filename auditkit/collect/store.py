@@ -17,6 +17,7 @@ from auditkit import __version__
 from auditkit.collect.queries import QUERIES
 from auditkit.collect.resourcegraph import Stats
 from auditkit.engine.changes import change_table
+from auditkit.engine.guardrails import guardrail_table
 from auditkit.engine.rules import rules_table
 from auditkit.engine.topology import TOPOLOGY_TYPES, topology_table
 from auditkit.evidence.snapshot import write_snapshot
@@ -65,7 +66,8 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
           requested: Any, collected: list[str], failed: list[dict], source: dict,
           stats: Stats | None, identity: dict | None = None, topology_rows: list | None = None,
           topology_failed: Sequence[str] = (), topology_queries: dict | None = None,
-          change_rows: list | None = None, changes_failed: Sequence[str] = ()) -> Path:
+          change_rows: list | None = None, changes_failed: Sequence[str] = (),
+          policy_rows: list | None = None) -> Path:
     """Write one snapshot: the NSG tables, and the topology tables when ``topology_rows`` were read.
 
     ``topology_rows=None`` means the topology was not collected (reports then say
@@ -113,6 +115,13 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
         meta["counts"]["record_errors"] = len(meta["record_errors"])
     else:
         meta["changes"] = None
+    if policy_rows is not None:
+        guardrails = guardrail_table(policy_rows)
+        raw["guardrails"] = policy_rows
+        frames["guardrails"] = guardrails
+        meta["guardrails"] = {"assignments": len(guardrails), "rows": len(policy_rows)}
+    else:
+        meta["guardrails"] = None
     if stats is not None:
         meta["requests"] = stats.as_dict()
     return write_snapshot(snapshots_dir, as_of, raw=raw, tables=frames, meta=meta)

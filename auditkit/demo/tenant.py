@@ -150,13 +150,14 @@ def subscription_names(n: int | None) -> list[tuple[str, str]]:
 
 def tenant_month(month: int, nsgs_per_sub: int = 19, n_subscriptions: int | None = None) -> tuple[list[dict], list[dict]]:
     """(NSG records, subscription rows) of the demo tenant at ``month`` (0 = first snapshot)."""
-    records, sub_rows, _, _ = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
+    records, sub_rows, _, _, _ = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
     return records, sub_rows
 
 
 def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19, n_subscriptions: int | None = None
-                               ) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
-    """(NSG records, subscription rows, topology records, resourcechanges rows) of the demo tenant at ``month``."""
+                               ) -> tuple[list[dict], list[dict], list[dict], list[dict], list[dict]]:
+    """(NSG records, subscription rows, topology records, resourcechanges rows, policyresources rows) of the
+    demo tenant at ``month``."""
     from auditkit.demo.estate import EDGE_SUBSCRIPTION, behind_nsgs, edge_network
 
     subs, plan = _plan(nsgs_per_sub, subscription_names(n_subscriptions))
@@ -194,7 +195,41 @@ def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19, n_subscriptio
             edge_nsgs, edge_topology = edge_network(s["subscriptionId"])
             records.extend(edge_nsgs)
             topology.extend(edge_topology)
-    return records, sub_rows, topology, opened
+    policy = guardrail_rows(records, subs, month)
+    return records, sub_rows, topology, opened, policy
+
+
+GUARDRAIL_FROM_MONTH = 9  # the mail subscription gets the SMTP guardrail assigned in September
+
+
+def guardrail_rows(records: list[dict], subs: list[dict], month: int) -> list[dict]:
+    """The SMTP guardrail assigned to the mail subscription (Audit), and its policy states, as
+    ``policyresources`` rows; compliance computed by the kit's own policy evaluator."""
+    from auditkit.demo.estate import EDGE_SUBSCRIPTION
+    from auditkit.engine.policy import flags
+    from auditkit.present.guardrail import definition, name_of
+
+    if month < GUARDRAIL_FROM_MONTH:
+        return []
+    sub = next((s["subscriptionId"] for s in subs if s["name"] == EDGE_SUBSCRIPTION), None)
+    if sub is None:
+        return []
+    name = name_of(25)
+    aid = f"/subscriptions/{sub}/providers/Microsoft.Authorization/policyAssignments/{name}"
+    rows = [{"id": aid, "name": name, "type": "microsoft.authorization/policyassignments", "subscriptionId": sub,
+             "properties": {"displayName": "auditkit: no SMTP from the internet", "scope": f"/subscriptions/{sub}",
+                            "policyDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
+                                                  f"policyDefinitions/{name}",
+                            "parameters": {"effect": {"value": "Audit"}, "port": {"value": "25"}}}}]
+    policy = definition(25)
+    for i, rec in enumerate(r for r in records if r["subscriptionId"] == sub):
+        bad = flags(policy, rec)
+        rows.append({"id": f"{aid}/policystates/{i:04d}", "name": f"state-{i:04d}",
+                     "type": "microsoft.policyinsights/policystates", "subscriptionId": sub,
+                     "properties": {"policyAssignmentId": aid, "policyDefinitionName": name, "resourceId": rec["id"],
+                                    "complianceState": "NonCompliant" if bad else "Compliant",
+                                    "timestamp": month_as_of(month)}})
+    return rows
 
 
 CHANGERS = [("j.doe@contoso.example", "Azure Portal"), ("deploy-pipeline (service principal)", "Azure CLI"),
@@ -231,10 +266,10 @@ def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_su
         as_of = month_as_of(month)
         if snapshot_name(parse_as_of(as_of)) in have:
             continue
-        records, subs, topology, changes = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
+        records, subs, topology, changes, policy = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
         snapshot_from_records(records, snapshots_dir=root, as_of=as_of, subscription_rows=subs,
                               source={"kind": "demo", "seed": SEED, "month": month}, topology_rows=topology,
-                              change_rows=changes)
+                              change_rows=changes, policy_rows=policy)
     return root
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN
 from auditkit.present import charts, provenance
 from auditkit.present.context import ReportContext
-from auditkit.present.findings import annotated
+from auditkit.present.findings import annotated, port_label
 from auditkit.present.html import HTML, banner, concat, contents, esc, heading, kpi_cards, paragraph, table
 from auditkit.present.scope import block
 from auditkit.present.summary import summary_text, tiles
@@ -53,11 +53,26 @@ def subscriptions_ranked(ctx: ReportContext) -> pd.DataFrame:
     out["reachable"] = live[is_reach.to_numpy(dtype=bool)].groupby("subscription_id").size() \
         .reindex(out["subscription_id"]).fillna(0).astype(int).to_numpy()
     out["name"] = [ctx.subscription_name(s) for s in out["subscription_id"]]
+    out["guardrail"] = guardrail_text(ctx, out["subscription_id"])
     read = {s.lower() for s in ctx.latest.collected}
     out["read"] = out["subscription_id"].isin(read)
     first = ports[0]
     return out.sort_values(["reachable", "open", first, "unknown", "subscription_id"],
                            ascending=[False, False, False, False, True]).reset_index(drop=True)
+
+
+def guardrail_text(ctx: ReportContext, subscription_ids: pd.Series) -> list[str]:
+    """Per subscription: the kit's guardrail assignments and their compliance (policyresources), or none."""
+    snap = ctx.latest
+    if not isinstance(snap.meta.get("guardrails"), dict):
+        return ["not collected"] * len(subscription_ids)
+    g = snap.table("guardrails")
+    out = []
+    for sid in subscription_ids:
+        mine = g[g["subscription_id"] == str(sid).lower()]
+        out.append("; ".join(f"{port_label(int(r.port)) if str(r.port).isdigit() else r.port} {r.effect}: "
+                             f"{r.compliance}" for r in mine.itertuples()) or "none")
+    return out
 
 
 def header(ctx: ReportContext) -> HTML:
@@ -101,7 +116,7 @@ def ranking(ctx: ReportContext, link: bool = True) -> HTML:
     ports = [str(p) for p in ctx.history.ports]
     head = "".join(f"<th>{esc(h)}</th>" for h in ["Subscription", "Id", "Reachable",
                                                    *[f"open, port {p}" for p in ports],
-                                                   "Open", "Unknown", "Latest snapshot", "Report"])
+                                                   "Open", "Unknown", "Latest snapshot", "Guardrail", "Report"])
     rows = []
     for rec in r.to_dict(orient="records"):
         sid = rec["subscription_id"]
@@ -115,7 +130,8 @@ def ranking(ctx: ReportContext, link: bool = True) -> HTML:
         reach = f"<td class=\"ak-exp-reachable\">{int(rec['reachable'])}</td>" if rec["read"] else "<td>-</td>"
         rows.append("<tr>" + f"<td>{esc(rec['name'])}</td><td class=\"ak-mono\">{esc(sid)}</td>" + reach + opened
                     + f"<td>{int(rec['open']) if rec['read'] else 0}</td><td>{int(rec['unknown'])}</td>"
-                    + f"<td>{'read' if rec['read'] else 'not read'}</td><td>{cell}</td></tr>")
+                    + f"<td>{'read' if rec['read'] else 'not read'}</td><td>{esc(rec['guardrail'])}</td>"
+                    + f"<td>{cell}</td></tr>")
     return concat(heading("Subscriptions ranked", 2, "ranking"),
                   paragraph("Ranked by findings that reach a machine from the internet, then by open findings. A "
                             "subscription not read in the latest snapshot has no open count: its findings are "

@@ -190,7 +190,7 @@ def test_overview_shows_a_subscription_that_can_no_longer_be_read(demo_reports: 
     row = re.search(r"<tr><td>contoso-legacy-dc</td>.*?</tr>", html)
     assert row, "the lost subscription keeps its name"
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0))
-    # name, id, reachable, 3 ports, open, unknown, read, report
+    # name, id, reachable, 3 ports, open, unknown, read, guardrail, report
     assert cells[2] == "-" and cells[6] == "0" and int(cells[7]) > 0 and cells[8] == "not read"
 
 
