@@ -453,6 +453,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from auditkit.render import default_period
 
     index = out / default_period(snaps) / "index.html"
+    # The governance loop on the demo: tickets out (OCSF) and the SMTP guardrail, beside the reports.
+    args.format, args.since, args.reports, args.no_verify = "ocsf", None, str(out), False
+    args.output = str(out / "exports" / "findings.ocsf.json")
+    (out / "exports").mkdir(parents=True, exist_ok=True)
+    cmd_export(args)
+    args.guardrail_out, args.port, args.effect = str(out / "guardrails"), 25, "Audit"
+    cmd_guardrail(args)
+    _say(f"tickets: {args.output}; guardrail: {args.guardrail_out}")
     if index.is_file():
         _say(f"open {index} in a browser")
     return code

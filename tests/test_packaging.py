@@ -116,6 +116,11 @@ def test_wheel_installs_into_a_fresh_environment_and_works_from_an_empty_folder(
     assert manifest["failures"] == [] and len(manifest["reports"]) == 9
     # The demo's gateway comes from the demo's own settings, never the shipped defaults.
     assert manifest["parameters"]["settings"]["flows"]["mail_gateways"]
+    # The governance loop: tickets out, with the demo's accepted MX, and the SMTP guardrail.
+    tickets = json.loads((audit / "reports" / "demo" / "exports" / "findings.ocsf.json").read_text())
+    assert tickets["ocsf_version"] == "1.8.0"
+    assert any(f["unmapped"]["accepted_ticket"] == "RISK-2025-117" for f in tickets["findings"])
+    assert (audit / "reports" / "demo" / "guardrails" / "auditkit-internet-port-25.bicep").is_file()
 
     snaps = audit / "reports" / "demo" / "snapshots"
     sub = next(r["subscription_id"] for r in manifest["reports"] if r["subscription_id"])
