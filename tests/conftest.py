@@ -67,3 +67,19 @@ def _demo_cache(tmp_path_factory, worker_id):
     (one cache for the whole run; building it is safe with several processes at once)."""
     os.environ["AUDITKIT_DEMO_DIR"] = str(_shared_root(tmp_path_factory, worker_id) / "demo-cache")
     yield
+
+
+# Files whose tests take minutes (a wheel installed into a fresh venv, whole periods rendered,
+# browsers): scheduled first, so that the two xdist workers finish together instead of one of
+# them starting a four-minute test at the end of the run (longest first).
+LONG_FIRST = ["test_packaging.py", "render/test_render.py", "render/test_period_safety.py", "render/test_print.py",
+              "present/test_jupyterlab.py", "render/test_browser.py", "render/test_notify.py",
+              "collect/test_collect.py", "render/test_security.py", "flows/test_blob_storage.py"]
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    def rank(item) -> int:
+        path = item.path.as_posix()
+        return next((i for i, name in enumerate(LONG_FIRST) if path.endswith("tests/" + name)), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: the order inside each file and among the rest is kept

@@ -74,7 +74,7 @@ def topologies(draw) -> Network:
     return net
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(topologies(), st.sampled_from([25, 22]))
 def test_reach_equals_the_packet_walk(net: Network, port: int) -> None:
     nsgs, topo = net.records()
@@ -84,7 +84,7 @@ def test_reach_equals_the_packet_walk(net: Network, port: int) -> None:
     assert engine == reference_reach(nsgs, topo, port)
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(topologies(), st.sampled_from([25, 22]))
 def test_finding_exposure_agrees_with_the_packet_walk(net: Network, port: int) -> None:
     nsgs, topo = net.records()

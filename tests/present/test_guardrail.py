@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 import auditkit
+from auditkit.engine.guardrail import definition
 from auditkit.engine.policy import flags
-from auditkit.present.guardrail import definition, write_guardrail
+from auditkit.present.guardrail import write_guardrail
 from tests.builders import nsg, rule
 from tests.engine import test_exposure as corpus
 
