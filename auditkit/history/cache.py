@@ -54,17 +54,32 @@ LAZY = ("governance.parquet", "shadowed.parquet", "broad.parquet", "errors.parqu
 class Derived:
     """What history needs from one snapshot; the other tables are parsed only when asked for."""
 
-    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, tables: dict, coverage: dict):
+    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, tables: dict, coverage: dict,
+                 parent: Derived | None = None, subscription: str | None = None):
         self.snapshot = snapshot
         self.findings = findings
         self._tables = tables  # file name -> DataFrame, or its verified Parquet bytes
         self.coverage = coverage
+        self._parent, self._subscription = parent, subscription  # a restricted view reads through its parent
 
     def table(self, name: str) -> pd.DataFrame:
+        if name not in self._tables and self._parent is not None:
+            frame = self._parent.table(name)
+            self._tables[name] = frame[frame["subscription_id"] == self._subscription].reset_index(drop=True)
         value = self._tables[name]
         if isinstance(value, bytes):
             value = self._tables[name] = from_arrow(pq.read_table(pa.BufferReader(value)))
         return value
+
+    @property
+    def changes(self) -> pd.DataFrame | None:
+        """The snapshot's rule changes (resourcechanges), read once; None when it has none."""
+        if self._parent is not None:
+            return self._parent.changes
+        if "changes" not in self._tables:
+            has = isinstance(self.snapshot.meta.get("changes"), dict)
+            self._tables["changes"] = self.snapshot.table("changes") if has else None
+        return self._tables["changes"]
 
     @property
     def governance(self) -> pd.DataFrame:
@@ -99,10 +114,11 @@ class Derived:
     def restricted(self, subscription_id: str) -> Derived:
         """The same tables for one subscription only."""
         sid = subscription_id.lower()
-        tables = {name: self.table(name) for name in LAZY}
-        tables = {name: frame[frame["subscription_id"] == sid].reset_index(drop=True) for name, frame in tables.items()}
+        gov = self.table("governance.parquet")
+        tables = {"governance.parquet": gov[gov["subscription_id"] == sid].reset_index(drop=True)}
+        # The other tables are filtered when first asked for (most reports read them for the latest only).
         return Derived(self.snapshot, self.findings[self.findings["subscription_id"] == sid].reset_index(drop=True),
-                       tables, coverage(tables["governance.parquet"]))
+                       tables, coverage(tables["governance.parquet"]), parent=self, subscription=sid)
 
 
 def cache_key(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> str:

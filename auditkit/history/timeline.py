@@ -157,7 +157,7 @@ def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, set
 
 def changes_of(ds: list[Derived]) -> pd.DataFrame:
     """Every rule change the snapshots recorded (Resource Graph's resourcechanges), once each."""
-    frames = [d.snapshot.table("changes") for d in ds if isinstance(d.snapshot.meta.get("changes"), dict)]
+    frames = [d.changes for d in ds if d.changes is not None]
     if not frames:
         return pd.DataFrame(columns=CHANGE_COLUMNS)
     out = pd.concat(frames, ignore_index=True).drop_duplicates(["change_id", "rule_name"])
