@@ -138,7 +138,22 @@ def timeline(ctx: ReportContext, finding: pd.Series | dict | None):
     fig.add_trace(go.Scatter(x=h["as_of"], y=[level[s] for s in h["state"]], mode="lines+markers", line_shape="hv",
                              marker={"color": [colours[s] for s in h["state"]], "size": 10},
                              text=h["state"], hovertemplate="%{x|%Y-%m-%d}: %{text}<extra></extra>", showlegend=False))
-    fig.update_yaxes(tickvals=[0, 0.5, 1], ticktext=["resolved / absent", "not read", "present"], range=[-0.2, 1.2])
+    # Who changed the rule, when Resource Graph's change history says so: markers on the same line.
+    from auditkit.history.timeline import changes_of
+
+    ch = changes_of(ctx.history.derived)
+    ch = ch[(ch["nsg_key"] == str(finding["nsg_key"]).lower()) & (ch["rule_name"] == str(finding["rule_name"]))]
+    if len(ch):
+        import html as _html
+
+        fig.add_trace(go.Scatter(
+            x=ch["changed_at"], y=[1.1] * len(ch), mode="markers", marker={"symbol": "diamond", "size": 11,
+                                                                            "color": "#2c3e50"},
+            text=[_html.escape(f"{shown(b)} ({shown(c)}): {shown(o)}") for b, c, o in
+                  zip(ch["changed_by"], ch["client_type"], ch["operation"], strict=True)],
+            hovertemplate="%{x|%Y-%m-%d %H:%M} changed by %{text}<extra></extra>", showlegend=False))
+    fig.update_yaxes(tickvals=[0, 0.5, 1, 1.1], ticktext=["resolved / absent", "not read", "present", "changed"],
+                     range=[-0.2, 1.3])
     title = f"{shown(finding['nsg_name'])} / {shown(finding['rule_name'])} (port {int(finding['port'])})"
     import html
 

@@ -54,3 +54,16 @@ def test_demo_attributes_the_rules_that_opened_during_the_year(demo_snapshots: P
     changed = f[f["first_seen_source"] == "change"]
     assert len(changed) >= 3 and changed["changed_by"].notna().all()
     assert (f.loc[f["first_seen_source"] == "snapshot", "first_seen"] >= h.snapshots["as_of"].iloc[0]).all()
+
+
+def test_a_findings_timeline_marks_who_changed_it(demo_snapshots: Path) -> None:
+    from auditkit.present.explore import timeline
+
+    ctx = load_context(str(demo_snapshots))
+    f = ctx.history.findings
+    row = f[f["first_seen_source"] == "change"].iloc[0]
+    fig = timeline(ctx, row)
+    assert len(fig.data) == 2 and fig.data[1].marker.symbol == "diamond"
+    assert any(row["changed_by"] in t for t in fig.data[1].text)
+    quiet = f[f["changed_by"].isna()].iloc[0]
+    assert len(timeline(ctx, quiet).data) == 1
