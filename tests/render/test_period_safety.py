@@ -59,6 +59,16 @@ def _start_render(snaps: Path, out: Path, mark: str) -> subprocess.Popen:
                             text=True, start_new_session=True)
 
 
+def _wait_for_the_period_folder(out: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if out.is_dir() and any(p.is_dir() for p in out.glob(".tmp-*")):
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    raise AssertionError("the render never started its period folder")
+
+
 def _wait_for_a_report(out: Path, proc: subprocess.Popen, seconds: float = 120) -> Path:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -76,7 +86,8 @@ def test_interrupt_stops_promptly_and_leaves_nothing(demo_snapshots: Path, tmp_p
     mark = uuid.uuid4().hex
     out = tmp_path / "reports"
     proc = _start_render(demo_snapshots, out, mark)
-    _wait_for_a_report(out, proc)
+    _wait_for_the_period_folder(out, proc)
+    time.sleep(2)  # workers and kernels starting: the whole period (about 25 s) is still ahead
     started = time.monotonic()
     if how == "SIGTERM":
         proc.send_signal(signal.SIGTERM)  # a scheduler stopping the job
