@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from auditkit.errors import InputError
-from auditkit.settings.folders import audit_folder, kit_path
+from auditkit.settings.folders import read_yaml, settings_file
 
 
 @dataclass(frozen=True)
@@ -35,28 +33,13 @@ class Control:
 
 def controls_file(parameters_file: str | Path | None = None) -> Path:
     """The controls file: beside the settings file in use, else the audit folder's, else the shipped one."""
-    candidates = []
-    if parameters_file:
-        candidates.append(Path(parameters_file).parent / "controls.yaml")
-    folder = audit_folder()
-    if folder is not None:
-        candidates.append(folder / "parameters" / "controls.yaml")
-    for c in candidates:
-        if c.is_file():
-            return c
-    return kit_path("parameters", "controls.yaml")
+    return settings_file("controls.yaml", parameters_file)
 
 
 def load_controls(parameters_file: str | Path | None = None) -> list[Control]:
     """Every control of the controls file, checked: one-line errors name the file and the entry."""
     path = controls_file(parameters_file)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"{path}: not valid YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
+    data = read_yaml(path)
     if not isinstance(data, dict) or set(data) != {"frameworks"} or not isinstance(data["frameworks"], list):
         raise InputError(f"{path}: expected one key, 'frameworks', holding a list")
     out: list[Control] = []

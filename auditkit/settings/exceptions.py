@@ -15,10 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from auditkit.errors import InputError
-from auditkit.settings.folders import audit_folder, kit_path
+from auditkit.settings.folders import read_yaml, settings_file
 
 REQUIRED = ("nsg", "rule", "port", "justification", "approved_by", "ticket", "expires")
 OPTIONAL = ("max_sources", "note")
@@ -69,16 +67,7 @@ def _wildcards(pattern: str) -> str:
 
 def exceptions_file(parameters_file: str | Path | None = None) -> Path:
     """The exceptions file: beside the settings file in use, else the audit folder's, else the shipped one."""
-    candidates = []
-    if parameters_file and str(parameters_file) not in ("built-in", "built-in defaults"):
-        candidates.append(Path(parameters_file).parent / "exceptions.yaml")
-    folder = audit_folder()
-    if folder is not None:
-        candidates.append(folder / "parameters" / "exceptions.yaml")
-    for c in candidates:
-        if c.is_file():
-            return c
-    return kit_path("parameters", "exceptions.yaml")
+    return settings_file("exceptions.yaml", parameters_file)
 
 
 def _text(entry: dict, key: str, where: str) -> str:
@@ -135,13 +124,7 @@ def _entry(i: int, entry: Any, path: Path) -> Acceptance:
 def load_exceptions(parameters_file: str | Path | None = None) -> list[Acceptance]:
     """Every entry of the exceptions file, checked: one-line errors name the file and the entry."""
     path = exceptions_file(parameters_file)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"{path}: not valid YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
+    data = read_yaml(path)
     if data is None:
         return []
     if not isinstance(data, dict) or set(data) != {"exceptions"} or not isinstance(data["exceptions"] or [], list):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 from auditkit.errors import AuditkitError, InputError
 
@@ -104,3 +105,31 @@ def init_folder(folder: str | Path) -> tuple[list[Path], list[Path]]:
     except OSError as exc:
         raise InputError(f"{exc.filename or root}: cannot create: {exc.strerror or exc}") from None
     return created, kept
+
+
+def settings_file(name: str, parameters_file: str | Path | None = None) -> Path:
+    """A settings file such as ``controls.yaml``: beside the settings file in use, else the audit
+    folder's ``parameters/``, else the one the kit ships."""
+    candidates = []
+    if parameters_file and str(parameters_file) not in ("built-in", "built-in defaults"):
+        candidates.append(Path(parameters_file).parent / name)
+    folder = audit_folder()
+    if folder is not None:
+        candidates.append(folder / "parameters" / name)
+    for c in candidates:
+        if c.is_file():
+            return c
+    return kit_path("parameters", name)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; unreadable or invalid YAML is a one-line ``InputError`` naming the file."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"{path}: not valid YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
