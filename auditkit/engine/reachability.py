@@ -240,13 +240,15 @@ REACH_COLUMNS = ["subscription_id", "vm_name", "vm_id", "nic_id", "private_ip", 
                  "port", "via", "subnet_nsg", "subnet_rule", "nic_nsg", "nic_rule", "power_state"]
 
 
-def reachable(parsed: ParsedRules, topo: Topology, nsgs: pd.DataFrame, port: int) -> pd.DataFrame:
+def reachable(parsed: ParsedRules, topo: Topology, nsgs: pd.DataFrame, port: int,
+              ep: pd.DataFrame | None = None) -> pd.DataFrame:
     """Endpoints the internet reaches on ``port`` now: a public path and every NSG present allows.
 
     An endpoint with no NSG at all is reachable only through a Basic SKU public IP or load
-    balancer: Standard SKU ones are closed to inbound traffic until an NSG allows it.
+    balancer: Standard SKU ones are closed to inbound traffic until an NSG allows it. ``ep``: the
+    topology's endpoint table when the caller has it already (one per snapshot, whatever the ports).
     """
-    ep = endpoint_table(topo)
+    ep = endpoint_table(topo) if ep is None else ep
     paths = public_paths(ep, topo, port)
     if not len(paths):
         return pd.DataFrame(columns=REACH_COLUMNS)

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.reachability import REACH_COLUMNS, reachable
 from auditkit.engine.scan import scan
 from auditkit.evidence.snapshot import Snapshot, from_arrow, to_arrow
@@ -165,7 +166,8 @@ def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> 
 def _reach(result, ports: tuple[int, ...]) -> pd.DataFrame:
     if result.topology is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in REACH_COLUMNS})
-    frames = [reachable(result.parsed, result.topology, result.nsgs, p) for p in ports]
+    ep = endpoint_table(result.topology)
+    frames = [reachable(result.parsed, result.topology, result.nsgs, p, ep) for p in ports]
     out = pd.concat(frames, ignore_index=True)[REACH_COLUMNS]
     out["subscription_id"] = out["subscription_id"].astype(str).str.lower()
     out["port"] = out["port"].astype("int64")
