@@ -139,6 +139,11 @@ def cmd_reach(args: argparse.Namespace) -> int:
         text = (f"auditkit {__version__}: {len(out)} endpoint paths the internet reaches on TCP {args.port}\n"
                 + to_table(out, REACH_COLUMNS, empty=f"Nothing the internet reaches on TCP {args.port}."))
     _write(text, args.output)
+    incomplete = out.attrs.get("incomplete", [])
+    if incomplete:
+        _say(f"auditkit: {len(incomplete)} resource record(s) could not be read whole, so this answer may miss "
+             f"what they publish; first: {incomplete[0]}", err=True)
+        return EXIT_FINDINGS
     if unknown:
         _say(f"auditkit: topology of {len(unknown)} subscription(s) could not be read, so this answer is incomplete "
              f"for them: {', '.join(unknown)}", err=True)

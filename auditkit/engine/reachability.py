@@ -210,9 +210,20 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
     attached_ids = out["attached_ids"] if "attached_ids" in out else pd.Series([()] * n)
     missing = np.array([any(a.lower() not in present and "/virtualmachinescalesets/" not in a.lower()
                             for a in ids) for ids in attached_ids], dtype=bool)
+    # A resource the NSG governs whose record was malformed (a lost ASG or pool membership, an
+    # unreadable scale set profile): the verdict would rest on what could not be read.
+    bad = topo.incomplete
+    if bad:
+        touched = np.array([any(a.lower() == b or a.lower().startswith(b + "/") for a in ids for b in bad)
+                            for ids in attached_ids], dtype=bool)
+        for i, eps in enumerate(endpoints_col):
+            if any(str(e.get("nic_id") or "") in bad or str(e.get("vm_id") or "") in bad for e in eps):
+                touched[i] = True
+        reason[touched & (exposure != "reachable")] = "a resource it governs has a malformed record (see errors)"
+        missing |= touched
     unknown_sub = out["subscription_id"].astype(str).str.lower().isin(set(unknown_subscriptions)).to_numpy()
     settled = exposure == "reachable"
-    reason[missing & ~settled] = "attached to a subnet or NIC the snapshot's topology does not hold"
+    reason[missing & ~settled & (reason == "")] = "attached to a subnet or NIC the snapshot's topology does not hold"
     reason[unknown_sub] = "the subscription's topology could not be read"
     exposure[(missing & ~settled) | unknown_sub] = "unknown-topology"
     out["exposure"] = exposure

@@ -118,7 +118,8 @@ def load_inputs(source: Any, allow_empty: bool = True,
         info = snap.meta.get("topology")
         if not isinstance(info, dict):
             return tables, None, set(), TOPOLOGY_MISSING
-        topo = Topology({name: snap.table(f"topo_{name}") for name in TOPOLOGY_TABLES})
+        topo = Topology({name: snap.table(f"topo_{name}") for name in TOPOLOGY_TABLES},
+                        errors=list(snap.meta.get("record_errors", [])))
         failed = {str(s).lower() for s in info.get("failed_subscriptions") or []}
         return tables, topo, failed, ""
     if isinstance(source, str | Path):
@@ -205,6 +206,7 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
                          "collect again (auditkit collect) to answer what is reachable")
     out = reachable(parse_rules(tables.rules), topo, tables.nsgs, parse_ports([port])[0])
     out.attrs["unknown_subscriptions"] = sorted(failed)
+    out.attrs["incomplete"] = sorted(topo.incomplete)
     return out
 
 

@@ -57,6 +57,12 @@ class Topology:
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
+    @property
+    def incomplete(self) -> set[str]:
+        """Resources (ids) whose record could not be read whole: verdicts that depend on them are unknown."""
+        return {str(e.get("nsg_id", "")).lower() for e in self.errors
+                if str(e.get("nsg_id", "")).lower().startswith("/subscriptions/")}
+
     def counts(self) -> dict[str, int]:
         return {k: int(len(v)) for k, v in self.tables.items()}
 
@@ -68,10 +74,19 @@ def _id(value: Any) -> str:
     return value.lower().rstrip("/") if isinstance(value, str) else ""
 
 
-def _ids(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
+def _ids(value: Any, rid: str = "", where: str = "", errors: list | None = None) -> tuple[str, ...]:
+    """The ids of a list of references; an entry that is not a reference is reported (when
+    ``errors`` is given): a lost ASG or pool membership would change a verdict."""
+    if value is None:
         return ()
-    return tuple(i for i in (_id(v) for v in value) if i)
+    if not isinstance(value, list):
+        if errors is not None:
+            errors.append(_err(rid, where, f"is {type(value).__name__}, expected a list of references"))
+        return ()
+    ids = tuple(_id(v) for v in value)
+    if errors is not None and not all(ids):
+        errors.append(_err(rid, where, "holds an entry that is not a resource reference"))
+    return tuple(i for i in ids if i)
 
 
 def _props(obj: Any) -> Mapping:
@@ -91,6 +106,16 @@ def _list(obj: Mapping, key: str, rid: str, errors: list, where: str) -> list:
 
 def _err(rid: str, where: str, message: str) -> dict:
     return {"nsg_id": rid, "rule_name": "", "field": where, "message": message}
+
+
+def _is_ip(value: Any) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _port(value: Any) -> int | None:
@@ -130,14 +155,20 @@ def _nic(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
         c = _props(cfg)
         cid = _id(cfg) or f"{rid}/ipconfigurations/{str(cfg.get('name') or i).lower()}"
         private = c.get("privateIPAddress")
+        if private is not None and not _is_ip(private):
+            errors.append(_err(rid, f"properties.ipConfigurations[{i}].privateIPAddress",
+                               f"{private!r} is not an IP address"))
+        where = f"properties.ipConfigurations[{i}]"
         rows["ipconfigs"].append({
             "subscription_id": sid, "kind": "nic", "nic_id": rid, "nic_name": str(rec.get("name") or ""),
             "ipconfig_id": cid, "vm_id": vm, "private_ip": private if isinstance(private, str) else "",
             "subnet_id": _id(c.get("subnet")), "public_ip_id": _id(c.get("publicIPAddress")),
             "public_ip_per_instance": False, "nic_nsg_id": nsg,
-            "pools": _ids(c.get("loadBalancerBackendAddressPools")),
-            "nat_rules": _ids(c.get("loadBalancerInboundNatRules")), "nat_pools": (),
-            "asgs": _ids(c.get("applicationSecurityGroups")),
+            "pools": _ids(c.get("loadBalancerBackendAddressPools"), rid, f"{where}.loadBalancerBackendAddressPools",
+                          errors),
+            "nat_rules": _ids(c.get("loadBalancerInboundNatRules"), rid, f"{where}.loadBalancerInboundNatRules",
+                              errors), "nat_pools": (),
+            "asgs": _ids(c.get("applicationSecurityGroups"), rid, f"{where}.applicationSecurityGroups", errors),
         })
 
 
@@ -158,8 +189,15 @@ def _vmss(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
             continue
         np_ = _props(nic)
         nic_name = str(nic.get("name") or "nic")
-        for j, cfg in enumerate(np_.get("ipConfigurations") or []):
+        configs = np_.get("ipConfigurations")
+        if not isinstance(configs, list):
+            errors.append(_err(rid, f"networkInterfaceConfigurations[{nic_name}].ipConfigurations",
+                               f"is {type(configs).__name__}, expected a list: the scale set's endpoints cannot be read"))
+            continue
+        for j, cfg in enumerate(configs):
             if not isinstance(cfg, Mapping):
+                errors.append(_err(rid, f"networkInterfaceConfigurations[{nic_name}].ipConfigurations[{j}]",
+                                   f"is {type(cfg).__name__}, expected an object"))
                 continue
             c = _props(cfg)
             cfg_name = str(cfg.get("name") or j)
@@ -170,9 +208,10 @@ def _vmss(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
                 "vm_id": rid, "private_ip": "", "subnet_id": _id(c.get("subnet")), "public_ip_id": "",
                 "public_ip_per_instance": isinstance(c.get("publicIPAddressConfiguration"), Mapping),
                 "nic_nsg_id": _id(np_.get("networkSecurityGroup")),
-                "pools": _ids(c.get("loadBalancerBackendAddressPools")), "nat_rules": (),
-                "nat_pools": _ids(c.get("loadBalancerInboundNatPools")),
-                "asgs": _ids(c.get("applicationSecurityGroups")),
+                "pools": _ids(c.get("loadBalancerBackendAddressPools"), rid, "loadBalancerBackendAddressPools", errors),
+                "nat_rules": (),
+                "nat_pools": _ids(c.get("loadBalancerInboundNatPools"), rid, "loadBalancerInboundNatPools", errors),
+                "asgs": _ids(c.get("applicationSecurityGroups"), rid, "applicationSecurityGroups", errors),
             })
 
 

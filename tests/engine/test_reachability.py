@@ -273,3 +273,32 @@ def test_a_rule_whose_destination_misses_the_endpoint_is_blocked_even_when_anoth
     assert v[("nsg-nic", "Allow-SMTP")][0] == "reachable"
     exposure, severity, (e,) = v[("nsg-nic", "Allow-SMTP-Other")]
     assert (exposure, severity) == ("blocked", "medium") and "destination does not include" in e["blocked_by"]
+
+
+def test_a_malformed_membership_never_turns_into_blocked_or_latent() -> None:
+    # A lost ASG membership would make the subnet rule miss the NIC (blocked); an unreadable scale set
+    # profile would leave its NSG governing nothing (latent). Both must say unknown-topology.
+    n = world(asgs=("asg-mail",), nic_nsg=False,
+              subnet_rules=[r("Allow-SMTP", 100, dst_asgs=(asg_id("asg-mail"),))])
+    nsgs, topo = n.records()
+    nic = next(t for t in topo if t["type"] == "microsoft.network/networkinterfaces")
+    nic["properties"]["ipConfigurations"][0]["properties"]["applicationSecurityGroups"] = [{"id": 5}]
+    res = scan(nsgs + topo)
+    assert res.findings["exposure"].tolist() == ["unknown-topology"]
+    assert "malformed record" in res.findings["exposure_note"].iloc[0]
+    assert "not a resource reference" in " ".join(res.errors["message"])
+    m = Network(SUB)
+    nsg = m.nsg("nsg-vmss", [r("Allow-SSH", 100, port="22")])
+    m.vmss("vmss", m.subnet(m.vnet("v"), "s", "10.0.5.0/24"), nsg=nsg)
+    nsgs, topo = m.records()
+    vmss = next(t for t in topo if t["type"] == "microsoft.compute/virtualmachinescalesets")
+    vmss["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0][
+        "properties"]["ipConfigurations"] = "nope"
+    assert scan(nsgs + topo, ports=[22]).findings["exposure"].tolist() == ["unknown-topology"]
+
+
+def test_an_invalid_private_address_is_reported() -> None:
+    nsgs, topo = world(ip="999.1.1.1").records()
+    res = scan(nsgs + topo)
+    assert "'999.1.1.1' is not an IP address" in res.errors["message"].tolist()
+    assert res.findings["exposure"].tolist() == ["reachable"]  # a proven path stays proven
