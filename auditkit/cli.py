@@ -61,6 +61,13 @@ def _folders(args: argparse.Namespace) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from auditkit.evidence.records import paused_gc
+
+    with paused_gc():
+        return _scan(args)
+
+
+def _scan(args: argparse.Namespace) -> int:
     from auditkit.engine.scan import scan
     from auditkit.settings import load_settings
 

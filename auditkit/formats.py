@@ -9,12 +9,14 @@ import csv
 import io
 import json
 import math
+import re
 import shlex
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
@@ -48,9 +50,29 @@ def plain(value: Any) -> Any:
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """DataFrame rows as plain JSON-ready dicts."""
-    cols = list(frame.columns)
-    return [{c: plain(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)]
+    """DataFrame rows as dicts for ``to_json``, built column by column, not cell by cell.
+
+    Scalars are plain Python; nested tuples, dicts and numpy values are left for ``to_json``,
+    which writes them as ``plain`` would (tuples as lists, NaN and NA as null).
+    """
+    cols = [str(c) for c in frame.columns]
+    values = [_plain_column(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)] if cols else \
+        [{} for _ in range(len(frame))]
+
+
+def _plain_column(column: pd.Series) -> list:
+    """One column's values converted in bulk: numpy scalars to Python, NaN and NA to None."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, pd.DatetimeTZDtype):
+        return column.to_numpy(dtype=object, na_value=None).tolist()
+    if dtype.kind in "biu":
+        return column.to_numpy().tolist()
+    if dtype.kind == "f":
+        return [None if v != v else v for v in column.to_numpy().tolist()]
+    out = column.to_numpy(dtype=object).tolist()
+    simple = (str, int, bool, tuple, dict, list)
+    return [v if v.__class__ in simple else plain(v) for v in out]
 
 
 # Categories never shown raw: controls, format characters (bidi, zero-width), line and paragraph
@@ -102,27 +124,44 @@ def shell_quote(value: Any) -> str:
     return "$'" + "".join(out) + "'"
 
 
+# Characters JSON text may hold as themselves (json.dumps already escapes those below U+0020).
+_NOT_PLAIN_ASCII = re.compile("[^\x20-\x7e\n]")
+
+
 def _json_hidden(text: str) -> str:
-    """Hidden characters in JSON text as \\u escapes (surrogate pairs above U+FFFF): still valid JSON."""
-    if text.isprintable():
+    """Hidden characters in JSON text as \\u escapes (surrogate pairs above U+FFFF): still valid JSON.
+
+    Each distinct character outside printable ASCII is classified once, so a large document costs
+    one regular-expression pass rather than a Python step per character.
+    """
+    if text.isascii() and "\x7f" not in text:
         return text
-    out = []
-    for ch in text:
-        if ch in "\n\t" or not hidden(ch):
-            out.append(ch)
-            continue
-        n = ord(ch)
-        if n < 0x10000:
-            out.append(f"\\u{n:04x}")
-        else:
-            n -= 0x10000
-            out.append(f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}")
-    return "".join(out)
+    escapes = {ch: _json_escape(ch) for ch in set(_NOT_PLAIN_ASCII.findall(text)) if ch != "\t" and hidden(ch)}
+    if not escapes:
+        return text
+    return re.sub("[" + "".join(re.escape(ch) for ch in escapes) + "]", lambda m: escapes[m.group()], text)
+
+
+def _json_escape(ch: str) -> str:
+    n = ord(ch)
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    n -= 0x10000
+    return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
 
 
 def to_json(obj: Mapping[str, Any]) -> str:
     """One JSON document; hidden characters of tenant text are written as ``\\uNNNN`` escapes."""
-    return _json_hidden(json.dumps(plain(obj), indent=2, ensure_ascii=False)) + "\n"
+    text = orjson.dumps(obj, default=_orjson_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    return _json_hidden(text.decode("utf-8")) + "\n"
+
+
+def _orjson_default(value: Any) -> Any:
+    """What orjson cannot write itself (numpy and pandas scalars, NA, timestamps), as ``plain`` makes it."""
+    out = plain(value)
+    if out is value:
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return out
 
 
 def _cell(value: Any) -> Any:
@@ -141,18 +180,27 @@ def to_csv(frame: pd.DataFrame) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([neutralise(str(c)) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        w.writerow([neutralise(_cell(v)) for v in row])
+    w.writerows(zip(*(_column_cells(frame.iloc[:, i], lambda v: neutralise(_cell(v)))
+                      for i in range(frame.shape[1])), strict=True))
     return buf.getvalue()
+
+
+def _column_cells(column: pd.Series, convert: Any) -> list:
+    """``convert`` applied to each cell of ``column``, once per distinct value where values can be
+    hashed (rule fields repeat a few values across thousands of rows)."""
+    values = column.to_numpy(dtype=object)
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    except TypeError:  # cells holding lists or objects
+        return [convert(v) for v in values]
+    converted = np.empty(len(uniques), dtype=object)
+    converted[:] = [convert(u) for u in uniques]
+    return converted[codes].tolist()
 
 
 def to_table(frame: pd.DataFrame, columns: list[str], empty: str = "(none)") -> str:
     """A fixed-width text table of ``columns`` for a terminal; control characters are made visible."""
     if not len(frame):
         return empty + "\n"
-    cells = frame[columns].copy()
-    for c in columns:
-        cells[c] = [visible(_cell(v)) for v in cells[c]]
+    cells = pd.DataFrame({c: _column_cells(frame[c], lambda v: visible(_cell(v))) for c in columns})
     return cells.to_string(index=False) + "\n"
-
-

@@ -93,8 +93,13 @@ def subscription_id(rng: random.Random) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
 
 
-def synthetic_nsgs(n_nsgs: int, custom_rules: int = 4, subscriptions: int = 100, seed: int = 7) -> Iterator[dict]:
-    """Yield ``n_nsgs`` NSG records with ``custom_rules`` custom rules each (plus six defaults)."""
+def synthetic_nsgs(n_nsgs: int, custom_rules: int = 4, subscriptions: int = 100, seed: int = 7,
+                   full: bool = False) -> Iterator[dict]:
+    """Yield ``n_nsgs`` NSG records with ``custom_rules`` custom rules each (plus six defaults).
+
+    ``full`` adds every field Resource Graph returns (etags, types, empty plural lists, provisioning
+    states, row metadata), about 0.9 KB per rule as in a real export, for the benchmarks.
+    """
     rng = random.Random(seed)
     subs = [subscription_id(rng) for _ in range(subscriptions)]
     for i in range(n_nsgs):
@@ -107,5 +112,34 @@ def synthetic_nsgs(n_nsgs: int, custom_rules: int = 4, subscriptions: int = 100,
         picks.sort(key=lambda p: p[1] != "Deny")  # Deny rules first, as people write them
         rules = [security_rule(nsg_id, f"{p[0]}-{j}", 100 + 10 * j, p[1], p[2], p[3], p[4], p[5])
                  for j, p in enumerate(picks)]
-        yield nsg_record(sub, rg, name, rules, attached=rng.random() > 0.15,
+        rec = nsg_record(sub, rg, name, rules, attached=rng.random() > 0.15,
                          tags={"environment": rng.choice(["prod", "dev", "test"])})
+        yield arm_fields(rec, rng) if full else rec
+
+
+_RULE_LISTS = ("sourcePortRanges", "destinationPortRanges", "sourceAddressPrefixes", "destinationAddressPrefixes")
+
+
+def arm_fields(rec: dict, rng: random.Random) -> dict:
+    """``rec`` with the fields a real Resource Graph row carries besides the ones the audit reads."""
+    def etag() -> str:
+        return f'W/"{uuid.UUID(int=rng.getrandbits(128))}"'
+
+    props = rec["properties"]
+    for kind, rules in (("securityRules", props["securityRules"]), ("defaultSecurityRules", props["defaultSecurityRules"])):
+        for rule in rules:
+            rule["etag"] = etag()
+            rule["type"] = f"Microsoft.Network/networkSecurityGroups/{kind}"
+            p = rule["properties"]
+            p["provisioningState"] = "Succeeded"
+            p.setdefault("description", "Default rule" if kind == "defaultSecurityRules" else "")
+            for key in _RULE_LISTS:
+                p.setdefault(key, [])
+            p.setdefault("sourcePortRange", "*")
+            p.setdefault("destinationAddressPrefix", "*")
+    props["flushConnection"] = False
+    props.setdefault("networkInterfaces", [])
+    props.setdefault("subnets", [])
+    rec.update({"etag": etag(), "kind": "", "managedBy": "", "sku": None, "plan": None, "identity": None,
+                "zones": None, "extendedLocation": None})
+    return rec

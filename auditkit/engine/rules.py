@@ -77,6 +77,8 @@ _SNAKE = {
     "destination_application_security_groups": "destinationApplicationSecurityGroups",
 }
 _PORT_FIELDS = {"sourcePortRange", "destinationPortRange"}
+_RULE_KEYS = ("priority", "direction", "access", "protocol", *(k for _, s, p in _LIST_FIELDS for k in (s, p)),
+              "sourceApplicationSecurityGroups", "destinationApplicationSecurityGroups", "description")
 
 
 def _camel(d: Mapping) -> Mapping:
@@ -229,7 +231,7 @@ def rules_table(records: Sequence[Any]) -> Tables:
     snake_flags: list[bool] = []
     seen: dict[str, int] = {}
     for position, rec in enumerate(records):
-        if not isinstance(rec, Mapping):
+        if rec.__class__ is not dict and not isinstance(rec, Mapping):
             errors.append(_err(f"record #{position}", "", "record", f"not a JSON object ({type(rec).__name__})"))
             continue
         nsg_id = rec.get("id")
@@ -272,16 +274,18 @@ def rules_table(records: Sequence[Any]) -> Tables:
         rg = _s(rec.get("resourceGroup")) or _s(rec.get("resource_group")) or _segment(nsg_id, "resourcegroups")
         name = _s(rec.get("name")) or nsg_id.rstrip("/").rsplit("/", 1)[-1]
         attached_ids = tuple(i for lst in (subnets, nics) if isinstance(lst, list) for a in lst
-                             if isinstance(a, Mapping) and isinstance(i := a.get("id"), str) and i)
+                             if (a.__class__ is dict or isinstance(a, Mapping)) and (i := a.get("id")).__class__ is str
+                             and i)
         nsg_rows.append((sub, rg, nsg_id, key, name, _s(rec.get("location")) or "", n_sub > 0 or n_nic > 0, n_sub,
                          n_nic, tags, (_s(props.get("resourceGuid")) or "").lower(), attached_ids))
         # A rule that is not a JSON object is reported here, once, and kept out of the table.
-        for field, items in (("securityRules", custom), ("defaultSecurityRules", defaults)):
-            for j, r in enumerate(items):
-                if not isinstance(r, Mapping):
-                    errors.append(_err(nsg_id, "", field, f"rule #{j} is not a JSON object ({type(r).__name__})"))
-        custom = [r for r in custom if isinstance(r, Mapping)]
-        defaults = [r for r in defaults if isinstance(r, Mapping)]
+        if not all(r.__class__ is dict for r in chain(custom, defaults)):
+            for field, items in (("securityRules", custom), ("defaultSecurityRules", defaults)):
+                for j, r in enumerate(items):
+                    if not isinstance(r, Mapping):
+                        errors.append(_err(nsg_id, "", field, f"rule #{j} is not a JSON object ({type(r).__name__})"))
+            custom = [r for r in custom if isinstance(r, Mapping)]
+            defaults = [r for r in defaults if isinstance(r, Mapping)]
         rule_lists.append(custom + defaults)
         default_flags.append([False] * len(custom) + [True] * len(defaults))
         snake_flags.append(_is_snake(rec) or _is_snake(rec.get("properties") or {}))
@@ -291,19 +295,24 @@ def rules_table(records: Sequence[Any]) -> Tables:
     nsg_index = np.repeat(np.arange(len(nsg_rows)), counts)
     flat = list(chain.from_iterable(rule_lists))
     snake = np.repeat(np.asarray(snake_flags, dtype=bool), counts)
-    props = [_props(r, s) for r, s in zip(flat, snake, strict=True)] if snake.any() else [_props(r) for r in flat]
+    if snake.any():
+        props = [_props(r, s) for r, s in zip(flat, snake, strict=True)]
+    else:
+        props = [p if (p := r.get("properties")).__class__ is dict else _props(r) for r in flat]
+    # Every field the table reads, fetched in one C-level pass per rule, then split into columns.
+    fields = dict(zip(_RULE_KEYS, zip(*[tuple(map(p.get, _RULE_KEYS)) for p in props]), strict=True)) if props \
+        else dict.fromkeys(_RULE_KEYS, ())
     problems: defaultdict[int, list] = defaultdict(list)  # rule position -> (field, message): rare
     data: dict[str, Any] = {c: nsgs[c].to_numpy(dtype=object)[nsg_index] for c in NSG_COLUMNS if c in RULE_COLUMNS}
     names = _checked_text([r.get("name") for r in flat], "name", problems)
     data["rule_name"] = [n or "" for n in names]
     data["rule_id"] = [str(i) if (i := r.get("id")).__class__ is str else "" for r in flat]
     data["default"] = np.fromiter(chain.from_iterable(default_flags), dtype=bool, count=len(flat))
-    data["priority"] = _priorities([p.get("priority") for p in props], problems)
-    for col, key in (("direction", "direction"), ("access", "access"), ("protocol", "protocol")):
-        data[col] = _text_column(_checked_text([p.get(key) for p in props], key, problems))
+    data["priority"] = _priorities(list(fields["priority"]), problems)
+    for col in ("direction", "access", "protocol"):
+        data[col] = _text_column(_checked_text(list(fields[col]), col, problems))
     for column, single, plural in _LIST_FIELDS:
-        singles = [p.get(single) for p in props]
-        plurals = [p.get(plural) for p in props]
+        singles, plurals = fields[single], fields[plural]
         # Fast path: the portal writes either the singular or the plural field, rarely both.
         merged = [(v,) if v.__class__ is str and v and not q else None for v, q in zip(singles, plurals, strict=True)]
         for i in [i for i, m in enumerate(merged) if m is None]:
@@ -311,9 +320,8 @@ def rules_table(records: Sequence[Any]) -> Tables:
         data[column] = merged
     for column, key in (("source_asgs", "sourceApplicationSecurityGroups"),
                         ("destination_asgs", "destinationApplicationSecurityGroups")):
-        data[column] = [_asgs(v, key, problems[i]) if (v := p.get(key)) else () for i, p in enumerate(props)]
-    data["description"] = [d or "" for d in _checked_text([p.get("description") for p in props], "description",
-                                                           problems)]
+        data[column] = [_asgs(v, key, problems[i]) if v else () for i, v in enumerate(fields[key])]
+    data["description"] = [d or "" for d in _checked_text(list(fields["description"]), "description", problems)]
     field_errors: list = [()] * len(flat)
     for i, ps in problems.items():
         field_errors[i] = tuple(f"{f}\t{m}" for f, m in ps)
@@ -339,16 +347,10 @@ def _checked_text(values: list, field: str, problems: defaultdict) -> list:
 
 
 def _text_column(values: list) -> np.ndarray:
-    """Text or None per value; each distinct value converted once (fields repeat a few values)."""
-    codes, uniques = pd.factorize(np.array(values, dtype=object))
-    texts = np.array([_text(u) for u in uniques] + [None], dtype=object)
-    return texts[codes]
-
-
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, str) else str(value)
+    """Text or None per value (already checked to be text or None); empty text is None."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [v or None for v in values]
+    return out
 
 
 def _priorities(values: list, problems: defaultdict) -> pd.Series:

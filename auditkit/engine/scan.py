@@ -16,7 +16,7 @@ from auditkit.engine.reachability import effective_exposure, reachable, unknown_
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
 from auditkit.engine.topology import TOPOLOGY_TABLES, TOPOLOGY_TYPES, Topology, topology_table
 from auditkit.errors import InputError
-from auditkit.evidence.records import EmptyInput, read_json, records_from, require_nsgs, typed_records_from
+from auditkit.evidence.records import EmptyInput, paused_gc, read_json, records_from, require_nsgs, typed_records_from
 from auditkit.evidence.snapshot import Snapshot, open_snapshot
 
 DEFAULT_PORTS: tuple[int, ...] = (25, 22, 3389)
@@ -156,7 +156,12 @@ def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, inclu
     ``verify`` is false. ``exposure`` (default: when the input has topology) adds each finding's
     effective ``exposure``, ``endpoints`` and the severity that follows (see ``reachability``).
     """
-    port_tuple = parse_ports(ports)
+    with paused_gc():
+        return _scan(records_or_path, parse_ports(ports), include_shadowed, allow_empty, verify, exposure)
+
+
+def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: bool, allow_empty: bool,
+          verify: bool, exposure: bool | None) -> ScanResult:
     tables, topo, topo_failed, note = load_inputs(records_or_path, allow_empty=allow_empty, verify=verify)
     if not allow_empty and not len(tables.nsgs) and len(tables.errors) and not _is_snapshot(records_or_path):
         first = tables.errors.iloc[0]
