@@ -28,7 +28,8 @@ RULES_PER_NSG = 10  # 4 custom + 6 default
 def write_export(path: Path, n_rules: int) -> int:
     """Write a ``{"data": [...]}`` export of ``n_rules`` rules; return its size in bytes."""
     with path.open("w", encoding="utf-8") as fh:
-        fh.write('{"totalRecords": %d, "count": %d, "data": [' % (n_rules // RULES_PER_NSG, n_rules // RULES_PER_NSG))
+        n = n_rules // RULES_PER_NSG
+        fh.write(f'{{"totalRecords": {n}, "count": {n}, "data": [')
         for i, rec in enumerate(synthetic_nsgs(n_rules // RULES_PER_NSG, full=True)):
             fh.write(("," if i else "") + json.dumps(rec, separators=(",", ":")))
         fh.write("]}")

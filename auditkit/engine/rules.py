@@ -300,7 +300,7 @@ def rules_table(records: Sequence[Any]) -> Tables:
     else:
         props = [p if (p := r.get("properties")).__class__ is dict else _props(r) for r in flat]
     # Every field the table reads, fetched in one C-level pass per rule, then split into columns.
-    fields = dict(zip(_RULE_KEYS, zip(*[tuple(map(p.get, _RULE_KEYS)) for p in props]), strict=True)) if props \
+    fields = dict(zip(_RULE_KEYS, zip(*[tuple(map(p.get, _RULE_KEYS)) for p in props], strict=True), strict=True)) if props \
         else dict.fromkeys(_RULE_KEYS, ())
     problems: defaultdict[int, list] = defaultdict(list)  # rule position -> (field, message): rare
     data: dict[str, Any] = {c: nsgs[c].to_numpy(dtype=object)[nsg_index] for c in NSG_COLUMNS if c in RULE_COLUMNS}

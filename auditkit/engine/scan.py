@@ -16,7 +16,14 @@ from auditkit.engine.reachability import effective_exposure, reachable, unknown_
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
 from auditkit.engine.topology import TOPOLOGY_TABLES, TOPOLOGY_TYPES, Topology, topology_table
 from auditkit.errors import InputError
-from auditkit.evidence.records import EmptyInput, paused_gc, read_json, records_from, require_nsgs, typed_records_from
+from auditkit.evidence.records import (
+    EmptyInput,
+    paused_gc,
+    read_json,
+    records_from,
+    require_nsgs,
+    typed_records_from,
+)
 from auditkit.evidence.snapshot import Snapshot, open_snapshot
 
 DEFAULT_PORTS: tuple[int, ...] = (25, 22, 3389)
