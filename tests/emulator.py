@@ -61,6 +61,7 @@ class Emulator:
         self.scope = scope
         self.requests: list[dict] = []
         self.statuses: list[int] = []
+        self.sent: list[bytes] = []  # every 200 response body, byte for byte
         self._lock = threading.Lock()
         self._window_start = time.monotonic()
         self._used = 0
@@ -139,6 +140,8 @@ class Emulator:
                 self.end_headers()
                 self.wfile.write(payload)
                 emu.statuses.append(status)
+                if status == 200:
+                    emu.sent.append(payload)
 
             def _error(self, status: int, code: str, message: str, details: list | None = None) -> None:
                 err: dict = {"code": code, "message": message}

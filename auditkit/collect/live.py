@@ -80,14 +80,16 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
         sub_rows: list[dict] = []
         failed: dict[str, dict] = {}
         if subscriptions is None:
-            sub_rows = querier.rows(SUBSCRIPTIONS_QUERY, management_groups=list(management_groups or []) or None)
+            sub_rows = querier.rows(SUBSCRIPTIONS_QUERY, management_groups=list(management_groups or []) or None,
+                                    label="subscriptions")
             stats.minimum_requests += max(1, math.ceil(len(sub_rows) / 1000))
             wanted = sorted({str(r.get("subscriptionId", "")).lower() for r in sub_rows if r.get("subscriptionId")})
             requested: Any = {"all": True, "management_groups": list(management_groups or [])}
         else:
             wanted = sorted({s.strip().lower() for s in subscriptions if s.strip()})
             requested = wanted
-            rows, meta_failed, minimum = _by_batches(querier, SUBSCRIPTIONS_QUERY, wanted, batch_size, notify)
+            rows, meta_failed, minimum = _by_batches(querier, SUBSCRIPTIONS_QUERY, wanted, batch_size, notify,
+                                                   "subscriptions")
             sub_rows, failed = rows, meta_failed
             stats.minimum_requests += minimum
         notify("subscriptions", total=len(wanted))
@@ -97,7 +99,7 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                              "nothing to audit is not a clean tenant; check its Reader role, or say so with --allow-empty")
 
         readable = [s for s in wanted if s not in failed]
-        nsg_rows, nsg_failed, minimum = _by_batches(querier, NSG_QUERY, readable, batch_size, notify)
+        nsg_rows, nsg_failed, minimum = _by_batches(querier, NSG_QUERY, readable, batch_size, notify, "nsgs")
         stats.minimum_requests += minimum
         failed.update(nsg_failed)
         topo_rows: list | None = None
@@ -108,7 +110,7 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
             readable = [s for s in readable if s not in failed]
             for name, query in TOPOLOGY_QUERIES.items():
                 before = stats.requests
-                rows, bad, minimum = _by_batches(querier, query, readable, batch_size, notify)
+                rows, bad, minimum = _by_batches(querier, query, readable, batch_size, notify, "topology")
                 stats.minimum_requests += minimum
                 topo_rows.extend(rows)
                 topo_failed.update(bad)
@@ -119,12 +121,12 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
         if changes:
             change_rows, changes_failed, minimum = _by_batches(querier, CHANGES_QUERY,
                                                                [s for s in readable if s not in failed],
-                                                               batch_size, notify)
+                                                               batch_size, notify, "changes")
             stats.minimum_requests += minimum
         policy_rows: list | None = None
         if guardrails:
             policy_rows, _, minimum = _by_batches(querier, GUARDRAILS_QUERY, [s for s in readable if s not in failed],
-                                                  batch_size, notify)
+                                                  batch_size, notify, "guardrails")
             stats.minimum_requests += minimum
 
     collected = [s for s in wanted if s not in failed]
@@ -135,7 +137,7 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                              "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
                  stats=stats, identity=identity, topology_rows=topo_rows, topology_failed=sorted(topo_failed),
                  topology_queries=topo_queries, change_rows=change_rows, changes_failed=sorted(changes_failed),
-                 policy_rows=policy_rows)
+                 policy_rows=policy_rows, received=querier.received)
 
 
 def _identity(credential: Any, scope: str) -> dict:
@@ -150,7 +152,7 @@ def _identity(credential: Any, scope: str) -> dict:
 
 
 def _by_batches(querier: Querier, query: str, subscriptions: list[str], size: int,
-                notify: Progress) -> tuple[list[dict], dict[str, dict], int]:
+                notify: Progress, label: str) -> tuple[list[dict], dict[str, dict], int]:
     """Rows of ``query`` over every subscription; failures per subscription; the minimum requests.
 
     A 403 splits its batch in halves until each unreadable subscription stands alone; any other
@@ -163,7 +165,7 @@ def _by_batches(querier: Querier, query: str, subscriptions: list[str], size: in
     while queue:
         batch = queue.popleft()
         try:
-            got = querier.rows(query, subscriptions=batch)
+            got = querier.rows(query, subscriptions=batch, label=label)
         except Forbidden as exc:
             if len(batch) == 1:
                 failed[batch[0]] = {"status": 403, "code": exc.code, "message": exc.message}

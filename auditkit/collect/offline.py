@@ -6,6 +6,7 @@ live collection's.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,19 +17,22 @@ from auditkit.engine.changes import CHANGE_TYPE
 from auditkit.engine.guardrails import POLICY_TYPES
 from auditkit.engine.topology import TOPOLOGY_TYPES
 from auditkit.evidence.records import (
+    paused_gc,
+    read_bytes,
     read_json,
     records_from,
     require_nsgs,
     subscription_records_from,
     typed_records_from,
 )
-from auditkit.evidence.snapshot import parse_as_of, sha256_file
+from auditkit.evidence.snapshot import parse_as_of
 
 
 def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
                           subscription_rows: Sequence[dict] = (), subscriptions: Sequence[str] = (),
                           source: dict | None = None, topology_rows: list | None = None,
-                          change_rows: list | None = None, policy_rows: list | None = None) -> Path:
+                          change_rows: list | None = None, policy_rows: list | None = None,
+                          received: list[tuple[str, bytes]] | None = None) -> Path:
     """Write NSG records already in memory (an export, the demo tenant) as a snapshot.
 
     The subscriptions collected are those in ``subscriptions``, those of ``subscription_rows`` and
@@ -49,7 +53,7 @@ def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapsho
                      nsg_rows=list(records), sub_rows=list(subscription_rows), requested=sorted(ids),
                      collected=sorted(ids), failed=[],
                  source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None}, stats=None,
-                 topology_rows=topology_rows, change_rows=change_rows, policy_rows=policy_rows,
+                 topology_rows=topology_rows, change_rows=change_rows, policy_rows=policy_rows, received=received,
                  identity={"kind": "offline", "note": "records imported without credentials: the identity that "
                                                       "exported them is not known to the kit"})
 
@@ -64,7 +68,14 @@ def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshot
     ``data`` list (told apart by ``type``) make the snapshot's topology; an export with none has
     no topology (exposure unknown), never an empty one.
     """
-    obj = read_json(path)
+    with paused_gc():
+        return _collect_from_file(Path(path), snapshots_dir, as_of, subscriptions, allow_empty)
+
+
+def _collect_from_file(path: Path, snapshots_dir: str | Path, as_of: Any, subscriptions: Sequence[str] | None,
+                       allow_empty: bool) -> Path:
+    raw = read_bytes(path)
+    obj = read_json(path, raw)
     records = records_from(obj, where=str(path))
     if not allow_empty:
         require_nsgs(records, obj, str(path))
@@ -74,7 +85,8 @@ def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshot
     return snapshot_from_records(records, snapshots_dir=snapshots_dir, as_of=as_of, topology_rows=topology or None,
                                  change_rows=changes or None, policy_rows=policy or None,
                                  subscription_rows=subscription_records_from(obj), subscriptions=subscriptions or (),
-                                 source={"kind": "file", "name": Path(path).name, "sha256": sha256_file(Path(path))})
+                                 received=[("export", raw)],
+                                 source={"kind": "file", "name": path.name, "sha256": hashlib.sha256(raw).hexdigest()})
 
 
 def _segment_after(resource_id: str, name: str) -> str:

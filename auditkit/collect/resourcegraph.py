@@ -113,6 +113,10 @@ class Querier:
         self.pacing = pacing or Pacing()
         self.on_page = on_page
         self.describe_credential = describe_credential
+        # Every response body of every completed query exactly as received, labelled by what it
+        # answers: the raw evidence. Pages of a query that failed part-way are not used, nor kept.
+        self.received: list[tuple[str, bytes]] = []
+        self.last_body = b""
 
     def _wait(self, seconds: float) -> None:
         seconds = max(0.0, seconds) + self.pacing.rng.uniform(0, self.pacing.jitter)
@@ -135,15 +139,16 @@ class Querier:
             self._wait(_hms(headers.get("x-ms-user-quota-resets-after")) or 1.0)
 
     def send(self, request: QueryRequest) -> Any:
-        """One request, with 429 retried under bounds; returns the deserialised response."""
+        """One request, with 429 retried under bounds; returns the deserialised response and keeps
+        its body, byte for byte, in ``last_body``."""
         attempt = 0
         started = time.monotonic()
         while True:
             self.stats.requests += 1
             try:
-                response, headers = self.client.resources(
+                response, headers, body = self.client.resources(
                     request, cls=lambda pipeline_response, deserialized, _: (
-                        deserialized, pipeline_response.http_response.headers))
+                        deserialized, pipeline_response.http_response.headers, pipeline_response.http_response.body()))
             except ClientAuthenticationError as exc:
                 raise CredentialError(f"authentication refused (401) {self.describe_credential}: "
                                       f"{' '.join(str(exc.message or exc).split())}") from None
@@ -172,12 +177,14 @@ class Querier:
             except ServiceRequestError as exc:
                 raise GraphError(None, "ServiceRequestError", str(exc).splitlines()[0]) from None
             self._after(headers)
+            self.last_body = bytes(body or b"")
             return response
 
     def rows(self, query: str, *, subscriptions: list[str] | None = None,
-             management_groups: list[str] | None = None) -> list[dict]:
+             management_groups: list[str] | None = None, label: str = "") -> list[dict]:
         """Every row of ``query`` in the given scope, pages concatenated as the service sent them."""
         out: list[dict] = []
+        bodies: list[tuple[str, bytes]] = []
         token: str | None = None
         tokens: set[str] = set()
         while True:
@@ -188,6 +195,7 @@ class Querier:
             request = QueryRequest(query=query, subscriptions=subscriptions or None,
                                    management_groups=management_groups or None, options=options)
             response = self.send(request)
+            bodies.append((label, self.last_body))
             if str(response.result_truncated).lower() == "true":
                 raise GraphError(200, "ResultTruncated", "the service could not page this query "
                                  "(resultTruncated is true): rows would be lost")
@@ -201,6 +209,7 @@ class Querier:
                 self.on_page(len(data))
             token = response.skip_token
             if not token:
+                self.received.extend(bodies)
                 return out
             if token in tokens:
                 raise GraphError(200, "RepeatedSkipToken", "the service returned the same $skipToken twice")

@@ -49,13 +49,20 @@ def parse_json(raw: bytes | str) -> Any:
         return json.loads(raw)
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file, turning every failure into a one-line InputError naming the file."""
-    p = Path(path)
+def read_bytes(path: str | Path) -> bytes:
+    """A file's bytes, or a one-line InputError naming it."""
     try:
-        raw = p.read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
-        raise InputError(f"{p}: cannot read file: {exc.strerror or exc}") from None
+        raise InputError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+
+
+def read_json(path: str | Path, raw: bytes | None = None) -> Any:
+    """Parse a JSON file (or its bytes ``raw``, already read), turning every failure into a
+    one-line InputError naming the file."""
+    p = Path(path)
+    if raw is None:
+        raw = read_bytes(p)
     try:
         with paused_gc():
             return parse_json(raw)

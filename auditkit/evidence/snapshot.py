@@ -1,7 +1,9 @@
 """Snapshots: what one collection read, kept on disk as immutable audit evidence.
 
-A snapshot is a directory named by its UTC time (``2026-11-01T060000Z``) holding the raw records
-as the service returned them (gzip JSON), the normalised tables (Parquet: subscriptions, nsgs,
+A snapshot is a directory named by its UTC time (``2026-11-01T060000Z``) holding the raw evidence
+(the exact bytes received: each Resource Graph response, or the export file, zstd-compressed in
+``raw/received.zst``; records handed over in memory as zstd JSON; older snapshots' gzip JSON
+stays readable), the normalised tables (Parquet: subscriptions, nsgs,
 rules) and ``meta.json`` with the SHA-256 of every other file. It is written under a temporary
 name and renamed into place only when complete, and never modified afterwards. The snapshot's
 hash is the SHA-256 of its ``meta.json``, which pins every file.
@@ -22,12 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import zstandard
 
 from auditkit.errors import AuditkitError, InputError
+from auditkit.evidence.records import parse_json, records_from, subscription_records_from, typed_records_from
 
 NAME_FORMAT = "%Y-%m-%dT%H%M%SZ"
 META = "meta.json"
@@ -39,6 +44,28 @@ LIST_COLUMNS = ("source_prefixes", "source_ports", "destination_prefixes", "dest
 TEXT_COLUMNS = ("direction", "access", "protocol")
 JSON_COLUMNS = ("tags", "endpoints")
 _SEP = "\x1f"  # ASCII unit separator: never part of an address, port or id
+RECEIVED = "raw/received.zst"
+# zstd level 3 (its default): about gzip -6's ratio on JSON at several times its speed.
+ZSTD_LEVEL = 3
+
+
+def compress(data: bytes) -> bytes:
+    """One zstd frame (with its content size, so readers can check it)."""
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1, write_content_size=True).compress(data)
+
+
+def decompress(data: bytes) -> bytes:
+    """The bytes of every zstd frame in ``data``."""
+    with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as reader:
+        return reader.read()
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Compact JSON (orjson; the standard library for what orjson refuses, such as huge integers)."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class SnapshotError(AuditkitError):
@@ -79,14 +106,36 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
     for c in frame.columns:
         values = frame[c]
         if c in LIST_COLUMNS:
-            columns[c] = pa.array([list(v) for v in values], type=pa.list_(pa.string()))
+            try:
+                columns[c] = pa.array(values.to_numpy(dtype=object), type=pa.list_(pa.string()))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                columns[c] = pa.array([list(v) for v in values], type=pa.list_(pa.string()))
         elif c in JSON_COLUMNS:
-            columns[c] = pa.array([json.dumps(v, sort_keys=True, ensure_ascii=False) for v in values], pa.string())
+            columns[c] = pa.array(_json_texts(values.to_numpy(dtype=object)), pa.string())
         elif c in TEXT_COLUMNS:
-            columns[c] = pa.array([v if isinstance(v, str) else None for v in values], pa.string())
+            objs = values.to_numpy(dtype=object)
+            try:
+                columns[c] = pa.array(objs, pa.string(), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                columns[c] = pa.array([v if isinstance(v, str) else None for v in objs], pa.string())
         else:
             columns[c] = pa.array(values.to_numpy(dtype=object) if values.dtype == object else values, from_pandas=True)
     return pa.table(columns)
+
+
+def _json_texts(values: np.ndarray) -> list:
+    """Each value as JSON text with sorted keys, written once per distinct object (the rules of one
+    NSG share its tags dict)."""
+    codes, first = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
+    texts = np.empty(len(first), dtype=object)
+    starts = np.unique(codes, return_index=True)[1]
+    for k, i in zip(range(len(first)), starts, strict=True):
+        v = values[i]
+        try:
+            texts[k] = orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+        except TypeError:
+            texts[k] = json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return texts[codes].tolist()
 
 
 def _decoded(values: np.ndarray, decode: Any) -> np.ndarray:
@@ -138,11 +187,14 @@ def from_arrow(table: pa.Table, arrow_strings: bool = False) -> pd.DataFrame:
 
 
 def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, Any], tables: dict[str, pd.DataFrame],
-                   meta: dict) -> Path:
+                   meta: dict, received: Iterable[tuple[str, bytes]] = ()) -> Path:
     """Write a complete snapshot under a temporary name, then rename it into place.
 
-    ``raw`` maps a name to JSON-able rows (``raw/<name>.json.gz``); ``tables`` maps a name to a
-    DataFrame (``<name>.parquet``). A crash or Ctrl-C leaves no directory under the final name.
+    ``received`` are the documents exactly as they arrived, each labelled with what it holds
+    (``nsgs`` for a page of the NSG query, ``export`` for an export file): kept byte for byte in
+    ``raw/received.zst``, each with its SHA-256 in ``meta.json``. ``raw`` maps a name to JSON-able
+    rows handed over in memory (``raw/<name>.json.zst``); ``tables`` maps a name to a DataFrame
+    (``<name>.parquet``). A crash or Ctrl-C leaves no directory under the final name.
     """
     root = Path(snapshots_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -156,9 +208,16 @@ def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, An
     try:
         (tmp / "raw").mkdir(parents=True)
         for key, rows in raw.items():
-            with open(tmp / "raw" / f"{key}.json.gz", "wb") as fh, \
-                    gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6, mtime=0) as gz:
-                gz.write(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            (tmp / "raw" / f"{key}.json.zst").write_bytes(compress(json_bytes(rows)))
+        documents, offset = [], 0
+        received = list(received)
+        if received:
+            for label, body in received:
+                documents.append({"label": label, "offset": offset, "size": len(body),
+                                  "sha256": hashlib.sha256(body).hexdigest()})
+                offset += len(body)
+            (tmp / RECEIVED).write_bytes(compress(b"".join(body for _, body in received)))
+            meta = {**meta, "received": documents}
         for key, frame in tables.items():
             pq.write_table(to_arrow(frame), tmp / f"{key}.parquet", compression="zstd")
         files = {}
@@ -294,12 +353,50 @@ class Snapshot:
             raise SnapshotError(f"{self.path / (name + '.parquet')}: unreadable Parquet: {exc}") from None
 
     def raw(self, name: str) -> Any:
-        path = self.path / "raw" / f"{name}.json.gz"
-        data = self.read_bytes(f"raw/{name}.json.gz")
+        """The raw rows of ``name`` (``nsgs``, ``subscriptions``, ``topology``...) as received."""
+        files = self.meta["files"]
+        for rel, unpack in ((f"raw/{name}.json.zst", decompress), (f"raw/{name}.json.gz", gzip.decompress)):
+            if rel in files or (not self.verify_files and (self.path / rel).is_file()):
+                try:
+                    return parse_json(unpack(self.read_bytes(rel)))
+                except (OSError, EOFError, ValueError, RecursionError, zstandard.ZstdError) as exc:
+                    raise SnapshotError(f"{self.path / rel}: unreadable compressed JSON: {exc}") from None
+        if not self.meta.get("received"):
+            raise SnapshotError(f"{self.path}: no raw {name} records in this snapshot")
+        rows: list = []
+        for label, doc in self.received():
+            where = f"{self.path / RECEIVED} ({label})"
+            if label == name:
+                page = doc.get("data") if isinstance(doc, dict) else doc
+                rows.extend(page if isinstance(page, list) else [])
+            elif label == "export":
+                types = (self.meta.get("received_types") or {}).get(name)
+                if name == "nsgs":
+                    rows.extend(records_from(doc, where=where))
+                elif name == "subscriptions":
+                    rows.extend(subscription_records_from(doc))
+                elif types:
+                    rows.extend(typed_records_from(doc, types))
+        return rows
+
+    def received(self) -> list[tuple[str, Any]]:
+        """Each document as received, parsed, with its label; each checked against its SHA-256."""
+        path = self.path / RECEIVED
         try:
-            return json.loads(gzip.decompress(data))
-        except (OSError, EOFError, json.JSONDecodeError, RecursionError) as exc:
-            raise SnapshotError(f"{path}: unreadable compressed JSON: {exc}") from None
+            data = decompress(self.read_bytes(RECEIVED))
+        except (zstandard.ZstdError, EOFError) as exc:
+            raise SnapshotError(f"{path}: unreadable zstd: {exc}") from None
+        out = []
+        for doc in self.meta["received"]:
+            body = data[doc["offset"]:doc["offset"] + doc["size"]]
+            if hashlib.sha256(body).hexdigest() != doc["sha256"]:
+                raise SnapshotError(f"{path}: document {doc['label']} at byte {doc['offset']} differs from the "
+                                    f"SHA-256 {META} recorded when it was received")
+            try:
+                out.append((doc["label"], parse_json(body)))
+            except (ValueError, RecursionError) as exc:
+                raise SnapshotError(f"{path}: document {doc['label']} is not JSON: {exc}") from None
+        return out
 
     def verify(self) -> list[str]:
         """Problems found when re-hashing every file against ``meta.json``; empty when intact."""
@@ -338,6 +435,12 @@ def _meta_problem(meta: Any) -> str | None:
     if not isinstance(subs, dict) or not isinstance(subs.get("collected", []), list) \
             or not isinstance(subs.get("failed", []), list):
         return "subscriptions.collected / failed are not lists"
+    received = meta.get("received")
+    if received is not None and not (isinstance(received, list) and all(
+            isinstance(d, dict) and isinstance(d.get("label"), str) and isinstance(d.get("sha256"), str)
+            and all(isinstance(d.get(k), int) and not isinstance(d.get(k), bool) and d[k] >= 0
+                    for k in ("offset", "size")) for d in received)):
+        return "received: expected a list of documents with label, offset, size and sha256"
     return None
 
 

@@ -3,6 +3,7 @@ against the local Resource Graph emulator in tests/emulator.py."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from auditkit.collect.queries import TOPOLOGY_QUERIES
 from auditkit.collect.resourcegraph import CredentialError, Pacing
 from auditkit.demo.synthetic import nsg_record, security_rule, subscription_id
 from auditkit.engine.topology import TOPOLOGY_TABLES
-from auditkit.evidence.snapshot import list_snapshots, open_snapshot
+from auditkit.evidence.snapshot import decompress, list_snapshots, open_snapshot
 from tests.emulator import Emulator, FakeCredential, Tenant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,11 +299,17 @@ def test_snapshot_is_complete_evidence(small: Emulator, tmp_path: Path) -> None:
     meta = snap.meta
     for key in ("as_of", "collected_at", "version", "cloud", "endpoint", "queries", "subscriptions", "counts", "files"):
         assert key in meta, key
-    assert set(meta["files"]) == {"raw/nsgs.json.gz", "raw/subscriptions.json.gz", "nsgs.parquet", "rules.parquet",
-                                  "subscriptions.parquet", "raw/topology.json.gz", "raw/changes.json.gz",
-                                  "changes.parquet", "raw/guardrails.json.gz", "guardrails.parquet",
+    assert set(meta["files"]) == {"raw/received.zst", "nsgs.parquet", "rules.parquet", "subscriptions.parquet",
+                                  "changes.parquet", "guardrails.parquet",
                                   *(f"topo_{t}.parquet" for t in TOPOLOGY_TABLES)}
     assert snap.verify() == []
+    # The raw evidence is every response body exactly as the service sent it, each hashed.
+    bodies = decompress((path / "raw" / "received.zst").read_bytes())
+    docs = meta["received"]
+    assert [bodies[d["offset"]:d["offset"] + d["size"]] for d in docs] == small.sent
+    assert [d["sha256"] for d in docs] == [hashlib.sha256(b).hexdigest() for b in small.sent]
+    assert {d["label"] for d in docs} == {"subscriptions", "nsgs", "topology", "changes", "guardrails"}
+    assert len(snap.raw("topology")) == meta["topology"]["raw_rows"]
     raw = snap.raw("nsgs")
     assert len(raw) == 40 and raw[0] == sorted(small.tenant.nsgs, key=lambda r: r["id"].lower())[0]
     subs = snap.table("subscriptions")

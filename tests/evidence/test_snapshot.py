@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import auditkit
-from auditkit.evidence.snapshot import list_snapshots, open_snapshot
+from auditkit.evidence.snapshot import decompress, list_snapshots, open_snapshot
 from tests.builders import nsg, rule
 
 SAMPLE = Path(__file__).resolve().parents[2] / "auditkit" / "demo" / "samples" / "tenant.json"
@@ -24,9 +25,12 @@ def test_from_file_snapshot_has_live_layout(tmp_path: Path) -> None:
     r = cli("collect", "--from-file", str(SAMPLE), "--as-of", "2026-09-01", "--snapshots", str(tmp_path))
     assert r.returncode == 0, r.stderr
     snap = open_snapshot(tmp_path / "2026-09-01T000000Z")
-    assert set(snap.meta["files"]) == {"raw/nsgs.json.gz", "raw/subscriptions.json.gz", "nsgs.parquet",
-                                       "rules.parquet", "subscriptions.parquet"}
+    assert set(snap.meta["files"]) == {"raw/received.zst", "nsgs.parquet", "rules.parquet", "subscriptions.parquet"}
     assert snap.meta["source"]["kind"] == "file" and len(snap.meta["source"]["sha256"]) == 64
+    # The export is kept byte for byte (zstd), and its hash is that of the file imported.
+    assert decompress((tmp_path / "2026-09-01T000000Z" / "raw" / "received.zst").read_bytes()) == SAMPLE.read_bytes()
+    assert snap.meta["received"][0]["sha256"] == snap.meta["source"]["sha256"] == \
+        hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     assert snap.meta["as_of"] == "2026-09-01T00:00:00Z" and snap.verify() == []
     assert sorted(snap.collected) == ["0b3f7e2a-5c1d-4e8f-9a6b-1c2d3e4f5a6b", "7d9e1f20-3a4b-4c5d-8e6f-a1b2c3d4e5f6"]
     assert snap.raw("nsgs") == json.loads(SAMPLE.read_text())["data"]
@@ -83,3 +87,44 @@ def test_from_file_bad_export(tmp_path: Path, bad: str) -> None:
     r = cli("collect", "--from-file", str(export), "--snapshots", str(tmp_path / "s"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert not (tmp_path / "s").exists() or list_snapshots(tmp_path / "s") == []
+
+
+def _rehash(snap_dir: Path, meta: dict) -> None:
+    """Rewrite ``meta.json`` with the hashes of the files now in ``snap_dir`` (building old layouts)."""
+    meta["files"] = {p.relative_to(snap_dir).as_posix(): {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                                                          "size": p.stat().st_size}
+                     for p in sorted(snap_dir.rglob("*")) if p.is_file() and p.name != "meta.json"}
+    (snap_dir / "meta.json").chmod(0o644)
+    (snap_dir / "meta.json").write_text(json.dumps(meta))
+
+
+def test_older_gzip_raw_evidence_stays_readable(tmp_path: Path) -> None:
+    import gzip
+
+    cli("collect", "--from-file", str(SAMPLE), "--as-of", "2026-09-01", "--snapshots", str(tmp_path))
+    snap_dir = tmp_path / "2026-09-01T000000Z"
+    meta = json.loads((snap_dir / "meta.json").read_text())
+    rows = json.loads(SAMPLE.read_text())["data"]
+    (snap_dir / "raw").chmod(0o755)
+    (snap_dir / "raw" / "received.zst").chmod(0o644)
+    (snap_dir / "raw" / "received.zst").unlink()
+    del meta["received"]
+    (snap_dir / "raw" / "nsgs.json.gz").write_bytes(gzip.compress(json.dumps(rows).encode()))
+    _rehash(snap_dir, meta)
+    snap = open_snapshot(snap_dir)
+    assert snap.verify() == [] and snap.raw("nsgs") == rows
+
+
+def test_a_received_document_that_differs_from_its_hash_is_refused(tmp_path: Path) -> None:
+    from auditkit.evidence.snapshot import SnapshotError, compress
+
+    cli("collect", "--from-file", str(SAMPLE), "--as-of", "2026-09-01", "--snapshots", str(tmp_path))
+    snap_dir = tmp_path / "2026-09-01T000000Z"
+    meta = json.loads((snap_dir / "meta.json").read_text())
+    target = snap_dir / "raw" / "received.zst"
+    target.chmod(0o644)
+    # Rewritten with a consistent file hash, but the export inside is not the one received.
+    target.write_bytes(compress(SAMPLE.read_bytes().replace(b"Allow", b"Deny_", 1)))
+    _rehash(snap_dir, meta)
+    with pytest.raises(SnapshotError, match="differs from the SHA-256"):
+        open_snapshot(snap_dir).raw("nsgs")
