@@ -371,7 +371,8 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
                         workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs,
                         notebooks=getattr(args, "notebooks", None), verify=not getattr(args, "no_verify", False),
                         allow_partial=getattr(args, "allow_partial", False), sign_key=getattr(args, "sign_key", None),
-                        pdf=getattr(args, "pdf", False), progress=update)
+                        pdf=getattr(args, "pdf", False), progress=update,
+                        assets=getattr(args, "assets", "inline"), keep_notebooks=not getattr(args, "no_notebooks", False))
     finally:
         close()
     args.render_result = result
@@ -691,6 +692,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "signature of the manifest (manifest.json.sig)")
         p.add_argument("--pdf", action="store_true", help="also print <subscription-id>.pdf and index.pdf with the "
                        "machine's headless Chromium (listed in the manifest)")
+        p.add_argument("--assets", choices=("inline", "shared"), default="inline",
+                       help="inline (default): plotly.js inside every report, each one file; shared: written once "
+                       "into <period>/assets/ (hashed in the manifest) and loaded by relative path, for large tenants")
+        p.add_argument("--no-notebooks", action="store_true", help="keep only the HTML (and PDF) reports, not the "
+                       "executed .ipynb beside each (kept by default, as evidence)")
 
     p = sub.add_parser("render", help="render one HTML report per subscription plus the tenant overview")
     p.add_argument("--snapshots", default=None, metavar="DIR", help=SNAPSHOTS_HELP)

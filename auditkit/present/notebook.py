@@ -20,9 +20,12 @@ from auditkit.present.plotly_offline import install
 from auditkit.settings import audit_folder
 
 
-def page():
-    """Install the chart renderer; display the returned set-up (stylesheet and plotly.js) once, at the top."""
-    return install()
+def page(assets: str | None = None):
+    """Install the chart renderer; display the returned set-up (stylesheet and plotly.js) once, at the top.
+
+    ``assets`` (set by ``auditkit render --assets shared``): plotly.js's path relative to the
+    report, loaded from there instead of inlined."""
+    return install(assets)
 
 
 plotly_js = page  # the name notebooks of auditkit 0.1 call

@@ -7,12 +7,17 @@ nbconvert drops: charts vanish from HTML without an error. This renderer emits b
   extension that ships with plotly) and VS Code draw themselves;
 - ``text/html``, a div plus a call to the global ``Plotly``, which nbconvert keeps (it knows no
   plotly mimetype) and which draws with the plotly.js bundle the page set-up output carries once,
-  inline: no CDN, no MathJax.
+  inline: no CDN, no MathJax. With shared assets (``render --assets shared``) the set-up loads
+  the bundle from a file beside the reports instead (``assets/plotly-<sha256>.min.js``, by
+  relative path): still offline, written once per period and pinned by the manifest.
 """
 
 from __future__ import annotations
 
+import hashlib
+import html
 import json
+from pathlib import Path
 
 import plotly.io as pio
 from plotly.io.base_renderers import MimetypeRenderer
@@ -34,18 +39,39 @@ class OfflineRenderer(MimetypeRenderer):
 
 
 class PageSetup:
-    """The first output of a report: the stylesheet and the plotly.js bundle, inline, once."""
+    """The first output of a report: the stylesheet and the plotly.js bundle, inline once, or
+    loaded from ``src`` (a path relative to the report) when the period shares it."""
+
+    def __init__(self, src: str | None = None):
+        self.src = src
 
     def _repr_html_(self) -> str:
+        if self.src:
+            return f'{stylesheet()}<script type="text/javascript" src="{html.escape(self.src)}"></script>'
         from plotly.offline import get_plotlyjs
 
         return f'{stylesheet()}<script type="text/javascript">{get_plotlyjs()}</script>'
 
 
-def install() -> PageSetup:
+def install(src: str | None = None) -> PageSetup:
     """Make the offline renderer the default and return the page set-up to display once."""
     if RENDERER not in pio.renderers:
         pio.renderers[RENDERER] = OfflineRenderer()
     if pio.renderers.default != RENDERER:
         pio.renderers.default = RENDERER
-    return PageSetup()
+    return PageSetup(src)
+
+
+def write_bundle(folder: Path) -> str:
+    """Write plotly.js into ``folder/assets/`` under a name that carries its SHA-256; return the
+    path the reports in ``folder`` load it by."""
+    from plotly.offline import get_plotlyjs
+
+    data = get_plotlyjs().encode("utf-8")
+    rel = f"assets/plotly-{hashlib.sha256(data).hexdigest()[:16]}.min.js"
+    target = folder / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return rel

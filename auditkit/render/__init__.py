@@ -22,6 +22,7 @@ from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import list_snapshots
 from auditkit.history.period import cutoff, period_of, require_snapshot_in
 from auditkit.present.context import load_context
+from auditkit.present.plotly_offline import write_bundle
 from auditkit.present.tenant import report_file, subscriptions_ranked
 from auditkit.render.manifest import MANIFEST, manifest_sha256, versions, write_manifest
 from auditkit.render.pdf import chromium
@@ -29,6 +30,9 @@ from auditkit.render.signature import SIGNATURE_FILE, load_private_key, sign
 from auditkit.render.swap import period_lock, remove_stale, swap, tmp_name
 from auditkit.render.workers import Job, Outcome, run_local
 from auditkit.settings import find_parameters, kit_path
+
+# inline: plotly.js inside every report (one self-contained file each); shared: once per period.
+ASSET_MODES = ("inline", "shared")
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,16 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
            parameters_file: str | None = None, flowlogs: str | Path | None = None,
            notebooks: str | Path | None = None, verify: bool = True, allow_partial: bool = False,
            sign_key: str | Path | None = None, pdf: bool = False,
-           progress: Callable[[Outcome, int, int], None] | None = None) -> RenderResult:
-    """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened."""
+           progress: Callable[[Outcome, int, int], None] | None = None, assets: str = "inline",
+           keep_notebooks: bool = True) -> RenderResult:
+    """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened.
+
+    ``assets="shared"`` writes plotly.js once into ``<period>/assets/`` (hashed in the manifest)
+    and has every report load it by relative path, instead of inlining it in each report;
+    ``keep_notebooks=False`` keeps only the HTML (and PDF), not the executed notebooks.
+    """
+    if assets not in ASSET_MODES:
+        raise AuditkitError(f"assets {assets!r}: expected one of {', '.join(ASSET_MODES)}")
     snapshots_dir = Path(snapshots_dir).resolve()
     if period is None:
         period = default_period(snapshots_dir)
@@ -109,7 +121,8 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
         tmp.mkdir(parents=True)
         try:
             return _render_into(tmp, final, ctx, period, subs, invalid, ranked, nb_dir, snapshots_dir, params_path,
-                                flowlogs, verify, workers, allow_partial, key, progress, tuple(stale), browser)
+                                flowlogs, verify, workers, allow_partial, key, progress, tuple(stale), browser,
+                                assets, keep_notebooks)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -118,15 +131,18 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
 def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str], invalid: list[str], ranked: Any,
                  nb_dir: Path, snapshots_dir: Path, params_path: Path, flowlogs: Any, verify: bool,
                  workers: int | None, allow_partial: bool, key: Any, progress: Any, stale: tuple,
-                 browser: str | None = None) -> RenderResult:
+                 browser: str | None = None, assets: str = "inline", keep_notebooks: bool = True) -> RenderResult:
     common = {"snapshots_dir": str(snapshots_dir), "period": period, "ports": list(ctx.history.ports),
               "parameters_file": str(params_path), "verify_snapshots": verify, "in_report": True}
+    if assets == "shared":
+        common["assets"] = write_bundle(tmp)
     names = dict(zip(ranked["subscription_id"], ranked["name"], strict=True))
     jobs = [Job(str(nb_dir / "tenant_overview.ipynb"), "index", f"NSG exposure audit {period}: tenant overview",
-                common, str(tmp), pdf=browser)]
+                common, str(tmp), pdf=browser, keep_notebook=keep_notebooks)]
     flow_param = {"flowlogs_dir": str(Path(flowlogs).resolve()) if flowlogs else None}
     jobs += [Job(str(nb_dir / "subscription_audit.ipynb"), s, f"NSG exposure audit {period}: {names.get(s, s)} ({s})",
-                 {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s, pdf=browser)
+                 {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s, pdf=browser,
+                 keep_notebook=keep_notebooks)
              for s in subs]
 
     started = datetime.now(UTC)
@@ -153,7 +169,9 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
                       for r in ctx.history.snapshots.itertuples()],
         "snapshot_hashes_checked": verify,
         "unreadable_snapshots": [{"snapshot": u.name, "reason": u.reason} for u in ctx.history.unreadable],
-        "reports": [{"file": f"{o.name}.html" if o.ok else None, "notebook": f"{o.name}.ipynb",
+        "assets": {"mode": assets, "plotly_js": common.get("assets")},
+        "reports": [{"file": f"{o.name}.html" if o.ok else None,
+                     "notebook": f"{o.name}.ipynb" if keep_notebooks or not o.ok else None,
                      "pdf": f"{o.name}.pdf" if o.ok and browser else None,
                      "subscription_id": o.subscription_id,
                      "subscription_name": names.get(o.subscription_id) if o.subscription_id else None,

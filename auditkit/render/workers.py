@@ -50,6 +50,7 @@ class Job:
     out: str
     subscription_id: str | None = None
     pdf: str | None = None  # the Chromium to print a PDF beside the HTML with, when asked
+    keep_notebook: bool = True  # False (--no-notebooks): the executed .ipynb is removed once its HTML is written
 
 
 @dataclass
@@ -170,7 +171,8 @@ def run(job: Job) -> Outcome:
 
     started = time.monotonic()
     out = Path(job.out)
-    ipynb, html = out / f"{job.name}.ipynb", out / f"{job.name}.html"
+    html = out / f"{job.name}.html"
+    ipynb = out / (f"{job.name}.ipynb" if job.keep_notebook else f".{job.name}.executed.ipynb")
     error: dict = {}
     try:
         km = _kernel()
@@ -203,6 +205,8 @@ def run(job: Job) -> Outcome:
             print_pdf(html, out / f"{job.name}.pdf", job.pdf)
         except Exception as exc:  # noqa: BLE001
             error = {"cell": None, "ename": type(exc).__name__, "evalue": f"PDF print failed: {exc}"[:2000]}
+    if not error and not job.keep_notebook:
+        ipynb.unlink(missing_ok=True)
     return Outcome(job.name, job.subscription_id, not error, round(time.monotonic() - started, 3), error)
 
 
