@@ -17,6 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,7 +31,10 @@ from auditkit.settings import Settings
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
 ENGINE_VERSION = "6"
-ENTRY_FORMAT = 2
+ENTRY_FORMAT = 3  # 3: tables sorted by subscription in small row groups; the subscriptions with findings
+# Rows per Parquet row group: a report reads its subscription's row groups only (the tables are
+# sorted by subscription, so the row groups' min/max statistics skip the others).
+ROW_GROUP = 4096
 CACHE_DIR = ".cache"
 ENTRY = "entry.json"
 INPUTS = ("nsgs.parquet", "rules.parquet", "subscriptions.parquet")
@@ -56,12 +60,27 @@ class Derived:
     """What history needs from one snapshot; the other tables are parsed only when asked for."""
 
     def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, tables: dict, coverage: dict,
-                 parent: Derived | None = None, subscription: str | None = None):
+                 parent: Derived | None = None, subscription: str | None = None,
+                 finding_subscriptions: frozenset | None = None):
         self.snapshot = snapshot
         self.findings = findings
-        self._tables = tables  # file name -> DataFrame, or its verified Parquet bytes
+        self._tables = tables  # file name -> DataFrame, its verified Parquet bytes, or an Arrow table
         self.coverage = coverage
         self._parent, self._subscription = parent, subscription  # a restricted view reads through its parent
+        self._finding_subscriptions = finding_subscriptions
+
+    @property
+    def subscription(self) -> str | None:
+        """The one subscription these tables hold (None: the whole tenant)."""
+        return self._subscription
+
+    @property
+    def finding_subscriptions(self) -> frozenset:
+        """The subscriptions (lower-cased) with a finding in the whole snapshot, even in a restricted view."""
+        if self._finding_subscriptions is None:
+            self._finding_subscriptions = self._parent.finding_subscriptions if self._parent is not None else \
+                frozenset(self.findings["subscription_id"].astype(str).str.lower().unique())
+        return self._finding_subscriptions
 
     def table(self, name: str) -> pd.DataFrame:
         if name not in self._tables and self._parent is not None:
@@ -70,6 +89,8 @@ class Derived:
         value = self._tables[name]
         if isinstance(value, bytes):
             value = self._tables[name] = from_arrow(pq.read_table(pa.BufferReader(value)))
+        elif isinstance(value, pa.Table):
+            value = self._tables[name] = from_arrow(value)
         return value
 
     @property
@@ -115,11 +136,22 @@ class Derived:
     def restricted(self, subscription_id: str) -> Derived:
         """The same tables for one subscription only."""
         sid = subscription_id.lower()
+        if self._subscription == sid:
+            return self
         gov = self.table("governance.parquet")
         tables = {"governance.parquet": gov[gov["subscription_id"] == sid].reset_index(drop=True)}
         # The other tables are filtered when first asked for (most reports read them for the latest only).
         return Derived(self.snapshot, self.findings[self.findings["subscription_id"] == sid].reset_index(drop=True),
                        tables, coverage(tables["governance.parquet"]), parent=self, subscription=sid)
+
+
+def by_subscription(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows grouped by subscription, in their order within each (a stable sort): the order the
+    derived tables are kept in, so that one subscription's rows sit in a few row groups."""
+    if len(frame) < 2:
+        return frame.reset_index(drop=True)
+    order = np.argsort(frame["subscription_id"].to_numpy(dtype=str), kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def cache_key(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> str:
@@ -156,11 +188,12 @@ def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> 
     errors = result.errors.assign(subscription_id=result.errors["nsg_id"].astype(str).str.lower()
                                   .str.extract(r"^/subscriptions/([^/]+)", expand=False).fillna(""))
     tables = {"governance.parquet": gov,
-              "shadowed.parquet": f[hidden][SHADOWED_COLUMNS].reset_index(drop=True),
-              "broad.parquet": _keyed(result.broad)[BROAD_COLUMNS].reset_index(drop=True),
-              "errors.parquet": errors[ERROR_COLUMNS].astype(str).reset_index(drop=True),
+              "shadowed.parquet": f[hidden][SHADOWED_COLUMNS],
+              "broad.parquet": _keyed(result.broad)[BROAD_COLUMNS],
+              "errors.parquet": errors[ERROR_COLUMNS].astype(str),
               "reach.parquet": _reach(result, ports), "unmodelled.parquet": _unmodelled(result)}
-    return Derived(snapshot, f[~hidden][FINDING_COLUMNS].reset_index(drop=True), tables, coverage(gov))
+    tables = {name: by_subscription(frame) for name, frame in tables.items()}
+    return Derived(snapshot, by_subscription(f[~hidden][FINDING_COLUMNS]), tables, coverage(gov))
 
 
 def _reach(result, ports: tuple[int, ...]) -> pd.DataFrame:
@@ -180,27 +213,35 @@ def _unmodelled(result) -> pd.DataFrame:
     return result.topology["unmodelled"][UNMODELLED_COLUMNS].astype(object).reset_index(drop=True)
 
 
-def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_cache: bool = True) -> Derived:
+def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_cache: bool = True,
+            subscription: str | None = None) -> Derived:
     """The derived tables of a snapshot, from a cache entry that checks out, else computed and cached.
 
     The snapshot's own tables are verified against its ``meta.json`` either way (unless the
     snapshot was opened without verification): a cache hit never hides a modified snapshot.
+    With ``subscription``, only that subscription's rows are read from the entry (a report's
+    cost then does not grow with the tenant).
     """
+    sid = subscription.lower() if subscription else None
     snapshot.check(input_files(snapshot))
     folder = snapshot.path.parent / CACHE_DIR / f"{snapshot.id}-{cache_key(snapshot, ports, settings)}"
     inputs = _inputs(snapshot, ports, settings)
     if use_cache:
-        hit = _load(folder, snapshot, inputs)
+        hit = _load(folder, snapshot, inputs, sid)
         if hit is not None:
             return hit
     d = _compute(snapshot, ports, settings)
     if use_cache:
         _store(folder, d, inputs)
-    return d
+    return d.restricted(sid) if sid else d
 
 
-def _load(folder: Path, snapshot: Snapshot, inputs: dict) -> Derived | None:
-    """The entry in ``folder`` if every recorded input, hash and column checks out; else None (rebuild)."""
+def _load(folder: Path, snapshot: Snapshot, inputs: dict, subscription: str | None = None) -> Derived | None:
+    """The entry in ``folder`` if every recorded input, hash and column checks out; else None (rebuild).
+
+    With ``subscription``, each table is read for that subscription only: the row groups whose
+    statistics exclude it are skipped, the rest filtered in Arrow.
+    """
     try:
         entry = json.loads((folder / ENTRY).read_text(encoding="utf-8"))
         if not isinstance(entry, dict) or entry.get("inputs") != inputs:
@@ -213,11 +254,23 @@ def _load(folder: Path, snapshot: Snapshot, inputs: dict) -> Derived | None:
             if pq.read_schema(pa.BufferReader(data)).names != columns:
                 return None
             tables[rel] = data
-        findings = from_arrow(pq.read_table(pa.BufferReader(tables.pop("findings.parquet"))), arrow_strings=True)
-        cov = entry["coverage"]
-        if not isinstance(cov, dict):
+        subs = entry["finding_subscriptions"]
+        if not isinstance(subs, list) or not all(isinstance(x, str) for x in subs):
             return None
-        return Derived(snapshot, findings, tables, cov)
+        if subscription is None:
+            findings = from_arrow(pq.read_table(pa.BufferReader(tables.pop("findings.parquet"))), arrow_strings=True)
+            cov = entry["coverage"]
+            if not isinstance(cov, dict):
+                return None
+            return Derived(snapshot, findings, tables, cov, finding_subscriptions=frozenset(subs))
+        only = [("subscription_id", "=", subscription)]
+        part = {rel: pq.read_table(pa.BufferReader(data),
+                                   filters=only if pq.read_metadata(pa.BufferReader(data)).num_rows else None)
+                for rel, data in tables.items()}
+        findings = from_arrow(part.pop("findings.parquet"), arrow_strings=True)
+        gov = from_arrow(part.pop("governance.parquet"))
+        return Derived(snapshot, findings, {"governance.parquet": gov, **part}, coverage(gov),
+                       subscription=subscription, finding_subscriptions=frozenset(subs))
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None  # missing, damaged or foreign: rebuilt, never trusted
 
@@ -227,11 +280,12 @@ def _store(folder: Path, d: Derived, inputs: dict) -> None:
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        pq.write_table(to_arrow(d.findings[FINDING_COLUMNS]), tmp / "findings.parquet")
+        pq.write_table(to_arrow(d.findings[FINDING_COLUMNS]), tmp / "findings.parquet", row_group_size=ROW_GROUP)
         for name in LAZY:
-            pq.write_table(to_arrow(d.table(name)[SCHEMA[name]]), tmp / name)
+            pq.write_table(to_arrow(d.table(name)[SCHEMA[name]]), tmp / name, row_group_size=ROW_GROUP)
         files = {rel: {"sha256": hashlib.sha256((tmp / rel).read_bytes()).hexdigest()} for rel in SCHEMA}
-        (tmp / ENTRY).write_text(json.dumps({"inputs": inputs, "files": files, "coverage": d.coverage}, indent=1),
+        (tmp / ENTRY).write_text(json.dumps({"inputs": inputs, "files": files, "coverage": d.coverage,
+                                             "finding_subscriptions": sorted(d.finding_subscriptions)}, indent=1),
                                  encoding="utf-8")
         if folder.exists():
             shutil.rmtree(folder)

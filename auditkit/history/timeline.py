@@ -61,6 +61,8 @@ class History:
     def for_subscription(self, subscription_id: str) -> History:
         """The same history restricted to one subscription's NSGs and findings."""
         sid = subscription_id.lower()
+        if self.scope == frozenset({sid}):
+            return self
         ds = [d.restricted(sid) for d in self.derived]
         return build_history(ds, self.ports, self.settings, scope=frozenset({sid}), verified=self.verified,
                              unreadable=self.unreadable, exceptions=self.exceptions)
@@ -88,7 +90,7 @@ def read_status(ds: list[Derived], finding_subscriptions: Any = (),
         snap = d.snapshot
         collected = {s.lower() for s in snap.collected}
         failed = {str(f.get("subscription_id", "")).lower() for f in snap.failed}
-        seen = collected | failed | set(d.findings["subscription_id"].astype(str).str.lower())
+        seen = collected | failed | d.finding_subscriptions
         for s in sorted(seen):
             if scope is None or s in scope:
                 known.setdefault(s)
@@ -137,12 +139,14 @@ def select_snapshots(snapshots_dir: str | Path, as_of: Any = None, verify: bool 
 
 
 def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, settings: Settings | None = None,
-                 as_of: Any = None, use_cache: bool = True, verify: bool = True) -> History:
+                 as_of: Any = None, use_cache: bool = True, verify: bool = True,
+                 subscription: str | None = None) -> History:
     """Build the history of every finding across the snapshots in ``snapshots_dir``.
 
     With ``verify`` every snapshot file read is checked against its ``meta.json`` (a mismatch is a
     ``SnapshotError`` naming the file); snapshot folders whose ``meta.json`` is unreadable are
-    skipped and listed in ``History.unreadable``.
+    skipped and listed in ``History.unreadable``. With ``subscription``, the history of that one
+    subscription (as ``History.for_subscription``), reading only its rows of the derived cache.
     """
     from auditkit.engine.scan import parse_ports
 
@@ -150,9 +154,10 @@ def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, set
     port_tuple = parse_ports(ports) if ports is not None else settings.ports
     unreadable: list = []
     snaps = select_snapshots(snapshots_dir, as_of, verify=verify, unreadable=unreadable)
-    ds = [derived(s, port_tuple, settings, use_cache=use_cache) for s in snaps]
-    return build_history(ds, port_tuple, settings, verified=verify, unreadable=tuple(unreadable),
-                         exceptions=tuple(load_exceptions(settings.source)))
+    sid = subscription.lower() if subscription else None
+    ds = [derived(s, port_tuple, settings, use_cache=use_cache, subscription=sid) for s in snaps]
+    return build_history(ds, port_tuple, settings, scope=frozenset({sid}) if sid else None, verified=verify,
+                         unreadable=tuple(unreadable), exceptions=tuple(load_exceptions(settings.source)))
 
 
 def changes_of(ds: list[Derived]) -> pd.DataFrame:

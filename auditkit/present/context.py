@@ -13,7 +13,7 @@ import pandas as pd
 from auditkit import __version__
 from auditkit.evidence.snapshot import list_snapshots
 from auditkit.history.period import cutoff, period_of, require_snapshot_in
-from auditkit.history.timeline import History, load_history
+from auditkit.history.timeline import History, load_history, read_status
 from auditkit.settings import load_settings
 from auditkit.settings.controls import load_controls
 
@@ -22,7 +22,7 @@ from auditkit.settings.controls import load_controls
 class ReportContext:
     snapshots_dir: str
     period: str
-    history: History  # the whole tenant
+    history: History  # the whole tenant, or one subscription's (``load_context(subscription=...)``)
     subscriptions: pd.DataFrame  # every known subscription: id, latest name, read, last_read, reason
     demo: bool = False  # the built-in demo tenant
     controls: list = field(default_factory=list)  # compliance controls (settings.controls)
@@ -38,6 +38,8 @@ class ReportContext:
     def scoped(self, subscription_id: str) -> History:
         """The history restricted to one subscription, built once per report."""
         sid = subscription_id.lower()
+        if self.history.scope == frozenset({sid}):
+            return self.history
         if sid not in self._scoped:
             self._scoped[sid] = self.history.for_subscription(sid)
         return self._scoped[sid]
@@ -75,8 +77,12 @@ class ReportContext:
 
 def load_context(snapshots_dir: str, period: str | None = None, ports: Any = None, as_of: str | None = None,
                  parameters: str | None = None, demo: bool = False, verify: bool = True,
-                 in_report: bool = False) -> ReportContext:
-    """History up to the end of ``period`` (default: the period of the latest snapshot, or ``as_of``'s)."""
+                 in_report: bool = False, subscription: str | None = None) -> ReportContext:
+    """History up to the end of ``period`` (default: the period of the latest snapshot, or ``as_of``'s).
+
+    With ``subscription`` (a subscription's report) the history is that subscription's alone,
+    read from its rows of the derived cache; ``subscriptions`` still lists the whole tenant's.
+    """
     if period is None:
         if as_of:
             period = period_of(pd.Timestamp(as_of))
@@ -86,8 +92,10 @@ def load_context(snapshots_dir: str, period: str | None = None, ports: Any = Non
     elif as_of is None:
         require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
     limit = cutoff(period) if period else as_of
-    history = load_history(snapshots_dir, ports=ports, settings=load_settings(parameters), as_of=limit, verify=verify)
+    history = load_history(snapshots_dir, ports=ports, settings=load_settings(parameters), as_of=limit, verify=verify,
+                           subscription=subscription)
     # Names from the latest snapshot that saw each subscription (one lost later keeps its name).
+    subscriptions = history.subscriptions if subscription is None else read_status(history.derived)[0]
     return ReportContext(snapshots_dir=str(snapshots_dir), period=period or "", history=history,
-                         subscriptions=history.subscriptions, demo=demo, controls=load_controls(parameters),
+                         subscriptions=subscriptions, demo=demo, controls=load_controls(parameters),
                          in_report=in_report)

@@ -42,12 +42,14 @@ def data_source(snapshots_dir: str | None, parameters_file: str | None) -> tuple
 
 
 def setup(snapshots_dir: str | None = None, period: str | None = None, ports: Any = None, as_of: str | None = None,
-          parameters_file: str | None = None, verify: bool = True, in_report: bool = False) -> ReportContext:
+          parameters_file: str | None = None, verify: bool = True, in_report: bool = False,
+          subscription: str | None = None) -> ReportContext:
     """The report context (see the module docstring for ``snapshots_dir=None``); ``verify=False``
-    skips the check of every snapshot file against its meta.json, and the report says so."""
+    skips the check of every snapshot file against its meta.json, and the report says so.
+    ``subscription``: a subscription's report, which reads that subscription's rows only."""
     snaps, params, demo = data_source(snapshots_dir, parameters_file)
     return load_context(snaps, period=period, ports=ports, as_of=as_of, parameters=params, demo=demo, verify=verify,
-                        in_report=in_report)
+                        in_report=in_report, subscription=subscription)
 
 
 def flow_section(ctx: ReportContext, subscription_id: str, flowlogs_dir: str | None):
@@ -63,10 +65,12 @@ def subscription_setup(snapshots_dir: str | None = None, subscription_id: str | 
                        period: str | None = None, ports: Any = None, as_of: str | None = None,
                        parameters_file: str | None = None, verify: bool = True,
                        in_report: bool = False) -> tuple[ReportContext, str]:
-    ctx = setup(snapshots_dir, period, ports, as_of, parameters_file, verify, in_report)
-    sid = (subscription_id or (demo_subscription() if ctx.demo else "")).lower()
+    demo = data_source(snapshots_dir, parameters_file)[2]
+    sid = (subscription_id or (demo_subscription() if demo else "")).lower()
     if not sid:
-        raise AuditkitError(f"subscription_id is required for the snapshots in {ctx.snapshots_dir}")
+        raise AuditkitError(f"subscription_id is required for the snapshots in "
+                            f"{data_source(snapshots_dir, parameters_file)[0]}")
+    ctx = setup(snapshots_dir, period, ports, as_of, parameters_file, verify, in_report, subscription=sid)
     known = set(ctx.subscriptions["subscription_id"]) | set(ctx.history.findings["subscription_id"]) | \
         {s.lower() for d in ctx.history.derived for s in d.snapshot.collected}
     if sid not in known:

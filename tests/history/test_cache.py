@@ -91,3 +91,48 @@ def test_a_store_where_no_cache_can_be_written_still_works(snaps: Path) -> None:
     (snaps / CACHE_DIR).write_text("a file where the cache folder would go")  # (tests run as root: no chmod)
     assert _fresh(snaps) == reference
     assert (snaps / CACHE_DIR).is_file()
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_one_subscription_read_from_its_partition_equals_the_tenant_history_restricted(demo_snapshots: Path,
+                                                                                      tmp_path: Path,
+                                                                                      warm: bool) -> None:
+    """A report reads only its subscription's rows of the derived cache: its history (findings,
+    timeline, coverage, governance, latest tables) and the tenant's read status must be exactly
+    those of the whole tenant's history restricted to it, from a cold cache and from a warm one."""
+    import shutil
+
+    import pandas as pd
+
+    from auditkit.demo.tenant import demo_parameters
+    from auditkit.history.timeline import load_history
+    from auditkit.present.context import load_context
+
+    snaps = tmp_path / "snapshots"
+    shutil.copytree(demo_snapshots, snaps, ignore=shutil.ignore_patterns(CACHE_DIR))
+    settings = load_settings(demo_parameters())
+    if warm:
+        load_history(snaps, settings=settings)
+    whole = load_history(snaps, settings=settings, use_cache=False)
+
+    def same(a: pd.DataFrame, b: pd.DataFrame, obj: str) -> None:
+        # Missing text is None when read back from Parquet and NaN when just computed: both "not set".
+        a, b = (f.reset_index(drop=True).astype(object) for f in (a, b))
+        pd.testing.assert_frame_equal(a.where(a.notna(), None), b.where(b.notna(), None), obj=obj)
+
+    tenant = load_context(str(snaps), parameters=demo_parameters())
+    subs = sorted(whole.subscriptions["subscription_id"])
+    assert len(subs) >= 5
+    # The subscription with most findings, one without any, and one more.
+    counts = whole.findings["subscription_id"].value_counts()
+    for sid in sorted({counts.index[0], *(set(subs) - set(counts.index)), subs[0]}):
+        expect = whole.for_subscription(sid)
+        got = load_history(snaps, settings=settings, subscription=sid)
+        assert got.scope == frozenset({sid})
+        for name in ("findings", "timeline", "coverage", "governance", "snapshots", "subscriptions"):
+            same(getattr(got, name), getattr(expect, name), f"{sid} {name}")
+        for table in ("shadowed", "broad", "errors", "reach", "unmodelled"):
+            same(getattr(got.latest, table), getattr(expect.latest, table), f"{sid} latest {table}")
+        ctx = load_context(str(snaps), parameters=demo_parameters(), subscription=sid)
+        same(ctx.subscriptions, tenant.subscriptions, f"{sid} tenant read status")
+        assert ctx.scoped(sid) is ctx.history
