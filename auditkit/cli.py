@@ -372,7 +372,8 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
                         notebooks=getattr(args, "notebooks", None), verify=not getattr(args, "no_verify", False),
                         allow_partial=getattr(args, "allow_partial", False), sign_key=getattr(args, "sign_key", None),
                         pdf=getattr(args, "pdf", False), progress=update,
-                        assets=getattr(args, "assets", "inline"), keep_notebooks=not getattr(args, "no_notebooks", False))
+                        assets=getattr(args, "assets", "inline"), keep_notebooks=not getattr(args, "no_notebooks", False),
+                        cluster=getattr(args, "cluster", None))
     finally:
         close()
     args.render_result = result
@@ -695,6 +696,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--assets", choices=("inline", "shared"), default="inline",
                        help="inline (default): plotly.js inside every report, each one file; shared: written once "
                        "into <period>/assets/ (hashed in the manifest) and loaded by relative path, for large tenants")
+        p.add_argument("--cluster", metavar="ADDRESS", help="run the reports on this Dask scheduler "
+                       "(tcp://host:8786) instead of local workers; snapshots and --out must be on storage every "
+                       "worker sees at the same path")
         p.add_argument("--no-notebooks", action="store_true", help="keep only the HTML (and PDF) reports, not the "
                        "executed .ipynb beside each (kept by default, as evidence)")
 

@@ -76,12 +76,14 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
            notebooks: str | Path | None = None, verify: bool = True, allow_partial: bool = False,
            sign_key: str | Path | None = None, pdf: bool = False,
            progress: Callable[[Outcome, int, int], None] | None = None, assets: str = "inline",
-           keep_notebooks: bool = True) -> RenderResult:
+           keep_notebooks: bool = True, cluster: str | None = None) -> RenderResult:
     """Render ``period`` from ``snapshots_dir`` into ``out/<period>/`` and return what happened.
 
     ``assets="shared"`` writes plotly.js once into ``<period>/assets/`` (hashed in the manifest)
     and has every report load it by relative path, instead of inlining it in each report;
     ``keep_notebooks=False`` keeps only the HTML (and PDF), not the executed notebooks.
+    ``cluster``: the address of a Dask scheduler to run the reports on instead of local workers
+    (snapshots and ``out`` on storage every worker sees at the same path).
     """
     if assets not in ASSET_MODES:
         raise AuditkitError(f"assets {assets!r}: expected one of {', '.join(ASSET_MODES)}")
@@ -122,7 +124,7 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
         try:
             return _render_into(tmp, final, ctx, period, subs, invalid, ranked, nb_dir, snapshots_dir, params_path,
                                 flowlogs, verify, workers, allow_partial, key, progress, tuple(stale), browser,
-                                assets, keep_notebooks)
+                                assets, keep_notebooks, cluster)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -131,7 +133,8 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
 def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str], invalid: list[str], ranked: Any,
                  nb_dir: Path, snapshots_dir: Path, params_path: Path, flowlogs: Any, verify: bool,
                  workers: int | None, allow_partial: bool, key: Any, progress: Any, stale: tuple,
-                 browser: str | None = None, assets: str = "inline", keep_notebooks: bool = True) -> RenderResult:
+                 browser: str | None = None, assets: str = "inline", keep_notebooks: bool = True,
+                 cluster: str | None = None) -> RenderResult:
     common = {"snapshots_dir": str(snapshots_dir), "period": period, "ports": list(ctx.history.ports),
               "parameters_file": str(params_path), "verify_snapshots": verify, "in_report": True}
     if assets == "shared":
@@ -146,8 +149,17 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
              for s in subs]
 
     started = datetime.now(UTC)
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    outcomes = run_local(jobs, n_workers, cwd=str(final.parent), progress=progress)
+    if cluster:
+        from auditkit.render.cluster import run_cluster
+
+        outcomes, attempts = run_cluster(jobs, cluster, cwd=str(final.parent), progress=progress)
+        runner = {"kind": "dask", "scheduler": cluster}
+        n_workers = None
+    else:
+        n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+        outcomes = run_local(jobs, n_workers, cwd=str(final.parent), progress=progress)
+        attempts = {j.name: 1 for j in jobs}
+        runner = {"kind": "local", "workers": n_workers}
     outcomes += [Outcome(s, s, False, 0.0, {"cell": None, "ename": "InvalidSubscriptionId",
                                              "evalue": "not a subscription id: no report file is named after it"})
                  for s in invalid]
@@ -170,12 +182,14 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
         "snapshot_hashes_checked": verify,
         "unreadable_snapshots": [{"snapshot": u.name, "reason": u.reason} for u in ctx.history.unreadable],
         "assets": {"mode": assets, "plotly_js": common.get("assets")},
+        "runner": runner,
         "reports": [{"file": f"{o.name}.html" if o.ok else None,
                      "notebook": f"{o.name}.ipynb" if keep_notebooks or not o.ok else None,
                      "pdf": f"{o.name}.pdf" if o.ok and browser else None,
                      "subscription_id": o.subscription_id,
                      "subscription_name": names.get(o.subscription_id) if o.subscription_id else None,
-                     "ok": o.ok, "seconds": o.seconds} for o in sorted(outcomes, key=lambda o: o.name)],
+                     "ok": o.ok, "seconds": o.seconds, "attempts": attempts.get(o.name, 0)}
+                    for o in sorted(outcomes, key=lambda o: o.name)],
         "failures": failures,
     }
     manifest = write_manifest(tmp, body)

@@ -83,38 +83,3 @@ def test_overview_links_to_each_subscription_report(browser, demo_reports: Path)
     seen["page"].wait_for_load_state("load")
     assert seen["page"].url.endswith(subs[0])
 
-
-@pytest.mark.slow
-def test_shared_assets_reports_are_small_offline_and_pinned(browser, demo_snapshots: Path, tmp_path: Path) -> None:
-    """--assets shared --no-notebooks: plotly.js once per period, loaded by relative path, hashed in
-    the manifest; each report under 400 KB; charts still drawn with the network blocked."""
-    import json
-
-    from auditkit.demo.tenant import demo_parameters
-    from auditkit.render import render
-    from auditkit.render.manifest import verify
-
-    sub = "f38b2ffc-80a4-4f5a-81c9-bc701e7ea419"
-    result = render(demo_snapshots, out=tmp_path, subscriptions=[sub], workers=2, parameters_file=demo_parameters(),
-                    assets="shared", keep_notebooks=False)
-    assert not result.failures, result.failures
-    folder = result.folder
-    bundles = list((folder / "assets").glob("plotly-*.min.js"))
-    assert len(bundles) == 1 and bundles[0].stat().st_size > 1_000_000
-    manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["assets"] == {"mode": "shared", "plotly_js": f"assets/{bundles[0].name}"}
-    assert f"assets/{bundles[0].name}" in manifest["files"]
-    assert sorted(p.name for p in folder.glob("*.ipynb")) == [] and not list(folder.glob(".*"))
-    assert all(r["notebook"] is None for r in manifest["reports"])
-    for name in ("index.html", f"{sub}.html"):
-        path = folder / name
-        assert path.stat().st_size < 400_000, (name, path.stat().st_size)
-        assert "plotly.js v" not in path.read_text()[:2_000_000]  # not inlined
-        seen = open_report(browser, path)
-        assert seen["blocked"] == [] and seen["errors"] == [], seen
-        assert seen["charts"] >= 2 and seen["drawn"] == seen["charts"], f"{name}: {seen}"
-        seen["page"].close()
-    assert verify(folder) == []
-    bundles[0].chmod(0o644)
-    bundles[0].write_bytes(bundles[0].read_bytes() + b"\n;alert(1)")
-    assert any(bundles[0].name in p for p in verify(folder))

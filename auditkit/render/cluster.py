@@ -1,0 +1,110 @@
+"""The same per-subscription report jobs on a Dask distributed cluster (``render --cluster ADDRESS``).
+
+Each Dask worker keeps one long-lived kernel, started by a worker plugin when the worker joins
+and shut down when it leaves, and runs one report at a time (``workers.run``, the function the
+local workers run). A report whose worker died (out of memory, node lost) is submitted again up
+to ``RETRIES`` times; every report's attempts are returned with its outcome, and one that never
+ran is a failure of that subscription, never a missing line. Snapshots and the output folder
+must be on storage that every worker sees at the same path (a shared filesystem).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from auditkit.errors import AuditkitError
+from auditkit.render.workers import Job, Outcome, run
+
+RETRIES = 2
+PLUGIN = "auditkit-kernel"
+CONNECT_TIMEOUT = "30s"
+
+_one_at_a_time = threading.Lock()  # a worker with several threads still has one kernel
+
+
+def run_one(job: Job, cwd: str) -> Outcome:
+    """One report on a Dask worker: through the worker's kernel, one report at a time."""
+    from auditkit.render import workers
+
+    with _one_at_a_time:
+        workers._state.setdefault("cwd", cwd)
+        return run(job)
+
+
+class KernelPlugin(WorkerPlugin):
+    """Start the worker's kernel when it joins (so the first report does not pay for it) and shut
+    it down when it leaves."""
+
+    name = PLUGIN
+
+    def __init__(self, cwd: str):
+        self.cwd = cwd
+
+    def setup(self, worker: Any) -> None:
+        import logging
+
+        from auditkit.render import workers
+
+        logging.getLogger("papermill").setLevel(logging.WARNING)
+        workers._state["cwd"] = self.cwd
+        with _one_at_a_time:
+            workers._state["km"] = workers._new_kernel()
+            workers._state["dirty"] = False
+            workers._state["uses"] = 0
+
+    def teardown(self, worker: Any) -> None:
+        from auditkit.render import workers
+
+        workers._shutdown()
+
+
+def run_cluster(jobs: Sequence[Job], address: str, cwd: str,
+                progress: Callable[[Outcome, int, int], None] | None = None) -> tuple[list[Outcome], dict]:
+    """Run ``jobs`` on the Dask cluster at ``address``; one Outcome per job, and the attempts each took.
+
+    Interrupted (Ctrl-C), every report not yet finished is cancelled and the interrupt goes on up.
+    """
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise AuditkitError(f"cluster {address}: cannot connect: {str(exc).splitlines()[0]}") from None
+    outcomes: dict[str, Outcome] = {}
+    attempts: dict[str, int] = {j.name: 0 for j in jobs}
+    by_key: dict[str, Job] = {}
+    with client:
+        client.register_plugin(KernelPlugin(cwd), name=PLUGIN)
+
+        def submit(job: Job) -> Any:
+            attempts[job.name] += 1
+            future = client.submit(run_one, job, cwd, key=f"auditkit-report-{job.name}-{attempts[job.name]}-"
+                                   f"{id(jobs):x}", pure=False, retries=0)
+            by_key[future.key] = job
+            return future
+
+        pending = as_completed([submit(j) for j in jobs], loop=client.loop)
+        try:
+            for future in pending:
+                job = by_key[future.key]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker (KilledWorker) or a task that could not run
+                    if attempts[job.name] <= RETRIES:
+                        pending.add(submit(job))
+                        continue
+                    outcome = Outcome(job.name, job.subscription_id, False, 0.0, {
+                        "cell": None, "ename": type(exc).__name__,
+                        "evalue": f"the report did not run on the cluster after {attempts[job.name]} attempts: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"[:2000]})
+                outcomes[job.name] = outcome
+                if progress:
+                    progress(outcome, len(outcomes), len(jobs))
+        except BaseException:
+            client.cancel(list(pending.futures))
+            raise
+    return [outcomes[j.name] for j in jobs], attempts

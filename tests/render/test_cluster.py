@@ -1,0 +1,105 @@
+"""``render --cluster``: the same reports on a Dask cluster (a LocalCluster of worker processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from auditkit.demo.tenant import demo_parameters
+from auditkit.render import notebooks_dir, render
+from auditkit.render.manifest import verify
+
+pytestmark = pytest.mark.slow
+SUBS = ["f38b2ffc-80a4-4f5a-81c9-bc701e7ea419", "14aa4e71-9d3c-4dec-80a6-1f933d6c51e3"]
+STABLE = ("file", "notebook", "pdf", "subscription_id", "subscription_name", "ok")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=50) as c:
+        yield c.scheduler_address
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def test_a_cluster_render_of_shared_asset_reports_matches_the_local_render(cluster: str, demo_snapshots: Path,
+                                                                           demo_reports: Path, tmp_path: Path) -> None:
+    """On the cluster, with --assets shared and --no-notebooks: the local render's reports (same
+    manifest entries), plotly.js once per period, loaded by relative path and pinned in the
+    manifest, each report under 400 KB, and charts drawn offline in Chromium."""
+    from tests.render.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM, open_report
+
+    result = render(demo_snapshots, out=tmp_path / "cluster", cluster=cluster, subscriptions=SUBS,
+                    parameters_file=demo_parameters(), assets="shared", keep_notebooks=False)
+    assert not result.failures, result.failures
+    folder = result.folder
+    a, local = _manifest(folder), _manifest(demo_reports)
+    assert a["runner"] == {"kind": "dask", "scheduler": cluster} and local["runner"]["kind"] == "local"
+    want = {r["subscription_id"]: r for r in local["reports"] if r["subscription_id"] in (*SUBS, None)}
+    assert len(a["reports"]) == len(want) == 3
+    for r in a["reports"]:
+        assert r["notebook"] is None and r["attempts"] == 1
+        assert {k: r[k] for k in STABLE if k != "notebook"} == \
+            {k: want[r["subscription_id"]][k] for k in STABLE if k != "notebook"}
+    assert a["complete"] and a["snapshots"] == local["snapshots"] and verify(folder) == []
+    bundles = list((folder / "assets").glob("plotly-*.min.js"))
+    assert len(bundles) == 1 and bundles[0].stat().st_size > 1_000_000
+    assert a["assets"] == {"mode": "shared", "plotly_js": f"assets/{bundles[0].name}"}
+    assert f"assets/{bundles[0].name}" in a["files"]
+    assert not list(folder.glob("*.ipynb")) and not list(folder.glob(".*"))
+    for name in ("index.html", f"{SUBS[0]}.html"):
+        text = (folder / name).read_text()
+        assert (folder / name).stat().st_size < 400_000 and "plotly.js v" not in text
+        assert (folder / name).stat().st_size < (demo_reports / name).stat().st_size / 10
+    if HAVE_CHROMIUM:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            for name in ("index.html", f"{SUBS[0]}.html"):
+                seen = open_report(browser, folder / name)
+                assert seen["blocked"] == [] and seen["errors"] == [], seen
+                assert seen["charts"] >= 2 and seen["drawn"] == seen["charts"], f"{name}: {seen}"
+                seen["page"].close()
+            browser.close()
+    else:
+        assert os.environ.get("CI") != "true", f"{CHROMIUM} is missing: .ci/run must apt-get install chromium"
+    bundles[0].chmod(0o644)
+    bundles[0].write_bytes(bundles[0].read_bytes() + b"\n;alert(1)")
+    assert any(bundles[0].name in p for p in verify(folder))
+
+
+def test_a_report_that_fails_on_the_cluster_is_reported_for_its_subscription(cluster: str, demo_snapshots: Path,
+                                                                             tmp_path: Path) -> None:
+    nb_dir = tmp_path / "notebooks"
+    shutil.copytree(notebooks_dir(), nb_dir)
+    path = nb_dir / "subscription_audit.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell(f"assert subscription_id != {SUBS[1]!r}, 'broken on purpose'"))
+    nbformat.write(nb, path)
+    result = render(demo_snapshots, out=tmp_path / "out", cluster=cluster, subscriptions=SUBS,
+                    parameters_file=demo_parameters(), notebooks=nb_dir)
+    assert not result.swapped and ".failed-" in result.folder.name
+    [failure] = result.failures
+    assert failure.subscription_id == SUBS[1] and failure.error["ename"] == "AssertionError"
+    m = _manifest(result.folder)
+    assert [f["subscription_id"] for f in m["failures"]] == [SUBS[1]] and not m["complete"]
+    assert (result.folder / f"{SUBS[0]}.html").is_file()
+
+
+def test_an_unreachable_cluster_is_one_line(tmp_path: Path, demo_snapshots: Path) -> None:
+    from auditkit.errors import AuditkitError
+
+    with pytest.raises(AuditkitError, match=r"cluster tcp://127\.0\.0\.1:9: cannot connect"):
+        render(demo_snapshots, out=tmp_path, cluster="tcp://127.0.0.1:9", subscriptions=SUBS[:1],
+               parameters_file=demo_parameters())
