@@ -74,7 +74,8 @@ def _demo_cache(tmp_path_factory, worker_id):
 # them starting a four-minute test at the end of the run (longest first).
 LONG_FIRST = ["test_packaging.py", "render/test_render.py", "render/test_period_safety.py", "render/test_print.py",
               "present/test_jupyterlab.py", "render/test_browser.py", "render/test_notify.py",
-              "collect/test_collect.py", "render/test_security.py", "flows/test_blob_storage.py"]
+              "render/test_cluster.py", "collect/test_collect.py", "render/test_security.py",
+              "flows/test_blob_storage.py"]
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
