@@ -90,9 +90,11 @@ def main() -> int:
         print(f"large tenant: {b[4]} reports, {b[0]:.2f} s per subscription report (overview {b[1]:.1f} s)")
         ratio = b[0] / d[0]
         print(f"ratio: {ratio:.2f}x (target <= 1.3x): {'met' if ratio <= 1.3 else 'MISSED'}")
-        sizes = sorted(p.stat().st_size for p in b[5].glob("*.html"))
-        print(f"largest report with shared assets: {sizes[-1] / 1e3:,.0f} KB (target < 400 KB): "
-              f"{'met' if sizes[-1] < 400_000 else 'MISSED'}")
+        sizes = sorted(p.stat().st_size for p in b[5].glob("*.html") if p.name != "index.html")
+        index = (b[5] / "index.html").stat().st_size
+        print(f"largest subscription report with shared assets: {sizes[-1] / 1e3:,.0f} KB (target < 400 KB): "
+              f"{'met' if sizes[-1] < 400_000 else 'MISSED'}; the overview of {args.subscriptions} subscriptions: "
+              f"{index / 1e3:,.0f} KB")
         if args.all:
             a = per_report(big, work / "out-all", None, args.workers, None)
             print(f"render of all {a[4]} subscriptions + overview: {a[2]:.0f} s wall ({a[0]:.2f} s per report per "
