@@ -97,9 +97,10 @@ def test_a_report_that_fails_on_the_cluster_is_reported_for_its_subscription(clu
     assert (result.folder / f"{SUBS[0]}.html").is_file()
 
 
-def test_an_unreachable_cluster_is_one_line(tmp_path: Path, demo_snapshots: Path) -> None:
+def test_an_unreachable_cluster_is_one_line(tmp_path: Path, demo_snapshots: Path, monkeypatch) -> None:
     from auditkit.errors import AuditkitError
 
+    monkeypatch.setattr("auditkit.render.cluster.CONNECT_TIMEOUT", "2s")
     with pytest.raises(AuditkitError, match=r"cluster tcp://127\.0\.0\.1:9: cannot connect"):
         render(demo_snapshots, out=tmp_path, cluster="tcp://127.0.0.1:9", subscriptions=SUBS[:1],
                parameters_file=demo_parameters())
