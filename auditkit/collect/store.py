@@ -130,6 +130,6 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
         raw = {}
         meta["received_types"] = {"topology": list(TOPOLOGY_TYPES), "changes": [CHANGE_TYPE],
                                   "guardrails": list(POLICY_TYPES)}
-    return write_snapshot(snapshots_dir, as_of, raw=raw, tables=frames, meta=meta, received=received or ())
+    return write_snapshot(snapshots_dir, as_of, raw=raw, tables=frames, meta=meta, received=received)
 
 

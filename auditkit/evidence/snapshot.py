@@ -187,7 +187,7 @@ def from_arrow(table: pa.Table, arrow_strings: bool = False) -> pd.DataFrame:
 
 
 def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, Any], tables: dict[str, pd.DataFrame],
-                   meta: dict, received: Iterable[tuple[str, bytes]] = ()) -> Path:
+                   meta: dict, received: Iterable[tuple[str, bytes]] | None = None) -> Path:
     """Write a complete snapshot under a temporary name, then rename it into place.
 
     ``received`` are the documents exactly as they arrived, each labelled with what it holds
@@ -210,8 +210,8 @@ def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, An
         for key, rows in raw.items():
             (tmp / "raw" / f"{key}.json.zst").write_bytes(compress(json_bytes(rows)))
         documents, offset = [], 0
-        received = list(received)
-        if received:
+        if received is not None:
+            received = list(received)
             for label, body in received:
                 documents.append({"label": label, "offset": offset, "size": len(body),
                                   "sha256": hashlib.sha256(body).hexdigest()})
@@ -361,7 +361,7 @@ class Snapshot:
                     return parse_json(unpack(self.read_bytes(rel)))
                 except (OSError, EOFError, ValueError, RecursionError, zstandard.ZstdError) as exc:
                     raise SnapshotError(f"{self.path / rel}: unreadable compressed JSON: {exc}") from None
-        if not self.meta.get("received"):
+        if "received" not in self.meta:
             raise SnapshotError(f"{self.path}: no raw {name} records in this snapshot")
         rows: list = []
         for label, doc in self.received():

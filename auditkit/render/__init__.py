@@ -141,11 +141,11 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
         common["assets"] = write_bundle(tmp)
     names = dict(zip(ranked["subscription_id"], ranked["name"], strict=True))
     jobs = [Job(str(nb_dir / "tenant_overview.ipynb"), "index", f"NSG exposure audit {period}: tenant overview",
-                common, str(tmp), pdf=browser, keep_notebook=keep_notebooks)]
+                common, str(tmp), pdf=browser, keep_notebook=keep_notebooks, shared_assets=assets == "shared")]
     flow_param = {"flowlogs_dir": str(Path(flowlogs).resolve()) if flowlogs else None}
     jobs += [Job(str(nb_dir / "subscription_audit.ipynb"), s, f"NSG exposure audit {period}: {names.get(s, s)} ({s})",
                  {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s, pdf=browser,
-                 keep_notebook=keep_notebooks)
+                 keep_notebook=keep_notebooks, shared_assets=assets == "shared")
              for s in subs]
 
     started = datetime.now(UTC)
@@ -181,7 +181,8 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
                       for r in ctx.history.snapshots.itertuples()],
         "snapshot_hashes_checked": verify,
         "unreadable_snapshots": [{"snapshot": u.name, "reason": u.reason} for u in ctx.history.unreadable],
-        "assets": {"mode": assets, "plotly_js": common.get("assets")},
+        "assets": {"mode": assets, "plotly_js": common.get("assets"),
+                   "stylesheets": sorted(p.relative_to(tmp).as_posix() for p in (tmp / "assets").glob("*.css"))},
         "runner": runner,
         "reports": [{"file": f"{o.name}.html" if o.ok else None,
                      "notebook": f"{o.name}.ipynb" if keep_notebooks or not o.ok else None,

@@ -51,6 +51,7 @@ class Job:
     subscription_id: str | None = None
     pdf: str | None = None  # the Chromium to print a PDF beside the HTML with, when asked
     keep_notebook: bool = True  # False (--no-notebooks): the executed .ipynb is removed once its HTML is written
+    shared_assets: bool = False  # --assets shared: the lab stylesheet goes to <out>/assets/ once, linked
 
 
 @dataclass
@@ -167,7 +168,7 @@ def run(job: Job) -> Outcome:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from auditkit.render.export import exporter, to_html
+    from auditkit.render.export import exporter, inline_stylesheet, share_stylesheet, to_html
 
     started = time.monotonic()
     out = Path(job.out)
@@ -194,7 +195,9 @@ def run(job: Job) -> Outcome:
                 _state["exporter"] = exporter()
             nb = nbformat.read(ipynb, as_version=4)
             tmp = html.with_name(f".{html.name}.tmp")
-            tmp.write_text(to_html(nb, job.title, _state["exporter"]), encoding="utf-8")
+            text = to_html(nb, job.title, _state["exporter"])
+            text = share_stylesheet(text, out) if job.shared_assets else inline_stylesheet(text)
+            tmp.write_text(text, encoding="utf-8")
             tmp.replace(html)
         except Exception as exc:  # noqa: BLE001
             error = {"cell": None, "ename": type(exc).__name__, "evalue": f"HTML export failed: {exc}"[:2000]}

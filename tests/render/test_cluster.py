@@ -54,12 +54,16 @@ def test_a_cluster_render_of_shared_asset_reports_matches_the_local_render(clust
     assert a["complete"] and a["snapshots"] == local["snapshots"] and verify(folder) == []
     bundles = list((folder / "assets").glob("plotly-*.min.js"))
     assert len(bundles) == 1 and bundles[0].stat().st_size > 1_000_000
-    assert a["assets"] == {"mode": "shared", "plotly_js": f"assets/{bundles[0].name}"}
-    assert f"assets/{bundles[0].name}" in a["files"]
+    sheets = list((folder / "assets").glob("lab-*.css"))
+    assert len(sheets) == 1 and sheets[0].stat().st_size > 100_000
+    assert a["assets"] == {"mode": "shared", "plotly_js": f"assets/{bundles[0].name}",
+                           "stylesheets": [f"assets/{sheets[0].name}"]}
+    assert {f"assets/{bundles[0].name}", f"assets/{sheets[0].name}"} <= set(a["files"])
     assert not list(folder.glob("*.ipynb")) and not list(folder.glob(".*"))
     for name in ("index.html", f"{SUBS[0]}.html"):
         text = (folder / name).read_text()
-        assert (folder / name).stat().st_size < 400_000 and "plotly.js v" not in text
+        assert (folder / name).stat().st_size < 200_000 and "plotly.js v" not in text
+        assert f'href="assets/{sheets[0].name}"' in text and "auditkit-lab-css" not in text
         assert (folder / name).stat().st_size < (demo_reports / name).stat().st_size / 10
     if HAVE_CHROMIUM:
         from playwright.sync_api import sync_playwright
@@ -70,6 +74,9 @@ def test_a_cluster_render_of_shared_asset_reports_matches_the_local_render(clust
                 seen = open_report(browser, folder / name)
                 assert seen["blocked"] == [] and seen["errors"] == [], seen
                 assert seen["charts"] >= 2 and seen["drawn"] == seen["charts"], f"{name}: {seen}"
+                # The lab stylesheet applies: JupyterLab's output area styles reach the page.
+                assert seen["page"].evaluate("getComputedStyle(document.body).getPropertyValue("
+                                             "'--jp-ui-font-family').trim().length > 0")
                 seen["page"].close()
             browser.close()
     else:
