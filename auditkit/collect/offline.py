@@ -25,14 +25,14 @@ from auditkit.evidence.records import (
     subscription_records_from,
     typed_records_from,
 )
-from auditkit.evidence.snapshot import parse_as_of
+from auditkit.evidence.snapshot import pack_received, parse_as_of
 
 
 def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
                           subscription_rows: Sequence[dict] = (), subscriptions: Sequence[str] = (),
                           source: dict | None = None, topology_rows: list | None = None,
                           change_rows: list | None = None, policy_rows: list | None = None,
-                          received: list[tuple[str, bytes]] | None = None) -> Path:
+                          received: list[tuple[str, bytes]] | tuple[bytes, list[dict]] | None = None) -> Path:
     """Write NSG records already in memory (an export, the demo tenant) as a snapshot.
 
     The subscriptions collected are those in ``subscriptions``, those of ``subscription_rows`` and
@@ -75,7 +75,10 @@ def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshot
 def _collect_from_file(path: Path, snapshots_dir: str | Path, as_of: Any, subscriptions: Sequence[str] | None,
                        allow_empty: bool) -> Path:
     raw = read_bytes(path)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    received = pack_received([("export", raw)])  # compressed now: the file's bytes need not outlive the parse
     obj = read_json(path, raw)
+    del raw
     records = records_from(obj, where=str(path))
     if not allow_empty:
         require_nsgs(records, obj, str(path))
@@ -85,8 +88,7 @@ def _collect_from_file(path: Path, snapshots_dir: str | Path, as_of: Any, subscr
     return snapshot_from_records(records, snapshots_dir=snapshots_dir, as_of=as_of, topology_rows=topology or None,
                                  change_rows=changes or None, policy_rows=policy or None,
                                  subscription_rows=subscription_records_from(obj), subscriptions=subscriptions or (),
-                                 received=[("export", raw)],
-                                 source={"kind": "file", "name": path.name, "sha256": hashlib.sha256(raw).hexdigest()})
+                                 received=received, source={"kind": "file", "name": path.name, "sha256": sha256})
 
 
 def _segment_after(resource_id: str, name: str) -> str:

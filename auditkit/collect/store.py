@@ -20,7 +20,7 @@ from auditkit.engine.changes import CHANGE_TYPE, change_table
 from auditkit.engine.guardrails import POLICY_TYPES, guardrail_table
 from auditkit.engine.rules import rules_table
 from auditkit.engine.topology import TOPOLOGY_TYPES, topology_table
-from auditkit.evidence.snapshot import write_snapshot
+from auditkit.evidence.snapshot import pack_received, write_snapshot
 
 
 def subscription_table(rows: Sequence[dict], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
@@ -67,13 +67,15 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
           stats: Stats | None, identity: dict | None = None, topology_rows: list | None = None,
           topology_failed: Sequence[str] = (), topology_queries: dict | None = None,
           change_rows: list | None = None, changes_failed: Sequence[str] = (),
-          policy_rows: list | None = None, received: list[tuple[str, bytes]] | None = None) -> Path:
+          policy_rows: list | None = None,
+          received: list[tuple[str, bytes]] | tuple[bytes, list[dict]] | None = None) -> Path:
     """Write one snapshot: the NSG tables, and the topology tables when ``topology_rows`` were read.
 
     ``topology_rows=None`` means the topology was not collected (reports then say
     "unknown-topology"); ``topology_failed`` names subscriptions whose topology queries failed.
     ``received`` are the documents exactly as they arrived (labelled response pages, or an export
-    file): they are the raw evidence, and the rows are then not written a second time.
+    file; or already packed by ``pack_received``): they are the raw evidence, and the rows are then
+    not written a second time.
     """
     tables = rules_table(nsg_rows)
     subs = subscription_table(sub_rows, collected)
@@ -126,6 +128,8 @@ def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime,
         meta["guardrails"] = None
     if stats is not None:
         meta["requests"] = stats.as_dict()
+    if isinstance(received, list):
+        received = pack_received(received)
     if received is not None:
         raw = {}
         meta["received_types"] = {"topology": list(TOPOLOGY_TYPES), "changes": [CHANGE_TYPE],

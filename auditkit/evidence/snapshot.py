@@ -60,6 +60,20 @@ def decompress(data: bytes) -> bytes:
         return reader.read()
 
 
+def pack_received(documents: Iterable[tuple[str, bytes]]) -> tuple[bytes, list[dict]]:
+    """Documents as received, as one zstd blob and their index (label, offset, size, SHA-256).
+
+    Packed as soon as they are complete, so the uncompressed bytes can be freed before parsing.
+    """
+    index, parts, offset = [], [], 0
+    for label, body in documents:
+        index.append({"label": label, "offset": offset, "size": len(body),
+                      "sha256": hashlib.sha256(body).hexdigest()})
+        parts.append(body)
+        offset += len(body)
+    return compress(b"".join(parts)), index
+
+
 def json_bytes(obj: Any) -> bytes:
     """Compact JSON (orjson; the standard library for what orjson refuses, such as huge integers)."""
     try:
@@ -187,12 +201,12 @@ def from_arrow(table: pa.Table, arrow_strings: bool = False) -> pd.DataFrame:
 
 
 def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, Any], tables: dict[str, pd.DataFrame],
-                   meta: dict, received: Iterable[tuple[str, bytes]] | None = None) -> Path:
+                   meta: dict, received: tuple[bytes, list[dict]] | None = None) -> Path:
     """Write a complete snapshot under a temporary name, then rename it into place.
 
-    ``received`` are the documents exactly as they arrived, each labelled with what it holds
-    (``nsgs`` for a page of the NSG query, ``export`` for an export file): kept byte for byte in
-    ``raw/received.zst``, each with its SHA-256 in ``meta.json``. ``raw`` maps a name to JSON-able
+    ``received`` (from ``pack_received``) are the documents exactly as they arrived, each labelled
+    with what it holds (``nsgs`` for a page of the NSG query, ``export`` for an export file): kept
+    byte for byte in ``raw/received.zst``, each with its SHA-256 in ``meta.json``. ``raw`` maps a name to JSON-able
     rows handed over in memory (``raw/<name>.json.zst``); ``tables`` maps a name to a DataFrame
     (``<name>.parquet``). A crash or Ctrl-C leaves no directory under the final name.
     """
@@ -209,14 +223,9 @@ def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, An
         (tmp / "raw").mkdir(parents=True)
         for key, rows in raw.items():
             (tmp / "raw" / f"{key}.json.zst").write_bytes(compress(json_bytes(rows)))
-        documents, offset = [], 0
         if received is not None:
-            received = list(received)
-            for label, body in received:
-                documents.append({"label": label, "offset": offset, "size": len(body),
-                                  "sha256": hashlib.sha256(body).hexdigest()})
-                offset += len(body)
-            (tmp / RECEIVED).write_bytes(compress(b"".join(body for _, body in received)))
+            blob, documents = received
+            (tmp / RECEIVED).write_bytes(blob)
             meta = {**meta, "received": documents}
         for key, frame in tables.items():
             pq.write_table(to_arrow(frame), tmp / f"{key}.parquet", compression="zstd")
