@@ -93,6 +93,24 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     else:
         require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
     key = load_private_key(sign_key) if sign_key else None  # a bad key stops the run before any work
+    if cluster:
+        from auditkit.render.cluster import connect
+
+        client = connect(cluster)  # so does a cluster that cannot be reached
+        try:
+            return _render(snapshots_dir, out, period, subscriptions, workers, ports, parameters_file, flowlogs,
+                           notebooks, verify, allow_partial, key, pdf, progress, assets, keep_notebooks,
+                           (cluster, client))
+        finally:
+            client.close()
+    return _render(snapshots_dir, out, period, subscriptions, workers, ports, parameters_file, flowlogs, notebooks,
+                   verify, allow_partial, key, pdf, progress, assets, keep_notebooks, None)
+
+
+def _render(snapshots_dir: Path, out: str | Path, period: str, subscriptions: Sequence[str] | None,
+            workers: int | None, ports: Any, parameters_file: str | None, flowlogs: Any, notebooks: Any,
+            verify: bool, allow_partial: bool, key: Any, pdf: bool, progress: Any, assets: str,
+            keep_notebooks: bool, cluster: tuple | None) -> RenderResult:
     browser = chromium() if pdf else None  # so does a --pdf without a Chromium
     nb_dir = notebooks_dir(notebooks)
     # Kernels run in another folder: they get the settings file by its absolute path, the shipped
@@ -152,8 +170,9 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
     if cluster:
         from auditkit.render.cluster import run_cluster
 
-        outcomes, attempts = run_cluster(jobs, cluster, cwd=str(final.parent), progress=progress)
-        runner = {"kind": "dask", "scheduler": cluster}
+        address, client = cluster
+        outcomes, attempts = run_cluster(jobs, client, cwd=str(final.parent), progress=progress)
+        runner = {"kind": "dask", "scheduler": address}
         n_workers = None
     else:
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))

@@ -62,49 +62,57 @@ class KernelPlugin(WorkerPlugin):
         workers._shutdown()
 
 
-def run_cluster(jobs: Sequence[Job], address: str, cwd: str,
+def connect(address: str) -> Any:
+    """A client of the Dask scheduler at ``address`` (``tcp://host:8786``), or a one-line error."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except ValueError as exc:
+        raise AuditkitError(f"cluster {address}: not a Dask scheduler address (tcp://HOST:PORT): "
+                            f"{str(exc).splitlines()[0]}") from None
+    except (OSError, TimeoutError) as exc:
+        raise AuditkitError(f"cluster {address}: cannot connect: {str(exc).splitlines()[0]}") from None
+
+
+def run_cluster(jobs: Sequence[Job], client: Any, cwd: str,
                 progress: Callable[[Outcome, int, int], None] | None = None) -> tuple[list[Outcome], dict]:
-    """Run ``jobs`` on the Dask cluster at ``address``; one Outcome per job, and the attempts each took.
+    """Run ``jobs`` through ``client`` (see ``connect``); one Outcome per job, and the attempts each took.
 
     Interrupted (Ctrl-C), every report not yet finished is cancelled and the interrupt goes on up.
     """
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
-    try:
-        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise AuditkitError(f"cluster {address}: cannot connect: {str(exc).splitlines()[0]}") from None
     outcomes: dict[str, Outcome] = {}
     attempts: dict[str, int] = {j.name: 0 for j in jobs}
     by_key: dict[str, Job] = {}
-    with client:
-        client.register_plugin(KernelPlugin(cwd), name=PLUGIN)
+    client.register_plugin(KernelPlugin(cwd), name=PLUGIN)
 
-        def submit(job: Job) -> Any:
-            attempts[job.name] += 1
-            future = client.submit(run_one, job, cwd, key=f"auditkit-report-{job.name}-{attempts[job.name]}-"
-                                   f"{id(jobs):x}", pure=False, retries=0)
-            by_key[future.key] = job
-            return future
+    def submit(job: Job) -> Any:
+        attempts[job.name] += 1
+        future = client.submit(run_one, job, cwd, key=f"auditkit-report-{job.name}-{attempts[job.name]}-"
+                               f"{id(jobs):x}", pure=False, retries=0)
+        by_key[future.key] = job
+        return future
 
-        pending = as_completed([submit(j) for j in jobs], loop=client.loop)
-        try:
-            for future in pending:
-                job = by_key[future.key]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # noqa: BLE001 - a lost worker (KilledWorker) or a task that could not run
-                    if attempts[job.name] <= RETRIES:
-                        pending.add(submit(job))
-                        continue
-                    outcome = Outcome(job.name, job.subscription_id, False, 0.0, {
-                        "cell": None, "ename": type(exc).__name__,
-                        "evalue": f"the report did not run on the cluster after {attempts[job.name]} attempts: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"[:2000]})
-                outcomes[job.name] = outcome
-                if progress:
-                    progress(outcome, len(outcomes), len(jobs))
-        except BaseException:
-            client.cancel(list(pending.futures))
-            raise
+    pending = as_completed([submit(j) for j in jobs], loop=client.loop)
+    try:
+        for future in pending:
+            job = by_key[future.key]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker (KilledWorker) or a task that could not run
+                if attempts[job.name] <= RETRIES:
+                    pending.add(submit(job))
+                    continue
+                outcome = Outcome(job.name, job.subscription_id, False, 0.0, {
+                    "cell": None, "ename": type(exc).__name__,
+                    "evalue": f"the report did not run on the cluster after {attempts[job.name]} attempts: "
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"[:2000]})
+            outcomes[job.name] = outcome
+            if progress:
+                progress(outcome, len(outcomes), len(jobs))
+    except BaseException:
+        client.cancel(list(pending.futures))
+        raise
     return [outcomes[j.name] for j in jobs], attempts

@@ -111,3 +111,7 @@ def test_an_unreachable_cluster_is_one_line(tmp_path: Path, demo_snapshots: Path
     with pytest.raises(AuditkitError, match=r"cluster tcp://127\.0\.0\.1:9: cannot connect"):
         render(demo_snapshots, out=tmp_path, cluster="tcp://127.0.0.1:9", subscriptions=SUBS[:1],
                parameters_file=demo_parameters())
+    with pytest.raises(AuditkitError, match=r"cluster http://x: not a Dask scheduler address"):
+        render(demo_snapshots, out=tmp_path, cluster="http://x", subscriptions=SUBS[:1],
+               parameters_file=demo_parameters())
+    assert not list(tmp_path.iterdir())  # refused before any work
