@@ -27,6 +27,17 @@ def month_start(i: int) -> str:
     return f"{2025 + y}-{m + 1:02d}-01"
 
 
+def change_month(records: list[dict], month: int) -> None:
+    """A month's changes: a different 5% of NSGs open their first rule to the internet, the rest
+    close it, so findings appear, get fixed and come back."""
+    for i, rec in enumerate(records):
+        rules = rec["properties"]["securityRules"]
+        if rules and (i * 7 + month) % 20 == 0:
+            p = rules[0]["properties"]
+            p["sourceAddressPrefix"] = "*" if p.get("sourceAddressPrefix") != "*" else "10.0.0.0/8"
+            p.pop("sourceAddressPrefixes", None)
+
+
 def generate(root: Path, nsgs: int, months: int) -> None:
     have = {s.id[:10] for s in list_snapshots(root)}
     if len(have) >= months:
@@ -34,14 +45,7 @@ def generate(root: Path, nsgs: int, months: int) -> None:
     records = list(synthetic_nsgs(nsgs))
     for month in range(months):
         day = month_start(month)
-        # Each month a different 5% of NSGs open their first rule to the internet, the rest close it:
-        # findings appear, get fixed and come back.
-        for i, rec in enumerate(records):
-            rules = rec["properties"]["securityRules"]
-            if rules and (i * 7 + month) % 20 == 0:
-                p = rules[0]["properties"]
-                p["sourceAddressPrefix"] = "*" if p.get("sourceAddressPrefix") != "*" else "10.0.0.0/8"
-                p.pop("sourceAddressPrefixes", None)
+        change_month(records, month)
         if day in have:
             continue
         t0 = time.perf_counter()

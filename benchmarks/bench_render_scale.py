@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_kpis import change_month, month_start
+
 from auditkit.collect import snapshot_from_records
 from auditkit.demo.synthetic import synthetic_nsgs
 from auditkit.demo.tenant import build_snapshots, demo_parameters
@@ -28,20 +30,10 @@ from auditkit.render import render
 from auditkit.settings import load_settings
 
 
-def month_start(i: int) -> str:
-    y, m = divmod(i, 12)
-    return f"{2025 + y}-{m + 1:02d}-01"
-
-
 def large_tenant(root: Path, nsgs: int, subscriptions: int, months: int) -> Path:
     records = list(synthetic_nsgs(nsgs, subscriptions=subscriptions))
     for month in range(months):
-        for i, rec in enumerate(records):
-            rules = rec["properties"]["securityRules"]
-            if rules and (i * 7 + month) % 20 == 0:
-                p = rules[0]["properties"]
-                p["sourceAddressPrefix"] = "*" if p.get("sourceAddressPrefix") != "*" else "10.0.0.0/8"
-                p.pop("sourceAddressPrefixes", None)
+        change_month(records, month)
         snapshot_from_records(records, snapshots_dir=root, as_of=month_start(month), source={"kind": "benchmark"})
     return root
 

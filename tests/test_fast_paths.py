@@ -1,7 +1,7 @@
 """The fast output paths write exactly what the plain per-cell ones wrote (issue 14's constraint).
 
 The reference functions below are the straightforward versions the kit used before: one Python
-step per cell, ``json.dumps`` and a per-character escape. They are compared with ``formats`` on
+step per cell through ``formats.plain`` (unchanged), ``json.dumps`` and a per-character escape. They are compared with ``formats`` on
 a generated tenant whose rule names, descriptions and tags hold hostile text.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import random
 
 import numpy as np
@@ -26,31 +25,13 @@ HOSTILE = ["=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", 
            "quote\" and \\ backslash", ""]
 
 
-def ref_plain(value):
-    if isinstance(value, dict):
-        return {str(k): ref_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [ref_plain(v) for v in value]
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
 def ref_records(frame: pd.DataFrame) -> list[dict]:
     cols = list(frame.columns)
-    return [{c: ref_plain(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)]
+    return [{c: formats.plain(v) for c, v in zip(cols, row, strict=True)} for row in frame.itertuples(index=False)]
 
 
 def ref_json(obj) -> str:
-    text = json.dumps(ref_plain(obj), indent=2, ensure_ascii=False)
+    text = json.dumps(formats.plain(obj), indent=2, ensure_ascii=False)
     out = []
     for ch in text:
         if ch in "\n\t" or not formats.hidden(ch):

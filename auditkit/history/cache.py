@@ -70,11 +70,6 @@ class Derived:
         self._finding_subscriptions = finding_subscriptions
 
     @property
-    def subscription(self) -> str | None:
-        """The one subscription these tables hold (None: the whole tenant)."""
-        return self._subscription
-
-    @property
     def finding_subscriptions(self) -> frozenset:
         """The subscriptions (lower-cased) with a finding in the whole snapshot, even in a restricted view."""
         if self._finding_subscriptions is None:

@@ -38,8 +38,6 @@ class ReportContext:
     def scoped(self, subscription_id: str) -> History:
         """The history restricted to one subscription, built once per report."""
         sid = subscription_id.lower()
-        if self.history.scope == frozenset({sid}):
-            return self.history
         if sid not in self._scoped:
             self._scoped[sid] = self.history.for_subscription(sid)
         return self._scoped[sid]
