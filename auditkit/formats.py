@@ -152,8 +152,14 @@ def _json_escape(ch: str) -> str:
 
 def to_json(obj: Mapping[str, Any]) -> str:
     """One JSON document; hidden characters of tenant text are written as ``\\uNNNN`` escapes."""
-    text = orjson.dumps(obj, default=_orjson_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-    return _json_hidden(text.decode("utf-8")) + "\n"
+    try:
+        text = orjson.dumps(obj, default=_orjson_default,
+                            option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except TypeError:
+        # What orjson refuses (a lone surrogate, which the standard library's parser accepts from
+        # an export; an integer beyond 64 bits) is written by the standard library, as before.
+        text = json.dumps(plain(obj), indent=2, ensure_ascii=False)
+    return _json_hidden(text) + "\n"
 
 
 def _orjson_default(value: Any) -> Any:
