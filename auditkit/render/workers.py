@@ -145,6 +145,7 @@ def init_worker(cwd: str, parent: int) -> None:
     logging.getLogger("papermill").setLevel(logging.WARNING)
     _state["cwd"] = cwd
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while spawning
     signal.signal(signal.SIGTERM, lambda *_: _die(143))
     try:
         import ctypes
@@ -248,7 +249,15 @@ def run_local(jobs: Sequence[Job], workers: int, cwd: str,
 
     def start(slot: int) -> None:
         p = ctx.Process(target=_worker_main, args=(tasks, results, cwd, os.getpid(), slot), daemon=True)
-        p.start()
+        # A Ctrl-C reaches the whole process group, a worker still starting up too (before it can
+        # ignore it, it would die printing a traceback). SIGINT is blocked while the worker is
+        # spawned: the worker inherits the block and lifts it once it ignores SIGINT; here it is
+        # lifted at once, so a Ctrl-C that came meanwhile is delivered, never lost.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            p.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         procs[slot], current[slot] = p, None
 
     outcomes: dict[str, Outcome] = {}
