@@ -7,6 +7,7 @@ evaluated on what could be read; a rule with any error never shadows another (se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ class ParsedRules:
     source_ports: pd.DataFrame
     sources: pd.DataFrame
     destinations: pd.DataFrame
-    errors: pd.DataFrame  # rule, field, message
+    errors: pd.DataFrame  # rule, field, message, check
     valid: np.ndarray  # rule has no error at all
     direction: np.ndarray  # lower-cased, "" when not set
     access: np.ndarray
@@ -59,12 +60,14 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
     src, e3 = address_blocks(rules["source_prefixes"], rules["source_asgs"], "sourceAddressPrefix")
     dst, e4 = address_blocks(rules["destination_prefixes"], rules["destination_asgs"], "destinationAddressPrefix",
                              source=False)
-    errors = [e1, e2, e3, e4, typed_errors(rules)]
+    # Each error carries ``check``, which check found it (a fixed number per check): the errors are
+    # listed check by check, each check's in rule order.
+    errors = [e.assign(check=i) for i, e in enumerate((e1, e2, e3, e4, typed_errors(rules)))]
     position = np.arange(len(rules))
 
-    def missing(mask: np.ndarray, field: str, message: str) -> None:
+    def missing(mask: np.ndarray, field: str, message: Any, check: int) -> None:
         if mask.any():
-            errors.append(pd.DataFrame({"rule": position[mask], "field": field, "message": message}))
+            errors.append(pd.DataFrame({"rule": position[mask], "field": field, "message": message, "check": check}))
 
     typed = errors[-1]
 
@@ -74,30 +77,28 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
         return mask
 
     text: dict[str, np.ndarray] = {}
-    for col, allowed, expected in (("protocol", PROTOCOLS, "Tcp, Udp, Icmp, Esp, Ah or *"),
-                                   ("direction", ("inbound", "outbound"), "Inbound or Outbound"),
-                                   ("access", ("allow", "deny"), "Allow or Deny")):
+    for i, (col, allowed, expected) in enumerate((("protocol", PROTOCOLS, "Tcp, Udp, Icmp, Esp, Ah or *"),
+                                                  ("direction", ("inbound", "outbound"), "Inbound or Outbound"),
+                                                  ("access", ("allow", "deny"), "Allow or Deny"))):
         v = text[col] = lowered(rules[col])
-        missing((v == "") & ~mistyped(col), col, "not set")
+        missing((v == "") & ~mistyped(col), col, "not set", 5 + 2 * i)
         bad = (v != "") & ~np.isin(v, list(allowed))
-        if bad.any():
-            errors.append(pd.DataFrame({"rule": position[bad], "field": col,
-                                        "message": [f"{x!r} is not {expected}" for x in rules[col].to_numpy()[bad]]}))
+        missing(bad, col, [f"{x!r} is not {expected}" for x in rules[col].to_numpy()[bad]], 6 + 2 * i)
     missing(rules["priority"].isna().to_numpy(dtype=bool) & ~mistyped("priority"), "priority",
-            "missing, not a whole number, or out of range")
-    for frame, field, what in ((dports, "destinationPortRange", "destination port"),
-                               (sports, "sourcePortRange", "source port"),
-                               (src, "sourceAddressPrefix", "source address"),
-                               (dst, "destinationAddressPrefix", "destination address")):
+            "missing, not a whole number, or out of range", 11)
+    for i, (frame, field, what) in enumerate(((dports, "destinationPortRange", "destination port"),
+                                              (sports, "sourcePortRange", "source port"),
+                                              (src, "sourceAddressPrefix", "source address"),
+                                              (dst, "destinationAddressPrefix", "destination address"))):
         present = np.zeros(len(rules), dtype=bool)
         present[frame["rule"].to_numpy()] = True
         # An entry that failed to parse already has its own error; "not set" is for empty fields.
         already = np.zeros(len(rules), dtype=bool)
         for e in errors:
             already[e.loc[e["field"] == field, "rule"].to_numpy(dtype=np.int64)] = True
-        missing(~present & ~already, field, f"no {what} set")
+        missing(~present & ~already, field, f"no {what} set", 12 + i)
 
-    err = pd.concat(errors, ignore_index=True) if errors else pd.DataFrame(columns=["rule", "field", "message"])
+    err = pd.concat(errors, ignore_index=True)
     err["rule"] = err["rule"].astype(np.int64)
     valid = np.ones(len(rules), dtype=bool)
     valid[err["rule"].to_numpy()] = False

@@ -72,13 +72,25 @@ def _rows(parsed: ParsedRules, cand: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def findings(parsed: ParsedRules, ports: tuple[int, ...]) -> pd.DataFrame:
-    """Every rule-1-to-4 finding with its ``shadowed`` verdict, sorted by subscription, NSG, priority, port."""
+def findings(parsed: ParsedRules, ports: tuple[int, ...], keep_rule: bool = False) -> pd.DataFrame:
+    """Every rule-1-to-4 finding with its ``shadowed`` verdict, sorted by subscription, NSG, priority, port.
+
+    ``keep_rule`` adds ``rule``, the finding's row in ``parsed.rules``, and leaves the rows in the
+    order the checks produced them (by port, then rule): for history, which maps the findings of
+    one NSG's rules onto every NSG with the same rules, then sorts with ``in_finding_order``.
+    """
     cand = candidates(parsed, ports)
     hidden, by = shadowed_by(parsed, cand)
     cand["shadowed"] = hidden
     cand["hidden_by"] = pd.Series(by, index=cand.index, dtype=object)
     out = _rows(parsed, cand)
+    if keep_rule:
+        return out.assign(rule=cand["rule"].to_numpy())
+    return in_finding_order(out)
+
+
+def in_finding_order(out: pd.DataFrame) -> pd.DataFrame:
+    """Findings sorted by subscription, NSG, priority, port; ties keep the order they came in."""
     if not len(out):
         return out
     key = np.char.lower(out["nsg_id"].to_numpy(dtype=str))
@@ -87,8 +99,9 @@ def findings(parsed: ParsedRules, ports: tuple[int, ...]) -> pd.DataFrame:
     return out.iloc[order].reset_index(drop=True)
 
 
-def broad(parsed: ParsedRules, ports: tuple[int, ...]) -> pd.DataFrame:
-    """Custom inbound Allow rules on an audited port from a broad service tag such as AzureCloud.
+def broad(parsed: ParsedRules, ports: tuple[int, ...], keep_rule: bool = False) -> pd.DataFrame:
+    """Custom inbound Allow rules on an audited port from a broad service tag such as AzureCloud,
+    by port, then rule (``keep_rule``: with each one's row in ``parsed.rules``).
 
     Not findings: reported apart so that reviewers can judge them.
     """
@@ -96,4 +109,5 @@ def broad(parsed: ParsedRules, ports: tuple[int, ...]) -> pd.DataFrame:
     cand = candidates(parsed, ports, require_internet=False)
     cand = cand[wide_tag[cand["rule"].to_numpy()]]
     cand["shadowed"] = False
-    return _rows(parsed, cand).drop(columns=["shadowed", "severity", "hidden_by"])
+    out = _rows(parsed, cand).drop(columns=["shadowed", "severity", "hidden_by"])
+    return out.assign(rule=cand["rule"].to_numpy()) if keep_rule else out

@@ -355,9 +355,13 @@ class Snapshot:
         return self.meta["files"].get(rel, {}).get("sha256")
 
     def table(self, name: str) -> pd.DataFrame:
+        return from_arrow(self.arrow(name))
+
+    def arrow(self, name: str) -> pa.Table:
+        """The table ``name`` as Arrow, its file checked against ``meta.json`` like every read."""
         data = self.read_bytes(f"{name}.parquet")
         try:
-            return from_arrow(pq.read_table(pa.BufferReader(data)))
+            return pq.read_table(pa.BufferReader(data))
         except (OSError, pa.ArrowException) as exc:
             raise SnapshotError(f"{self.path / (name + '.parquet')}: unreadable Parquet: {exc}") from None
 

@@ -23,10 +23,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditkit.engine.endpoints import endpoints as endpoint_table
-from auditkit.engine.reachability import REACH_COLUMNS, reachable
-from auditkit.engine.scan import scan
+from auditkit.engine.reachability import REACH_COLUMNS, reachable, unknown_exposure
+from auditkit.engine.scan import TOPOLOGY_MISSING, scan
 from auditkit.evidence.snapshot import Snapshot, from_arrow, to_arrow
-from auditkit.history.tag_coverage import GOVERNANCE_COLUMNS, coverage, governance, with_rule_documentation
+from auditkit.history.distinct import Contents
+from auditkit.history.tag_coverage import (
+    GOVERNANCE_COLUMNS,
+    coverage,
+    governance,
+    governance_of,
+    with_documentation,
+    with_rule_documentation,
+)
 from auditkit.settings import Settings
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
@@ -173,18 +181,29 @@ def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
                         subscription_id=frame["subscription_id"].astype(str).str.lower())
 
 
-def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> Derived:
-    result = scan(snapshot, ports=ports, include_shadowed=True)
-    f = _keyed(result.findings)
-    hidden = f["shadowed"].to_numpy(dtype=bool)
+def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings,
+             contents: Contents | None = None) -> Derived:
+    """The derived tables of ``snapshot``; with ``contents``, each NSG content not seen before in this
+    run is evaluated once (``history.distinct``), else the whole snapshot is scanned."""
     subs = snapshot.table("subscriptions")
-    gov = with_rule_documentation(governance(result.nsgs, result.rules, subs, snapshot.as_of, settings),
-                                  result.rules, settings)
-    errors = result.errors.assign(subscription_id=result.errors["nsg_id"].astype(str).str.lower()
-                                  .str.extract(r"^/subscriptions/([^/]+)", expand=False).fillna(""))
+    seen = contents.evaluate(snapshot) if contents is not None else None
+    if seen is not None:
+        found, broad_rules, errors, result = seen.findings, seen.broad, seen.errors, None
+        found = unknown_exposure(found, TOPOLOGY_MISSING)
+        gov = with_documentation(governance_of(seen.nsgs, seen.named, subs, snapshot.as_of, settings),
+                                 seen.documentation)
+    else:
+        result = scan(snapshot, ports=ports, include_shadowed=True)
+        found, broad_rules, errors = result.findings, result.broad, result.errors
+        gov = with_rule_documentation(governance(result.nsgs, result.rules, subs, snapshot.as_of, settings),
+                                      result.rules, settings)
+    f = _keyed(found)
+    hidden = f["shadowed"].to_numpy(dtype=bool)
+    errors = errors.assign(subscription_id=errors["nsg_id"].astype(str).str.lower()
+                           .str.extract(r"^/subscriptions/([^/]+)", expand=False).fillna(""))
     tables = {"governance.parquet": gov,
               "shadowed.parquet": f[hidden][SHADOWED_COLUMNS],
-              "broad.parquet": _keyed(result.broad)[BROAD_COLUMNS],
+              "broad.parquet": _keyed(broad_rules)[BROAD_COLUMNS],
               "errors.parquet": errors[ERROR_COLUMNS].astype(str),
               "reach.parquet": _reach(result, ports), "unmodelled.parquet": _unmodelled(result)}
     tables = {name: by_subscription(frame) for name, frame in tables.items()}
@@ -192,7 +211,7 @@ def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings) -> 
 
 
 def _reach(result, ports: tuple[int, ...]) -> pd.DataFrame:
-    if result.topology is None:
+    if result is None or result.topology is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in REACH_COLUMNS})
     ep = endpoint_table(result.topology)
     frames = [reachable(result.parsed, result.topology, result.nsgs, p, ep) for p in ports]
@@ -203,19 +222,20 @@ def _reach(result, ports: tuple[int, ...]) -> pd.DataFrame:
 
 
 def _unmodelled(result) -> pd.DataFrame:
-    if result.topology is None:
+    if result is None or result.topology is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in UNMODELLED_COLUMNS})
     return result.topology["unmodelled"][UNMODELLED_COLUMNS].astype(object).reset_index(drop=True)
 
 
 def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_cache: bool = True,
-            subscription: str | None = None) -> Derived:
+            subscription: str | None = None, contents: Contents | None = None) -> Derived:
     """The derived tables of a snapshot, from a cache entry that checks out, else computed and cached.
 
     The snapshot's own tables are verified against its ``meta.json`` either way (unless the
     snapshot was opened without verification): a cache hit never hides a modified snapshot.
     With ``subscription``, only that subscription's rows are read from the entry (a report's
-    cost then does not grow with the tenant).
+    cost then does not grow with the tenant). ``contents``, shared by the snapshots of one
+    history, has each distinct NSG content evaluated once (see ``history.distinct``).
     """
     sid = subscription.lower() if subscription else None
     snapshot.check(input_files(snapshot))
@@ -225,7 +245,7 @@ def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_
         hit = _load(folder, snapshot, inputs, sid)
         if hit is not None:
             return hit
-    d = _compute(snapshot, ports, settings)
+    d = _compute(snapshot, ports, settings, contents)
     if use_cache:
         _store(folder, d, inputs)
     return d.restricted(sid) if sid else d

@@ -40,6 +40,16 @@ def first_tag(long: pd.DataFrame, keys: tuple[str, ...], n: int) -> np.ndarray:
     return out
 
 
+def tag_values(tags: pd.Series, settings: Settings, what: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Per row, the value of each governance tag in ``what`` (owner, expiry...), read once per
+    distinct tags object: the NSGs of a snapshot share a few tag sets, decoded once each."""
+    values = tags.to_numpy(dtype=object)
+    codes, first = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
+    distinct = pd.Series(values[np.unique(codes, return_index=True)[1]] if len(values) else [], dtype=object)
+    long = tag_rows(distinct)
+    return {w: first_tag(long, settings.tag_keys(w), len(first))[codes] for w in what}
+
+
 def description_value(descriptions: pd.Series, keys: tuple[str, ...]) -> np.ndarray:
     """Per description, the value after the first ``key=`` (or ``key:``) found, else None."""
     out = np.full(len(descriptions), None, dtype=object)
@@ -52,30 +62,38 @@ def description_value(descriptions: pd.Series, keys: tuple[str, ...]) -> np.ndar
     return values[codes]
 
 
+def described(rules: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Per NSG (``nsg_key`` index), the owner and justification named in the description of its
+    first custom rule that names one (None when none does)."""
+    custom = rules[~rules["default"].to_numpy(dtype=bool)]
+    keys = custom["nsg_key"].to_numpy(dtype=object)
+    cols = {}
+    for what in ("owner", "justification"):
+        value = description_value(custom["description"], settings.description_keys(what))
+        has = pd.notna(value)
+        cols[what] = pd.Series(value[has], dtype=object).groupby(keys[has], sort=False).first()
+    return pd.DataFrame(cols, columns=["owner", "justification"])
+
+
 def governance(nsgs: pd.DataFrame, rules: pd.DataFrame, subscriptions: pd.DataFrame, as_of: pd.Timestamp,
                settings: Settings) -> pd.DataFrame:
     """One row per NSG: owner, expiry (valid, invalid, expired), justification, environment."""
-    n = len(nsgs)
-    long = tag_rows(nsgs["tags"])
-    owner = first_tag(long, settings.tag_keys("owner"), n)
-    justification = first_tag(long, settings.tag_keys("justification"), n)
-    expiry_value = first_tag(long, settings.tag_keys("expiry"), n)
-    environment = first_tag(long, settings.tag_keys("environment"), n)
+    return governance_of(nsgs, described(rules, settings), subscriptions, as_of, settings)
+
+
+def governance_of(nsgs: pd.DataFrame, named: pd.DataFrame, subscriptions: pd.DataFrame, as_of: pd.Timestamp,
+                  settings: Settings) -> pd.DataFrame:
+    """``governance`` from the NSGs and what their rules' descriptions name (``described``)."""
+    tag = tag_values(nsgs["tags"], settings, ("owner", "justification", "expiry", "environment"))
+    owner, justification = tag["owner"], tag["justification"]
+    expiry_value, environment = tag["expiry"], tag["environment"]
     owner_tag, just_tag = owner.copy(), justification.copy()
 
-    # Descriptions of the NSG's custom rules can name an owner or a justification for the NSG.
-    custom = rules[~rules["default"].to_numpy(dtype=bool)]
-    key_pos = pd.Series(np.arange(n), index=nsgs["nsg_key"].to_numpy())
-    rule_nsg = key_pos.reindex(custom["nsg_key"].to_numpy()).to_numpy()
+    # Descriptions of the NSG's custom rules can name an owner or a justification; tags win.
     for target, what in ((owner, "owner"), (justification, "justification")):
-        from_desc = description_value(custom["description"], settings.description_keys(what))
-        has = pd.notna(from_desc) & ~np.isnan(rule_nsg)
-        pos = rule_nsg[has].astype(np.int64)
-        vals = from_desc[has]
-        # First rule per NSG wins; tags win over descriptions.
-        first = pd.Series(vals).groupby(pos).first()
-        missing = pd.isna(target[first.index.to_numpy()])
-        target[first.index.to_numpy()[missing]] = first.to_numpy(dtype=object)[missing]
+        from_desc = named[what].reindex(nsgs["nsg_key"].to_numpy()).to_numpy(dtype=object)
+        fill = pd.isna(target) & pd.notna(from_desc)
+        target[fill] = from_desc[fill]
 
     # Environment: the NSG's tag, else its subscription's.
     if len(subscriptions):
@@ -116,30 +134,37 @@ def governance(nsgs: pd.DataFrame, rules: pd.DataFrame, subscriptions: pd.DataFr
 
 def with_rule_documentation(gov: pd.DataFrame, rules: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Governance plus, per NSG, its production custom inbound Allow rules and how many are documented."""
-    docs = documented_rules(rules, gov, settings)
-    counts = docs.groupby("nsg_key")["documented"].agg(["size", "sum"])
-    out = gov.copy()
-    out["production_rules"] = counts["size"].reindex(out["nsg_key"].to_numpy()).fillna(0).to_numpy(dtype=np.int64)
-    out["documented_rules"] = counts["sum"].reindex(out["nsg_key"].to_numpy()).fillna(0).to_numpy(dtype=np.int64)
-    return out
+    return with_documentation(gov, documentation_counts(rules, settings))
 
 
-def documented_rules(rules: pd.DataFrame, gov: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Custom inbound Allow rules of production NSGs, each with ``documented``: owner and justification
-    known from the NSG's tags or from the rule's own description."""
+DOCUMENTATION_COUNTS = ["rules", "owner_named", "justification_named", "both_named"]
+
+
+def documentation_counts(rules: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Per NSG (``nsg_key`` index), its custom inbound Allow rules, and how many of them name an
+    owner, a justification, and both in their own description."""
     direction, access = lowered(rules["direction"]), lowered(rules["access"])
-    mask = ~rules["default"].to_numpy(dtype=bool) & (direction == "inbound") & (access == "allow")
-    r = rules[mask]
-    g = gov.set_index("nsg_key")
-    g = g[~g.index.duplicated()]
-    prod = g["production"].reindex(r["nsg_key"].to_numpy()).fillna(False).to_numpy(dtype=bool)
-    r = r[prod]
-    tag_owner = g["owner_from"].reindex(r["nsg_key"].to_numpy()).to_numpy(dtype=object) == "tag"
-    tag_just = g["justification_from"].reindex(r["nsg_key"].to_numpy()).to_numpy(dtype=object) == "tag"
-    own = tag_owner | pd.notna(description_value(r["description"], settings.description_keys("owner")))
-    just = tag_just | pd.notna(description_value(r["description"], settings.description_keys("justification")))
-    return pd.DataFrame({"nsg_key": r["nsg_key"].to_numpy(), "rule_name": r["rule_name"].to_numpy(),
-                         "documented": own & just})
+    r = rules[~rules["default"].to_numpy(dtype=bool) & (direction == "inbound") & (access == "allow")]
+    own = pd.notna(description_value(r["description"], settings.description_keys("owner")))
+    just = pd.notna(description_value(r["description"], settings.description_keys("justification")))
+    counts = pd.DataFrame({"rules": 1, "owner_named": own, "justification_named": just, "both_named": own & just},
+                          index=r["nsg_key"].to_numpy(dtype=object))
+    return counts.astype(np.int64).groupby(level=0, sort=False).sum()[DOCUMENTATION_COUNTS]
+
+
+def with_documentation(gov: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """Governance plus ``production_rules`` and ``documented_rules``: a production NSG's custom
+    inbound Allow rule is documented when its owner and its justification are each known, from the
+    NSG's tags or from the rule's own description."""
+    c = counts.reindex(gov["nsg_key"].to_numpy()).fillna(0).to_numpy(dtype=np.int64)
+    tag_owner = gov["owner_from"].to_numpy(dtype=object) == "tag"
+    tag_just = gov["justification_from"].to_numpy(dtype=object) == "tag"
+    documented = np.select([tag_owner & tag_just, tag_owner, tag_just], [c[:, 0], c[:, 2], c[:, 1]], c[:, 3])
+    production = gov["production"].to_numpy(dtype=bool)
+    out = gov.copy()
+    out["production_rules"] = np.where(production, c[:, 0], 0).astype(np.int64)
+    out["documented_rules"] = np.where(production, documented, 0).astype(np.int64)
+    return out
 
 
 def coverage(gov: pd.DataFrame) -> dict:

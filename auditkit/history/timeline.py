@@ -23,6 +23,7 @@ from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import Snapshot, parse_as_of, scan_folder
 from auditkit.history.acceptance import covering
 from auditkit.history.cache import Derived, derived
+from auditkit.history.distinct import Contents
 from auditkit.settings import Settings, load_settings
 from auditkit.settings.exceptions import load_exceptions
 
@@ -155,7 +156,8 @@ def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, set
     unreadable: list = []
     snaps = select_snapshots(snapshots_dir, as_of, verify=verify, unreadable=unreadable)
     sid = subscription.lower() if subscription else None
-    ds = [derived(s, port_tuple, settings, use_cache=use_cache, subscription=sid) for s in snaps]
+    contents = Contents(port_tuple, settings)  # each distinct NSG content evaluated once across snapshots
+    ds = [derived(s, port_tuple, settings, use_cache=use_cache, subscription=sid, contents=contents) for s in snaps]
     return build_history(ds, port_tuple, settings, scope=frozenset({sid}) if sid else None, verified=verify,
                          unreadable=tuple(unreadable), exceptions=tuple(load_exceptions(settings.source)))
 
