@@ -251,3 +251,22 @@ def test_read_only_output_folder_is_one_line(tmp_path: Path, capsys, monkeypatch
     assert main(["scan", _export(tmp_path, [nsg(rule("a"))]), "-o", target]) == 2
     _, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and "auditkit: error:" in err
+
+
+def test_lone_surrogates_in_an_export_are_kept_as_visible_text(tmp_path: Path, capsys) -> None:
+    """JSON can spell a lone surrogate (``\\ud800``) that no UTF-8 text can hold; the standard
+    parser lets it through. It must neither crash the engine nor vanish: it is shown as ``\\ud800``."""
+    import auditkit
+    from auditkit.collect.offline import collect_from_file
+    from auditkit.history.kpis import kpis
+
+    rec = nsg(rule("smtp", description="d"), name="nsg-x", tags={"owner": "o"})
+    text = json.dumps([rec]).replace('"smtp"', '"smtp\\ud800"').replace('"d"', '"d\\udfff"') \
+        .replace('"owner": "o"', '"own\\udc00er": "o\\ud800"').replace('/nsg-x"', '/nsg-\\udbffx"')
+    export = _write(tmp_path / "export.json", text)
+    found = auditkit.scan(export).findings
+    assert found["rule_name"].tolist() == ["smtp\\ud800"] and found["description"].tolist() == ["d\\udfff"]
+    assert found["tags"].tolist() == [{"own\\udc00er": "o\\ud800"}] and found["nsg_id"][0].endswith("/nsg-\\udbffx")
+    assert main(["scan", str(export), "--format", "csv"]) == 0 and "smtp\\ud800" in capsys.readouterr().out
+    collect_from_file(export, snapshots_dir=tmp_path / "snaps", as_of="2026-01-01T00:00:00Z")
+    assert kpis(tmp_path / "snaps")["open_findings"]["25"] == 1

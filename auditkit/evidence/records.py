@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +47,33 @@ def parse_json(raw: bytes | str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return json.loads(raw)
+        obj = json.loads(raw)
+    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, str) else raw.decode("utf-8", "replace")):
+        obj = _surrogates_escaped(obj)
+    return obj
+
+
+# A \uD800-\uDFFF escape: JSON may spell a lone surrogate, which no UTF-8 text (Arrow, pandas,
+# HTML, a spreadsheet) can hold; it is kept as the visible text ``\ud800``.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _surrogates_escaped(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(obj) else obj
+    if isinstance(obj, list):
+        return [_surrogates_escaped(v) for v in obj]
+    if isinstance(obj, dict):
+        return {_surrogates_escaped(k): _surrogates_escaped(v) for k, v in obj.items()}
+    return obj
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def read_bytes(path: str | Path) -> bytes:
