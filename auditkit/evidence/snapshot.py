@@ -357,10 +357,15 @@ class Snapshot:
     def table(self, name: str) -> pd.DataFrame:
         return from_arrow(self.arrow(name))
 
-    def arrow(self, name: str) -> pa.Table:
-        """The table ``name`` as Arrow, its file checked against ``meta.json`` like every read."""
+    def arrow(self, name: str, columns: list[str] | None = None) -> pa.Table | None:
+        """The table ``name`` as Arrow (only ``columns`` when given, if it has each of them; else
+        None), its file checked against ``meta.json`` like every read."""
         data = self.read_bytes(f"{name}.parquet")
         try:
+            if columns is not None:
+                if not set(columns) <= set(pq.read_schema(pa.BufferReader(data)).names):
+                    return None
+                return pq.read_table(pa.BufferReader(data), columns=columns)
             return pq.read_table(pa.BufferReader(data))
         except (OSError, pa.ArrowException) as exc:
             raise SnapshotError(f"{self.path / (name + '.parquet')}: unreadable Parquet: {exc}") from None

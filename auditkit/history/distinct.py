@@ -32,7 +32,7 @@ from auditkit.engine.findings import (
     findings,
     in_finding_order,
 )
-from auditkit.engine.rules import ERROR_COLUMNS, RULE_COLUMNS
+from auditkit.engine.rules import ERROR_COLUMNS
 from auditkit.evidence.snapshot import Snapshot, from_arrow
 from auditkit.history.tag_coverage import DOCUMENTATION_COUNTS, described, documentation_counts
 from auditkit.settings import Settings
@@ -41,8 +41,8 @@ from auditkit.settings import Settings
 CONTENT = ["rule_name", "default", "priority", "direction", "access", "protocol", "source_prefixes", "source_ports",
            "destination_prefixes", "destination_ports", "source_asgs", "destination_asgs", "description",
            "field_errors"]
-NSG_FIELDS = ["subscription_id", "resource_group", "nsg_id", "nsg_key", "nsg_name", "location", "attached",
-              "subnets", "nics", "tags"]
+NSG_FIELDS = ["subscription_id", "resource_group", "nsg_id", "nsg_key", "nsg_name", "attached", "subnets", "nics",
+              "tags"]
 # Per content: findings and broad rules without their NSG's fields, by rule position.
 _TEMPLATE_FINDING = ["rule_name", "priority", "port", "protocol", "sources", "destination_ports", "destinations",
                      "shadowed", "description", "hidden_by"]
@@ -133,8 +133,8 @@ class Contents:
         when the snapshot must be evaluated whole (topology, or a table shape not known here)."""
         if isinstance(snapshot.meta.get("topology"), dict):
             return None
-        rules = snapshot.arrow("rules")
-        if sorted(rules.column_names) != sorted(RULE_COLUMNS):
+        rules = snapshot.arrow("rules", columns=CONTENT + NSG_FIELDS)
+        if rules is None:
             return None
         keys = pc.dictionary_encode(rules.column("nsg_key").combine_chunks())
         codes = keys.indices.to_numpy(zero_copy_only=False)
@@ -236,7 +236,12 @@ class Contents:
         out = pd.DataFrame({c: _column(nsg if c in NSG_FIELDS else pick, c) for c in ENGINE_FINDING_COLUMNS
                             if c != "severity"}, columns=ENGINE_FINDING_COLUMNS)
         out["severity"] = np.where(shadow, SEVERITY_SHADOWED, np.where(attached, SEVERITY_ATTACHED, SEVERITY_LATENT))
-        out = in_finding_order(out)
+        rank = _nsg_order(units, np.unique(unit))
+        if rank is None:
+            out = in_finding_order(out)
+        else:  # the same order, sorting NSGs once instead of their findings' text
+            prio = out["priority"].to_numpy(dtype=float, na_value=np.inf)
+            out = out.iloc[np.lexsort((out["port"].to_numpy(), prio, rank[unit]))].reset_index(drop=True)
         ids = pd.Series(nsgs["attached_ids"].to_numpy(), index=nsgs["nsg_key"].to_numpy())
         out["attached_ids"] = ids.reindex(out["nsg_id"].str.lower().to_numpy()).to_numpy(dtype=object)
         return out
@@ -272,6 +277,20 @@ class Contents:
                               "message": t["message"].to_numpy(dtype=object)[row]}, columns=ERROR_COLUMNS)
         frames = [f for f in (record, field) if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ERROR_COLUMNS)
+
+
+def _nsg_order(units: pd.DataFrame, present: np.ndarray) -> np.ndarray | None:
+    """The place of each NSG in ``present`` (positions in ``units``) in ``in_finding_order``: by
+    subscription, then lower-cased id. None when two NSGs tie there, and their findings must be
+    sorted as the engine sorts them."""
+    sub = units["subscription_id"].to_numpy(dtype=object)[present].astype(str)
+    key = np.char.lower(units["nsg_id"].to_numpy(dtype=object)[present].astype(str))
+    order = np.lexsort((key, sub))
+    if len(order) > 1 and ((sub[order][1:] == sub[order][:-1]) & (key[order][1:] == key[order][:-1])).any():
+        return None
+    rank = np.zeros(len(units), dtype=np.int64)
+    rank[present[order]] = np.arange(len(order))
+    return rank
 
 
 def _column(frame: pd.DataFrame, name: str) -> object:
