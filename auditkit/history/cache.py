@@ -67,15 +67,22 @@ LAZY = ("governance.parquet", "shadowed.parquet", "broad.parquet", "errors.parqu
 class Derived:
     """What history needs from one snapshot; the other tables are parsed only when asked for."""
 
-    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame, tables: dict, coverage: dict,
+    def __init__(self, snapshot: Snapshot, findings: pd.DataFrame | bytes, tables: dict, coverage: dict,
                  parent: Derived | None = None, subscription: str | None = None,
                  finding_subscriptions: frozenset | None = None):
         self.snapshot = snapshot
-        self.findings = findings
+        self._findings = findings  # a DataFrame, or its verified Parquet bytes (parsed when first read)
         self._tables = tables  # file name -> DataFrame, its verified Parquet bytes, or an Arrow table
         self.coverage = coverage
         self._parent, self._subscription = parent, subscription  # a restricted view reads through its parent
         self._finding_subscriptions = finding_subscriptions
+
+    @property
+    def findings(self) -> pd.DataFrame:
+        """The snapshot's open-or-not findings (not shadowed), one row per (NSG, rule, port)."""
+        if isinstance(self._findings, bytes):
+            self._findings = from_arrow(pq.read_table(pa.BufferReader(self._findings)), arrow_strings=True)
+        return self._findings
 
     @property
     def finding_subscriptions(self) -> frozenset:
@@ -273,7 +280,7 @@ def _load(folder: Path, snapshot: Snapshot, inputs: dict, subscription: str | No
         if not isinstance(subs, list) or not all(isinstance(x, str) for x in subs):
             return None
         if subscription is None:
-            findings = from_arrow(pq.read_table(pa.BufferReader(tables.pop("findings.parquet"))), arrow_strings=True)
+            findings = tables.pop("findings.parquet")  # parsed when first read: a saved history may not need it
             cov = entry["coverage"]
             if not isinstance(cov, dict):
                 return None

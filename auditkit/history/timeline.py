@@ -21,6 +21,7 @@ import pandas as pd
 from auditkit.engine.changes import CHANGE_COLUMNS
 from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import Snapshot, parse_as_of, scan_folder
+from auditkit.history import saved
 from auditkit.history.acceptance import covering
 from auditkit.history.cache import Derived, derived
 from auditkit.history.distinct import Contents
@@ -141,7 +142,7 @@ def select_snapshots(snapshots_dir: str | Path, as_of: Any = None, verify: bool 
 
 def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, settings: Settings | None = None,
                  as_of: Any = None, use_cache: bool = True, verify: bool = True,
-                 subscription: str | None = None) -> History:
+                 subscription: str | None = None, distinct: bool = True) -> History:
     """Build the history of every finding across the snapshots in ``snapshots_dir``.
 
     With ``verify`` every snapshot file read is checked against its ``meta.json`` (a mismatch is a
@@ -156,10 +157,24 @@ def load_history(snapshots_dir: str | Path = "snapshots", ports: Any = None, set
     unreadable: list = []
     snaps = select_snapshots(snapshots_dir, as_of, verify=verify, unreadable=unreadable)
     sid = subscription.lower() if subscription else None
-    contents = Contents(port_tuple, settings)  # each distinct NSG content evaluated once across snapshots
+    # Each distinct NSG content evaluated once across snapshots (``distinct=False``: every NSG, for comparison).
+    contents = Contents(port_tuple, settings) if distinct else None
     ds = [derived(s, port_tuple, settings, use_cache=use_cache, subscription=sid, contents=contents) for s in snaps]
-    return build_history(ds, port_tuple, settings, scope=frozenset({sid}) if sid else None, verified=verify,
-                         unreadable=tuple(unreadable), exceptions=tuple(load_exceptions(settings.source)))
+    exceptions = tuple(load_exceptions(settings.source))
+    if sid or not use_cache:
+        return build_history(ds, port_tuple, settings, scope=frozenset({sid}) if sid else None, verified=verify,
+                             unreadable=tuple(unreadable), exceptions=exceptions)
+    # The whole tenant's history, saved once built (see ``history.saved``).
+    root = snaps[0].path.parent
+    recorded = saved.inputs(ds, port_tuple, settings, verify, tuple(unreadable), exceptions)
+    frames = saved.load(root, recorded)
+    if frames is not None:
+        return History(**frames, governance=ds[-1].governance, ports=port_tuple, settings=settings, derived=ds,
+                       scope=None, verified=verify, unreadable=tuple(unreadable), exceptions=exceptions)
+    history = build_history(ds, port_tuple, settings, verified=verify, unreadable=tuple(unreadable),
+                            exceptions=exceptions)
+    saved.save(root, recorded, saved.frames_of(history))
+    return history
 
 
 def changes_of(ds: list[Derived]) -> pd.DataFrame:

@@ -133,3 +133,70 @@ def test_one_subscription_read_from_its_partition_equals_the_tenant_history_rest
         ctx = load_context(str(snaps), parameters=demo_parameters(), subscription=sid)
         same(ctx.subscriptions, tenant.subscriptions, f"{sid} tenant read status")
         assert ctx.scoped(sid) is ctx.history
+
+
+@pytest.fixture()
+def demo_copy(demo_snapshots: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The demo's snapshots (topology, changes, accepted risks) and its settings, in a folder of their own."""
+    import shutil
+
+    from auditkit.demo.tenant import demo_parameters
+
+    root = tmp_path / "snaps"
+    shutil.copytree(demo_snapshots, root, ignore=shutil.ignore_patterns(CACHE_DIR))
+    params = tmp_path / "params"
+    shutil.copytree(Path(demo_parameters()).parent, params, ignore=shutil.ignore_patterns("samples"))
+    return root, params / Path(demo_parameters()).name
+
+
+def _same_history(a, b) -> None:
+    import pandas as pd
+
+    from auditkit.history.saved import FRAMES
+
+    def plain(frame: pd.DataFrame) -> pd.DataFrame:  # a missing value is missing, whichever dtype holds it
+        return frame.astype(object).where(frame.notna(), None)
+
+    for name in [*FRAMES, "governance"]:
+        pd.testing.assert_frame_equal(plain(getattr(a, name)), plain(getattr(b, name)), obj=name)
+
+
+def test_a_saved_history_is_the_history_built_again(demo_copy) -> None:
+    from auditkit.history.kpis import kpis_of
+    from auditkit.history.saved import PREFIX
+    from auditkit.history.timeline import load_history
+
+    root, params = demo_copy
+    settings = load_settings(params)
+    built = load_history(root, settings=settings)  # builds, then saves
+    [entry] = (root / CACHE_DIR).glob(f"{PREFIX}*")
+    again = load_history(root, settings=settings)  # read back
+    fresh = load_history(root, settings=settings, use_cache=False)
+    assert len(fresh.findings) and (fresh.findings["acceptance"].notna()).any()  # accepted risks are in it
+    _same_history(fresh, again)
+    _same_history(built, again)
+    assert kpis_of(again) == kpis_of(fresh)
+    # A damaged or edited saved history is never used: built again, and the same.
+    for damage in (lambda e: _drop_first_row(e / "findings.parquet"),
+                   lambda e: (e / "timeline.parquet").write_bytes(b"PAR1"),
+                   lambda e: (e / "entry.json").write_text("{")):
+        damage(entry)
+        _same_history(fresh, load_history(root, settings=settings))
+
+
+def test_a_saved_history_follows_its_accepted_risks_and_snapshots(demo_copy) -> None:
+    from auditkit.history.kpis import kpis_of
+    from auditkit.history.timeline import load_history
+
+    root, params = demo_copy
+    settings = load_settings(params)
+    before = kpis_of(load_history(root, settings=settings))
+    assert before["accepted_findings"] > 0
+    (params.parent / "exceptions.yaml").write_text("exceptions: []\n")
+    after = kpis_of(load_history(root, settings=settings))
+    assert after["accepted_findings"] == 0 and after == kpis_of(load_history(root, settings=settings, use_cache=False))
+    # A snapshot folder that became unreadable is a different run of snapshots, never the saved one.
+    latest = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))[-1]
+    (latest / "meta.json").write_text("{")
+    shorter = kpis_of(load_history(root, settings=settings))
+    assert shorter["unreadable_snapshots"] and shorter["snapshots"] == before["snapshots"] - 1
