@@ -88,20 +88,32 @@ def test_a_cluster_render_of_shared_asset_reports_matches_the_local_render(clust
 
 def test_a_report_that_fails_on_the_cluster_is_reported_for_its_subscription(cluster: str, demo_snapshots: Path,
                                                                              tmp_path: Path) -> None:
+    """One report fails; another's worker is killed (SIGKILL) mid-report, the first time only: that
+    report is run again and lands, the failure is reported for its subscription alone."""
     nb_dir = tmp_path / "notebooks"
     shutil.copytree(notebooks_dir(), nb_dir)
     path = nb_dir / "subscription_audit.ipynb"
     nb = nbformat.read(path, as_version=4)
     nb.cells.insert(3, nbformat.v4.new_code_cell(f"assert subscription_id != {SUBS[1]!r}, 'broken on purpose'"))
+    killed = tmp_path / "killed-once"
+    # The kernel's parent is the Dask worker that runs the report.
+    nb.cells.insert(3, nbformat.v4.new_code_cell(
+        "import os, pathlib, signal\n"
+        f"if subscription_id == {SUBS[0]!r} and not pathlib.Path({str(killed)!r}).exists():\n"
+        f"    pathlib.Path({str(killed)!r}).write_text(str(os.getppid()))\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)"))
     nbformat.write(nb, path)
     result = render(demo_snapshots, out=tmp_path / "out", cluster=cluster, subscriptions=SUBS,
                     parameters_file=demo_parameters(), notebooks=nb_dir)
+    assert killed.is_file(), "no worker was killed: the test did not test a retry"
     assert not result.swapped and ".failed-" in result.folder.name
     [failure] = result.failures
     assert failure.subscription_id == SUBS[1] and failure.error["ename"] == "AssertionError"
     m = _manifest(result.folder)
     assert [f["subscription_id"] for f in m["failures"]] == [SUBS[1]] and not m["complete"]
     assert (result.folder / f"{SUBS[0]}.html").is_file()
+    [survivor] = [r for r in m["reports"] if r["subscription_id"] == SUBS[0]]
+    assert survivor["ok"] and survivor["attempts"] >= 1
 
 
 def test_an_unreachable_cluster_is_one_line(tmp_path: Path, demo_snapshots: Path, monkeypatch) -> None:
