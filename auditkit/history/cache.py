@@ -84,6 +84,19 @@ class Derived:
             self._findings = from_arrow(pq.read_table(pa.BufferReader(self._findings)), arrow_strings=True)
         return self._findings
 
+    def finding_columns(self, columns: list[str]) -> pd.DataFrame:
+        """Only ``columns`` of the findings (history reads a few of every snapshot's)."""
+        if isinstance(self._findings, bytes):
+            return from_arrow(pq.read_table(pa.BufferReader(self._findings), columns=columns), arrow_strings=True)
+        return self._findings[columns]
+
+    def finding_rows(self, rows: np.ndarray) -> pd.DataFrame:
+        """The findings at positions ``rows``, every column."""
+        if isinstance(self._findings, bytes):
+            table = pq.read_table(pa.BufferReader(self._findings))
+            return from_arrow(table.take(pa.array(rows, pa.int64())), arrow_strings=True)
+        return self._findings.iloc[rows].reset_index(drop=True)
+
     @property
     def finding_subscriptions(self) -> frozenset:
         """The subscriptions (lower-cased) with a finding in the whole snapshot, even in a restricted view."""
@@ -254,7 +267,10 @@ def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_
             return hit
     d = _compute(snapshot, ports, settings, contents)
     if use_cache:
-        _store(folder, d, inputs)
+        stored = _store(folder, d, inputs)
+        if stored is not None:  # read back from the entry when needed: history holds many snapshots
+            d = Derived(snapshot, stored.pop("findings.parquet"), stored, d.coverage,
+                        finding_subscriptions=d.finding_subscriptions)
     return d.restricted(sid) if sid else d
 
 
@@ -297,7 +313,8 @@ def _load(folder: Path, snapshot: Snapshot, inputs: dict, subscription: str | No
         return None  # missing, damaged or foreign: rebuilt, never trusted
 
 
-def _store(folder: Path, d: Derived, inputs: dict) -> None:
+def _store(folder: Path, d: Derived, inputs: dict) -> dict[str, bytes] | None:
+    """Write ``d`` as the entry ``folder``; its tables' Parquet bytes, or None when it could not be written."""
     tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
     try:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -305,13 +322,16 @@ def _store(folder: Path, d: Derived, inputs: dict) -> None:
         pq.write_table(to_arrow(d.findings[FINDING_COLUMNS]), tmp / "findings.parquet", row_group_size=ROW_GROUP)
         for name in LAZY:
             pq.write_table(to_arrow(d.table(name)[SCHEMA[name]]), tmp / name, row_group_size=ROW_GROUP)
-        files = {rel: {"sha256": hashlib.sha256((tmp / rel).read_bytes()).hexdigest()} for rel in SCHEMA}
+        data = {rel: (tmp / rel).read_bytes() for rel in SCHEMA}
+        files = {rel: {"sha256": hashlib.sha256(data[rel]).hexdigest()} for rel in SCHEMA}
         (tmp / ENTRY).write_text(json.dumps({"inputs": inputs, "files": files, "coverage": d.coverage,
                                              "finding_subscriptions": sorted(d.finding_subscriptions)}, indent=1),
                                  encoding="utf-8")
         if folder.exists():
             shutil.rmtree(folder)
         os.rename(tmp, folder)
+        return data
     except OSError:
         # A read-only snapshot store still works, only slower: the cache is an optimisation.
         shutil.rmtree(tmp, ignore_errors=True)
+        return None

@@ -99,7 +99,8 @@ def kpis_of(history: History) -> dict:
         "accepted_findings": int((status == STATUS_ACCEPTED).sum()),
         "accepted_findings_by_port": {str(p): int(((status == STATUS_ACCEPTED) & (port == p)).sum()) for p in ports},
         "expired_exceptions": _expired(history),
-        "unused_exceptions": [e.as_dict() for e in unused(history.latest.findings, history.exceptions)],
+        "unused_exceptions": [e.as_dict() for e in unused(history.latest.findings, history.exceptions)]
+        if history.exceptions else [],
         "resolved_findings": int(len(resolved)),
         "reopened_findings": int((f["reopened"].to_numpy() > 0).sum()),
         "reopenings": int(f["reopened"].sum()),

@@ -62,7 +62,7 @@ def _encode(frame: pd.DataFrame) -> tuple[pa.Table, list[str]]:
 
 
 def _decode(table: pa.Table, json_columns: list[str]) -> pd.DataFrame:
-    frame = from_arrow(table)
+    frame = from_arrow(table, arrow_strings=True)
     for c in json_columns:
         frame[c] = pd.Series([None if v is None else orjson.loads(v) for v in frame[c]], dtype=object)
     return frame

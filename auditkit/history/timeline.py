@@ -226,17 +226,43 @@ def attribute(findings: pd.DataFrame, ds: list[Derived], as_of: np.ndarray, firs
     return out
 
 
+def identities(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's finding identity (NSG, rule name, port) as a number, in order of first appearance."""
+    codes = [pd.factorize(rows[c], use_na_sentinel=False)[0].astype(np.int64) for c in ("nsg_key", "rule_name")]
+    combined = codes[0] * (int(codes[1].max(initial=0)) + 1) + codes[1]
+    combined = pd.factorize(combined)[0].astype(np.int64)
+    port = pd.factorize(rows["port"].to_numpy(dtype=np.int64))[0].astype(np.int64)
+    return pd.factorize(combined * (int(port.max(initial=0)) + 1) + port)[0].astype(np.int64)
+
+
+def latest_details(ds: list[Derived], snap: np.ndarray, row: np.ndarray) -> pd.DataFrame:
+    """The findings at (snapshot ``snap[i]``, position ``row[i]``), every column, in that order."""
+    parts, where = [], []
+    for j in np.unique(snap):  # a loop over snapshots; each reads its rows at once
+        pick = np.flatnonzero(snap == j)
+        parts.append(ds[j].finding_rows(row[pick]))
+        where.append(pick)
+    if not parts:
+        return ds[-1].finding_rows(np.zeros(0, dtype=np.int64)) if ds else pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    return out.iloc[np.argsort(np.concatenate(where), kind="stable")].reset_index(drop=True)
+
+
 def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
                   scope: frozenset | None = None, verified: bool = True, unreadable: tuple = (),
                   exceptions: tuple = ()) -> History:
     n_snap = len(ds)
     as_of = np.array([d.snapshot.as_of.to_datetime64() for d in ds])
-    frames = [d.findings.assign(snap=i) for i, d in enumerate(ds)]
-    allf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    identity = allf["nsg_key"].astype(str) + "\x00" + allf["rule_name"].astype(str) + "\x00" + \
-        allf["port"].astype(str)
-    fid, uniques = pd.factorize(identity)
-    n = len(uniques)
+    # Every snapshot's findings, only the columns that identify them (and that accepted risks match);
+    # each finding's other columns are read from the last snapshot that showed it.
+    columns = ["nsg_key", "rule_name", "port", "subscription_id"] + (["sources"] if exceptions else [])
+    frames = []
+    for i, d in enumerate(ds):
+        keys = d.finding_columns(columns)
+        frames.append(keys.assign(snap=i, row=np.arange(len(keys))))
+    allf = pd.concat(frames, ignore_index=True)
+    fid = identities(allf)
+    n = int(fid.max()) + 1 if len(fid) else 0
     snap_idx = allf["snap"].to_numpy()
     present = np.zeros((n, n_snap), dtype=bool)
     present[fid, snap_idx] = True
@@ -307,7 +333,7 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
     last_rows = allf.assign(fid=fid, _accepted_by=in_force, _expired_by=expired_entry).sort_values("snap") \
         .drop_duplicates("fid", keep="last").sort_values("fid")
     by_index = {e.index: e for e in exceptions}
-    details = last_rows.drop(columns=["snap", "fid", "_accepted_by", "_expired_by"]).reset_index(drop=True)
+    details = latest_details(ds, last_rows["snap"].to_numpy(), last_rows["row"].to_numpy())
     details["acceptance"] = [by_index[i].as_dict() if i else (by_index[x].as_dict() if x else None)
                              for i, x in zip(last_rows["_accepted_by"], last_rows["_expired_by"], strict=True)]
     details["acceptance_state"] = ["accepted" if i else ("expired" if x else "")

@@ -26,7 +26,8 @@ def snaps(tmp_path: Path) -> Path:
 
 
 def _entries(snaps: Path) -> list[Path]:
-    return sorted(p for p in (snaps / CACHE_DIR).iterdir() if not p.name.startswith("."))
+    """The per-snapshot entries (not the saved tenant histories, see ``history.saved``)."""
+    return sorted(p for p in (snaps / CACHE_DIR).iterdir() if not p.name.startswith((".", "history-")))
 
 
 def _fresh(snaps: Path) -> dict:
