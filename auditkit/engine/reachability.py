@@ -19,7 +19,7 @@ import pandas as pd
 
 from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.exposure import _covers_port, _full_cover, _rule_mask
-from auditkit.engine.fields import TCP_PROTOCOLS, ParsedRules
+from auditkit.engine.fields import TCP_PROTOCOLS, ParsedRules, lowered
 from auditkit.engine.paths import PATH_COLUMNS, public_paths
 from auditkit.engine.topology import Topology
 
@@ -140,7 +140,7 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
     ep = endpoint_table(topo)
     known = set(nsgs["nsg_key"].astype(str))
     names = dict(zip(nsgs["nsg_key"], nsgs["nsg_name"], strict=False))
-    key = out["nsg_id"].astype(str).str.lower().to_numpy(dtype=object)
+    key = lowered(out["nsg_id"])  # as the rules table keys NSGs (str.lower, not Arrow's)
     pos_of = pd.Series(np.arange(len(parsed.rules)),
                        index=pd.MultiIndex.from_arrays([parsed.rules["nsg_key"].to_numpy(dtype=object),
                                                         parsed.rules["rule_name"].to_numpy(dtype=object)]))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditkit.engine.fields import parse_rules
+from auditkit.engine.fields import lowered, parse_rules
 from auditkit.engine.findings import broad, findings
 from auditkit.engine.reachability import effective_exposure, reachable, unknown_exposure
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
@@ -181,7 +181,7 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
     if "attached_ids" in tables.nsgs and len(found):
         by_nsg = pd.Series(tables.nsgs["attached_ids"].to_numpy(), index=tables.nsgs["nsg_key"].to_numpy())
         by_nsg = by_nsg[~by_nsg.index.duplicated()]
-        found["attached_ids"] = by_nsg.reindex(found["nsg_id"].str.lower().to_numpy()).to_numpy(dtype=object)
+        found["attached_ids"] = by_nsg.reindex(lowered(found["nsg_id"])).to_numpy(dtype=object)
     else:
         found["attached_ids"] = [()] * len(found)
     if exposure is False:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditkit.engine.endpoints import endpoints as endpoint_table
+from auditkit.engine.fields import lowered
 from auditkit.engine.reachability import REACH_COLUMNS, reachable, unknown_exposure
 from auditkit.engine.scan import TOPOLOGY_MISSING, scan
 from auditkit.evidence.snapshot import Snapshot, from_arrow, to_arrow
@@ -38,7 +39,7 @@ from auditkit.history.tag_coverage import (
 from auditkit.settings import Settings
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
-ENGINE_VERSION = "6"
+ENGINE_VERSION = "7"
 ENTRY_FORMAT = 3  # 3: tables sorted by subscription in small row groups; the subscriptions with findings
 # Rows per Parquet row group: a report reads its subscription's row groups only (the tables are
 # sorted by subscription, so the row groups' min/max statistics skip the others).
@@ -197,7 +198,7 @@ def input_files(snapshot: Snapshot) -> tuple[str, ...]:
 
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(nsg_key=frame["nsg_id"].astype(str).str.lower(),
+    return frame.assign(nsg_key=lowered(frame["nsg_id"]),  # as the rules table keys NSGs (str.lower)
                         subscription_id=frame["subscription_id"].astype(str).str.lower())
 
 

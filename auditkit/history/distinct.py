@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.engine.fields import parse_rules
+from auditkit.engine.fields import lowered, parse_rules
 from auditkit.engine.findings import FINDING_COLUMNS as ENGINE_FINDING_COLUMNS
 from auditkit.engine.findings import (
     SEVERITY_ATTACHED,
@@ -243,7 +243,7 @@ class Contents:
             prio = out["priority"].to_numpy(dtype=float, na_value=np.inf)
             out = out.iloc[np.lexsort((out["port"].to_numpy(), prio, rank[unit]))].reset_index(drop=True)
         ids = pd.Series(nsgs["attached_ids"].to_numpy(), index=nsgs["nsg_key"].to_numpy())
-        out["attached_ids"] = ids.reindex(out["nsg_id"].str.lower().to_numpy()).to_numpy(dtype=object)
+        out["attached_ids"] = ids.reindex(lowered(out["nsg_id"])).to_numpy(dtype=object)
         return out
 
     def _broad(self, cids: np.ndarray, units: pd.DataFrame, none: pd.DataFrame) -> pd.DataFrame:
@@ -283,10 +283,21 @@ def _nsg_order(units: pd.DataFrame, present: np.ndarray) -> np.ndarray | None:
     """The place of each NSG in ``present`` (positions in ``units``) in ``in_finding_order``: by
     subscription, then lower-cased id. None when two NSGs tie there, and their findings must be
     sorted as the engine sorts them."""
-    sub = units["subscription_id"].to_numpy(dtype=object)[present].astype(str)
-    key = np.char.lower(units["nsg_id"].to_numpy(dtype=object)[present].astype(str))
-    order = np.lexsort((key, sub))
-    if len(order) > 1 and ((sub[order][1:] == sub[order][:-1]) & (key[order][1:] == key[order][:-1])).any():
+    sub = units["subscription_id"].to_numpy(dtype=object)[present]
+    key = pd.Series(units["nsg_id"].to_numpy(dtype=object)[present], dtype=object).str.lower()  # as str.lower
+    try:
+        sub_a, key_a = pa.array(sub, pa.string()), pa.array(key.to_numpy(dtype=object), pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    # Arrow sorts UTF-8 bytes, i.e. code points, as NumPy sorts text; NumPy also ignores trailing NULs.
+    if sub_a.null_count or key_a.null_count or pc.any(pc.ends_with(sub_a, "\x00")).as_py() \
+            or pc.any(pc.ends_with(key_a, "\x00")).as_py():
+        return None
+    order = pc.sort_indices(pa.table({"s": sub_a, "k": key_a}), sort_keys=[("s", "ascending"), ("k", "ascending")])
+    order = order.to_numpy()
+    s_sorted, k_sorted = sub_a.take(order), key_a.take(order)
+    if len(order) > 1 and pc.any(pc.and_(pc.equal(s_sorted[1:], s_sorted[:-1]),
+                                         pc.equal(k_sorted[1:], k_sorted[:-1]))).as_py():
         return None
     rank = np.zeros(len(units), dtype=np.int64)
     rank[present[order]] = np.arange(len(order))

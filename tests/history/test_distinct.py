@@ -39,6 +39,10 @@ def _look_alikes() -> list[dict]:
     out.append(nsg(rule("deny", 100, access="Deny"), rule("allow", 100), name="order-1", rg="rg-look"))
     out.append(nsg(rule("allow", 100), rule("deny", 100, access="Deny"), name="order-2", rg="rg-look"))
     out.append(nsg(name="no-rules", rg="rg-look", defaults=False))
+    # Names whose lower case or order differ between Python, NumPy and Arrow (NSG ids sort the findings).
+    for name in ("nsg-\u0130stanbul", "nsg-i\u0307stanbul", "NSG-\u01c4", "nsg-\u00df", "nsg-end\x00", "nsg-end",
+                 "nsg-\U0001f600", "nsg-\uff21"):
+        out.append(nsg(rule("smtp"), name=name, rg="rg-names"))
     return out
 
 
