@@ -52,11 +52,17 @@ def _wait_gone(mark: str, seconds: float = 15) -> list[int]:
     return _marked_processes(mark)
 
 
+def _as_on_a_terminal() -> None:
+    # Ctrl-C as on a terminal, even when the tests run where SIGINT is ignored (a shell's background
+    # job, some CI runners): an ignored SIGINT is inherited, and Python then keeps ignoring it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_render(snaps: Path, out: Path, mark: str) -> subprocess.Popen:
     env = {**os.environ, "AUDITKIT_TEST_MARK": mark}
     return subprocess.Popen([sys.executable, "-m", "auditkit", "render", "--snapshots", str(snaps), "--out",
                              str(out), "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=_as_on_a_terminal)
 
 
 def _wait_for_the_period_folder(out: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
