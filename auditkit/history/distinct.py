@@ -77,7 +77,10 @@ class Vocabulary:
         if self.values is None:
             self.values = dictionary
             return np.arange(len(dictionary), dtype=np.int32)
-        dictionary = dictionary.cast(self.values.type)
+        if pa.types.is_null(self.values.type):  # every value so far was null (a column never set)
+            self.values = self.values.cast(dictionary.type)
+        elif dictionary.type != self.values.type:
+            dictionary = dictionary.cast(self.values.type)  # string or large string; null
         known = pc.index_in(dictionary, value_set=self.values)
         new = pc.is_null(known)
         out = known.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)

@@ -136,3 +136,35 @@ def test_a_snapshot_with_topology_is_evaluated_whole(demo_snapshots: Path) -> No
     snap = open_snapshot(list_snapshots(demo_snapshots)[-1].path)
     contents = Contents(settings.ports, settings)
     assert contents.evaluate(snap) is None and contents.evaluated == 0
+
+
+def test_a_field_never_set_in_one_snapshot_and_set_in_the_next(tmp_path: Path) -> None:
+    """No rule has a description in one snapshot, some do in the next."""
+    settings = load_settings()
+    snapshot_from_records([nsg(rule("smtp"))], snapshots_dir=tmp_path, as_of="2026-01-01T06:00:00Z")
+    snapshot_from_records([nsg(rule("smtp", description="owner=alice justification=CHG-1")),
+                           nsg(rule("smtp"), name="nsg-2")], snapshots_dir=tmp_path, as_of="2026-02-01T06:00:00Z")
+    contents = Contents(settings.ports, settings)
+    for snap in list_snapshots(tmp_path):
+        whole = _compute(snap, settings.ports, settings)
+        once = _compute(snap, settings.ports, settings, contents)
+        pd.testing.assert_frame_equal(whole.findings, once.findings)
+        pd.testing.assert_frame_equal(whole.governance, once.governance)
+    assert contents.evaluated == 2
+
+
+def test_values_keep_their_ids_whatever_type_a_snapshot_stored_them_as() -> None:
+    """A column with no value at all can come untyped (Arrow's null type) from a table written by
+    another tool, text as string or large string: the same value keeps the same id."""
+    import pyarrow as pa
+
+    from auditkit.history.distinct import Vocabulary
+
+    v = Vocabulary()
+    assert v.encode(pa.array([None, None])).tolist() == [-1, -1]
+    a, none, b = v.encode(pa.array(["a", None, "b"])).tolist()
+    assert none == -1 and len({a, b, -1}) == 3
+    b2, c, none = v.encode(pa.array(["b", "c", None], pa.large_string())).tolist()
+    assert b2 == b and none == -1 and len({a, b, c, -1}) == 4
+    assert v.encode(pa.array([None], pa.null())).tolist() == [-1]
+    assert v.encode(pa.array(["c", "a"])).tolist() == [c, a]
