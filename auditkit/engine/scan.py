@@ -178,12 +178,7 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
     parsed = parse_rules(tables.rules)
     found = findings(parsed, port_tuple)
     n_shadowed = int(found["shadowed"].sum())
-    if "attached_ids" in tables.nsgs and len(found):
-        by_nsg = pd.Series(tables.nsgs["attached_ids"].to_numpy(), index=tables.nsgs["nsg_key"].to_numpy())
-        by_nsg = by_nsg[~by_nsg.index.duplicated()]
-        found["attached_ids"] = by_nsg.reindex(lowered(found["nsg_id"])).to_numpy(dtype=object)
-    else:
-        found["attached_ids"] = [()] * len(found)
+    found = with_attached_ids(found, tables.nsgs)
     if exposure is False:
         found = unknown_exposure(found, "effective exposure not evaluated (--no-exposure)")
     elif topo is None:
@@ -204,6 +199,18 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
         topology_note=note,
         parsed=parsed,
     )
+
+
+def with_attached_ids(found: pd.DataFrame, nsgs: pd.DataFrame) -> pd.DataFrame:
+    """``found`` with ``attached_ids``: what each finding's NSG is attached to (empty for tables
+    collected before attachments were recorded)."""
+    if "attached_ids" in nsgs and len(found):
+        by_nsg = pd.Series(nsgs["attached_ids"].to_numpy(), index=nsgs["nsg_key"].to_numpy())
+        by_nsg = by_nsg[~by_nsg.index.duplicated()]
+        found["attached_ids"] = by_nsg.reindex(lowered(found["nsg_id"])).to_numpy(dtype=object)
+    else:
+        found["attached_ids"] = [()] * len(found)
+    return found
 
 
 def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:

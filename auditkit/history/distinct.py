@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.engine.fields import lowered, parse_rules
+from auditkit.engine.fields import parse_rules
 from auditkit.engine.findings import FINDING_COLUMNS as ENGINE_FINDING_COLUMNS
 from auditkit.engine.findings import (
     SEVERITY_ATTACHED,
@@ -33,6 +33,7 @@ from auditkit.engine.findings import (
     in_finding_order,
 )
 from auditkit.engine.rules import ERROR_COLUMNS
+from auditkit.engine.scan import with_attached_ids
 from auditkit.evidence.snapshot import Snapshot, from_arrow
 from auditkit.history.tag_coverage import DOCUMENTATION_COUNTS, described, documentation_counts
 from auditkit.settings import Settings
@@ -228,9 +229,7 @@ class Contents:
     def _findings(self, cids: np.ndarray, units: pd.DataFrame, nsgs: pd.DataFrame, none: pd.DataFrame) -> pd.DataFrame:
         t = self.finding
         if not len(t) or not self.finding_count(cids):
-            out = findings(parse_rules(none), self.ports)  # typed exactly as the engine types "nothing"
-            out["attached_ids"] = [()] * len(out)
-            return out
+            return with_attached_ids(findings(parse_rules(none), self.ports), nsgs)  # typed as the engine's "nothing"
         unit, row = _expand(cids, t["cid"].to_numpy(dtype=np.int64), len(self.contents))
         pick = t.iloc[row].reset_index(drop=True)
         nsg = units.iloc[unit].reset_index(drop=True)
@@ -245,9 +244,7 @@ class Contents:
         else:  # the same order, sorting NSGs once instead of their findings' text
             prio = out["priority"].to_numpy(dtype=float, na_value=np.inf)
             out = out.iloc[np.lexsort((out["port"].to_numpy(), prio, rank[unit]))].reset_index(drop=True)
-        ids = pd.Series(nsgs["attached_ids"].to_numpy(), index=nsgs["nsg_key"].to_numpy())
-        out["attached_ids"] = ids.reindex(lowered(out["nsg_id"])).to_numpy(dtype=object)
-        return out
+        return with_attached_ids(out, nsgs)
 
     def _broad(self, cids: np.ndarray, units: pd.DataFrame, none: pd.DataFrame) -> pd.DataFrame:
         t = self.broad

@@ -168,3 +168,19 @@ def test_values_keep_their_ids_whatever_type_a_snapshot_stored_them_as() -> None
     assert b2 == b and none == -1 and len({a, b, c, -1}) == 4
     assert v.encode(pa.array([None], pa.null())).tolist() == [-1]
     assert v.encode(pa.array(["c", "a"])).tolist() == [c, a]
+
+
+def test_a_snapshot_collected_before_attachments_were_recorded(tmp_path: Path) -> None:
+    """Snapshots whose NSG table has no ``attached_ids`` column (older kits, other tools) are read alike."""
+    import pyarrow.parquet as pq
+
+    settings = load_settings()
+    path = snapshot_from_records(_look_alikes(), snapshots_dir=tmp_path, as_of="2026-01-01T06:00:00Z")
+    table = Path(path) / "nsgs.parquet"
+    table.chmod(0o644)
+    pq.write_table(pq.read_table(table).drop(["attached_ids"]), table)
+    snap = open_snapshot(path, verify=False)
+    contents = Contents(settings.ports, settings)
+    whole, once = _compute(snap, settings.ports, settings), _compute(snap, settings.ports, settings, contents)
+    pd.testing.assert_frame_equal(whole.findings, once.findings)
+    assert contents.evaluated and len(once.findings)
