@@ -93,10 +93,17 @@ def in_finding_order(out: pd.DataFrame) -> pd.DataFrame:
     """Findings sorted by subscription, NSG, priority, port; ties keep the order they came in."""
     if not len(out):
         return out
-    key = np.char.lower(out["nsg_id"].to_numpy(dtype=str))
     order = np.lexsort((out["port"].to_numpy(), out["priority"].to_numpy(dtype=float, na_value=np.inf),
-                        key, out["subscription_id"].to_numpy(dtype=str)))
+                        _text_rank(out["nsg_id"], lower=True), _text_rank(out["subscription_id"])))
     return out.iloc[order].reset_index(drop=True)
+
+
+def _text_rank(column: pd.Series, lower: bool = False) -> np.ndarray:
+    """Each value's rank among the column's distinct values, compared as NumPy compares text (equal
+    text, equal rank): the distinct values are converted and sorted, not every row."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
+    text = np.asarray(uniques, dtype=object).astype(str)
+    return np.unique(np.char.lower(text) if lower else text, return_inverse=True)[1][codes]
 
 
 def broad(parsed: ParsedRules, ports: tuple[int, ...], keep_rule: bool = False) -> pd.DataFrame:

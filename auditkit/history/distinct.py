@@ -238,13 +238,7 @@ class Contents:
         out = pd.DataFrame({c: _column(nsg if c in NSG_FIELDS else pick, c) for c in ENGINE_FINDING_COLUMNS
                             if c != "severity"}, columns=ENGINE_FINDING_COLUMNS)
         out["severity"] = np.where(shadow, SEVERITY_SHADOWED, np.where(attached, SEVERITY_ATTACHED, SEVERITY_LATENT))
-        rank = _nsg_order(units, np.unique(unit))
-        if rank is None:
-            out = in_finding_order(out)
-        else:  # the same order, sorting NSGs once instead of their findings' text
-            prio = out["priority"].to_numpy(dtype=float, na_value=np.inf)
-            out = out.iloc[np.lexsort((out["port"].to_numpy(), prio, rank[unit]))].reset_index(drop=True)
-        return with_attached_ids(out, nsgs)
+        return with_attached_ids(in_finding_order(out), nsgs)
 
     def _broad(self, cids: np.ndarray, units: pd.DataFrame, none: pd.DataFrame) -> pd.DataFrame:
         t = self.broad
@@ -277,31 +271,6 @@ class Contents:
                               "message": t["message"].to_numpy(dtype=object)[row]}, columns=ERROR_COLUMNS)
         frames = [f for f in (record, field) if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ERROR_COLUMNS)
-
-
-def _nsg_order(units: pd.DataFrame, present: np.ndarray) -> np.ndarray | None:
-    """The place of each NSG in ``present`` (positions in ``units``) in ``in_finding_order``: by
-    subscription, then lower-cased id. None when two NSGs tie there, and their findings must be
-    sorted as the engine sorts them."""
-    sub = units["subscription_id"].to_numpy(dtype=object)[present]
-    key = pd.Series(units["nsg_id"].to_numpy(dtype=object)[present], dtype=object).str.lower()  # as str.lower
-    try:
-        sub_a, key_a = pa.array(sub, pa.string()), pa.array(key.to_numpy(dtype=object), pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    # Arrow sorts UTF-8 bytes, i.e. code points, as NumPy sorts text; NumPy also ignores trailing NULs.
-    if sub_a.null_count or key_a.null_count or pc.any(pc.ends_with(sub_a, "\x00")).as_py() \
-            or pc.any(pc.ends_with(key_a, "\x00")).as_py():
-        return None
-    order = pc.sort_indices(pa.table({"s": sub_a, "k": key_a}), sort_keys=[("s", "ascending"), ("k", "ascending")])
-    order = order.to_numpy()
-    s_sorted, k_sorted = sub_a.take(order), key_a.take(order)
-    if len(order) > 1 and pc.any(pc.and_(pc.equal(s_sorted[1:], s_sorted[:-1]),
-                                         pc.equal(k_sorted[1:], k_sorted[:-1]))).as_py():
-        return None
-    rank = np.zeros(len(units), dtype=np.int64)
-    rank[present[order]] = np.arange(len(order))
-    return rank
 
 
 def _column(frame: pd.DataFrame, name: str) -> object:
