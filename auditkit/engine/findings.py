@@ -38,13 +38,18 @@ SEVERITY_LATENT = "latent"
 SEVERITY_SHADOWED = "info"
 
 
+def severities(shadowed: np.ndarray, attached: np.ndarray) -> np.ndarray:
+    """Each finding's severity from whether its rule is shadowed and its NSG attached."""
+    return np.where(shadowed, SEVERITY_SHADOWED, np.where(attached, SEVERITY_ATTACHED, SEVERITY_LATENT))
+
+
 def _rows(parsed: ParsedRules, cand: pd.DataFrame) -> pd.DataFrame:
     rules = parsed.rules
     r = cand["rule"].to_numpy()
     pick = rules.iloc[r]
     attached = pick["attached"].to_numpy(dtype=bool)
     shadow = cand["shadowed"].to_numpy(dtype=bool)
-    severity = np.where(shadow, SEVERITY_SHADOWED, np.where(attached, SEVERITY_ATTACHED, SEVERITY_LATENT))
+    severity = severities(shadow, attached)
     sources = [tuple(p) + tuple(a) for p, a in zip(pick["source_prefixes"], pick["source_asgs"], strict=True)]
     destinations = [tuple(p) + tuple(a) for p, a in
                     zip(pick["destination_prefixes"], pick["destination_asgs"], strict=True)]

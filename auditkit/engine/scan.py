@@ -189,7 +189,7 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
         found = found[~found["shadowed"].to_numpy(dtype=bool)].reset_index(drop=True)
     return ScanResult(
         findings=found,
-        errors=_errors(tables.errors, parsed.errors, parsed.rules),
+        errors=error_table(tables.errors, parsed.errors, parsed.rules),
         ports=port_tuple,
         nsgs=tables.nsgs,
         rules=tables.rules,
@@ -229,7 +229,8 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
     return out
 
 
-def _errors(record_errors: pd.DataFrame, field_errors: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+def error_table(record_errors: pd.DataFrame, field_errors: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+    """Record errors, then field errors (``rule`` a row of ``rules``) with their NSG id and rule name."""
     pos = field_errors["rule"].to_numpy(dtype=np.int64)
     fe = pd.DataFrame({
         "nsg_id": rules["nsg_id"].to_numpy()[pos],

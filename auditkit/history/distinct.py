@@ -24,16 +24,9 @@ import pyarrow.compute as pc
 
 from auditkit.engine.fields import parse_rules
 from auditkit.engine.findings import FINDING_COLUMNS as ENGINE_FINDING_COLUMNS
-from auditkit.engine.findings import (
-    SEVERITY_ATTACHED,
-    SEVERITY_LATENT,
-    SEVERITY_SHADOWED,
-    broad,
-    findings,
-    in_finding_order,
-)
+from auditkit.engine.findings import broad, findings, in_finding_order, severities
 from auditkit.engine.rules import ERROR_COLUMNS
-from auditkit.engine.scan import with_attached_ids
+from auditkit.engine.scan import error_table, with_attached_ids
 from auditkit.evidence.snapshot import Snapshot, from_arrow
 from auditkit.history.tag_coverage import DOCUMENTATION_COUNTS, described, documentation_counts
 from auditkit.settings import Settings
@@ -106,15 +99,19 @@ def _as_bytes(ids: np.ndarray, offsets: np.ndarray, validity: pa.Buffer | None =
                                  [validity, pa.py_buffer(bounds), pa.py_buffer(data)])
 
 
-def _expand(cids: np.ndarray, template_cid: np.ndarray, n_contents: int) -> tuple[np.ndarray, np.ndarray]:
+def _within(n: np.ndarray) -> np.ndarray:
+    """For runs of lengths ``n`` laid end to end, each element's position within its run."""
+    return np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+
+
+def _expand(cids: np.ndarray, template: pd.DataFrame, n_contents: int) -> tuple[np.ndarray, np.ndarray]:
     """For NSGs with contents ``cids``, the rows of a template (sorted by content) that apply to
-    each: (NSG position, template row) pairs, NSG by NSG in template order."""
-    count = np.bincount(template_cid, minlength=n_contents)
-    start = np.cumsum(count) - count
+    each: (NSG position, template row) pairs, NSG by NSG in template order; none for an empty one."""
+    if not len(template):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    count = np.bincount(template["cid"].to_numpy(dtype=np.int64), minlength=n_contents)
     n = count[cids]
-    nsg = np.repeat(np.arange(len(cids)), n)
-    offset = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-    return nsg, np.repeat(start[cids], n) + offset
+    return np.repeat(np.arange(len(cids)), n), np.repeat((np.cumsum(count) - count)[cids], n) + _within(n)
 
 
 class Contents:
@@ -186,19 +183,14 @@ class Contents:
             self._run(rules, starts, first, base)
         return cids
 
-    def finding_count(self, cids: np.ndarray) -> int:
-        """How many findings (shadowed included) NSGs with contents ``cids`` have."""
-        count = np.bincount(self.finding["cid"].to_numpy(dtype=np.int64), minlength=len(self.contents))
-        return int(count[cids].sum())
-
     def _run(self, rules: pa.Table, starts: np.ndarray, first: np.ndarray, base: int) -> None:
         """Evaluate the NSGs ``first`` (content ids ``base``, ``base + 1``...) and keep, per content
         and rule position, what the engine found."""
         n = starts[first + 1] - starts[first]
-        rows = np.repeat(starts[first], n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        pos_of_rule = _within(n)
+        rows = np.repeat(starts[first], n) + pos_of_rule
         frame = from_arrow(rules.take(pa.array(rows, pa.int64())))
         cid_of_rule = np.repeat(base + np.arange(len(first)), n)
-        pos_of_rule = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)
         parsed = parse_rules(frame)
         rank = {p: i for i, p in enumerate(self.ports)}
 
@@ -228,24 +220,22 @@ class Contents:
 
     def _findings(self, cids: np.ndarray, units: pd.DataFrame, nsgs: pd.DataFrame, none: pd.DataFrame) -> pd.DataFrame:
         t = self.finding
-        if not len(t) or not self.finding_count(cids):
+        unit, row = _expand(cids, t, len(self.contents))
+        if not len(row):
             return with_attached_ids(findings(parse_rules(none), self.ports), nsgs)  # typed as the engine's "nothing"
-        unit, row = _expand(cids, t["cid"].to_numpy(dtype=np.int64), len(self.contents))
         pick = t.iloc[row].reset_index(drop=True)
         nsg = units.iloc[unit].reset_index(drop=True)
-        attached = nsg["attached"].to_numpy(dtype=bool)
-        shadow = pick["shadowed"].to_numpy(dtype=bool)
         out = pd.DataFrame({c: _column(nsg if c in NSG_FIELDS else pick, c) for c in ENGINE_FINDING_COLUMNS
                             if c != "severity"}, columns=ENGINE_FINDING_COLUMNS)
-        out["severity"] = np.where(shadow, SEVERITY_SHADOWED, np.where(attached, SEVERITY_ATTACHED, SEVERITY_LATENT))
+        out["severity"] = severities(pick["shadowed"].to_numpy(dtype=bool), nsg["attached"].to_numpy(dtype=bool))
         return with_attached_ids(in_finding_order(out), nsgs)
 
     def _broad(self, cids: np.ndarray, units: pd.DataFrame, none: pd.DataFrame) -> pd.DataFrame:
         t = self.broad
         columns = [c for c in ENGINE_FINDING_COLUMNS if c not in ("shadowed", "severity", "hidden_by")]
-        if not len(t) or not np.isin(cids, t["cid"].to_numpy()).any():
+        unit, row = _expand(cids, t, len(self.contents))
+        if not len(row):
             return broad(parse_rules(none), self.ports)
-        unit, row = _expand(cids, t["cid"].to_numpy(dtype=np.int64), len(self.contents))
         # As the engine lists them: by port, then rule.
         order = np.lexsort((t["pos"].to_numpy()[row], unit, t["rank"].to_numpy()[row]))
         unit, row = unit[order], row[order]
@@ -255,22 +245,17 @@ class Contents:
 
     def _errors(self, cids: np.ndarray, units: pd.DataFrame, starts: np.ndarray, rules: pa.Table,
                 snapshot: Snapshot) -> pd.DataFrame:
-        record = pd.DataFrame(snapshot.meta.get("record_errors", []), columns=ERROR_COLUMNS)
         t = self.errors
-        if not len(t):
-            return record if len(record) else pd.DataFrame(columns=ERROR_COLUMNS)
-        unit, row = _expand(cids, t["cid"].to_numpy(dtype=np.int64), len(self.contents))
-        # As the engine lists them: check by check, each in rule order.
-        order = np.lexsort((t["seq"].to_numpy()[row], t["pos"].to_numpy()[row], unit, t["check"].to_numpy()[row]))
-        unit, row = unit[order], row[order]
-        rule_rows = starts[unit] + t["pos"].to_numpy()[row]
+        unit, row = _expand(cids, t, len(self.contents))
+        if len(row):  # as the engine lists them: check by check, each in rule order
+            order = np.lexsort((t["seq"].to_numpy()[row], t["pos"].to_numpy()[row], unit, t["check"].to_numpy()[row]))
+            unit, row = unit[order], row[order]
+        rule_rows = starts[unit] + (t["pos"].to_numpy()[row] if len(row) else 0)
         names = rules.column("rule_name").take(pa.array(rule_rows, pa.int64())).to_numpy(zero_copy_only=False)
-        field = pd.DataFrame({"nsg_id": units["nsg_id"].to_numpy(dtype=object)[unit],
-                              "rule_name": names.astype(object),
-                              "field": t["field"].to_numpy(dtype=object)[row],
-                              "message": t["message"].to_numpy(dtype=object)[row]}, columns=ERROR_COLUMNS)
-        frames = [f for f in (record, field) if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ERROR_COLUMNS)
+        found = pd.DataFrame({"rule": np.arange(len(row)), "field": t["field"].to_numpy(dtype=object)[row] if len(row)
+                              else [], "message": t["message"].to_numpy(dtype=object)[row] if len(row) else []})
+        where = pd.DataFrame({"nsg_id": units["nsg_id"].to_numpy(dtype=object)[unit], "rule_name": names.astype(object)})
+        return error_table(pd.DataFrame(snapshot.meta.get("record_errors", []), columns=ERROR_COLUMNS), found, where)
 
 
 def _column(frame: pd.DataFrame, name: str) -> object:
