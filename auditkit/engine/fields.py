@@ -6,6 +6,7 @@ evaluated on what could be read; a rule with any error never shadows another (se
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,12 +61,14 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
     src, e3 = address_blocks(rules["source_prefixes"], rules["source_asgs"], "sourceAddressPrefix")
     dst, e4 = address_blocks(rules["destination_prefixes"], rules["destination_asgs"], "destinationAddressPrefix",
                              source=False)
-    # Each error carries ``check``, which check found it (a fixed number per check): the errors are
-    # listed check by check, each check's in rule order.
+    # Each error carries ``check``, which check found it (each check counts, whether it finds an error
+    # or not): the errors are listed check by check, each check's in rule order.
     errors = [e.assign(check=i) for i, e in enumerate((e1, e2, e3, e4, typed_errors(rules)))]
+    checks = itertools.count(len(errors))
     position = np.arange(len(rules))
 
-    def missing(mask: np.ndarray, field: str, message: Any, check: int) -> None:
+    def missing(mask: np.ndarray, field: str, message: Any) -> None:
+        check = next(checks)
         if mask.any():
             errors.append(pd.DataFrame({"rule": position[mask], "field": field, "message": message, "check": check}))
 
@@ -77,26 +80,26 @@ def parse_rules(rules: pd.DataFrame) -> ParsedRules:
         return mask
 
     text: dict[str, np.ndarray] = {}
-    for i, (col, allowed, expected) in enumerate((("protocol", PROTOCOLS, "Tcp, Udp, Icmp, Esp, Ah or *"),
-                                                  ("direction", ("inbound", "outbound"), "Inbound or Outbound"),
-                                                  ("access", ("allow", "deny"), "Allow or Deny"))):
+    for col, allowed, expected in (("protocol", PROTOCOLS, "Tcp, Udp, Icmp, Esp, Ah or *"),
+                                   ("direction", ("inbound", "outbound"), "Inbound or Outbound"),
+                                   ("access", ("allow", "deny"), "Allow or Deny")):
         v = text[col] = lowered(rules[col])
-        missing((v == "") & ~mistyped(col), col, "not set", 5 + 2 * i)
+        missing((v == "") & ~mistyped(col), col, "not set")
         bad = (v != "") & ~np.isin(v, list(allowed))
-        missing(bad, col, [f"{x!r} is not {expected}" for x in rules[col].to_numpy()[bad]], 6 + 2 * i)
+        missing(bad, col, [f"{x!r} is not {expected}" for x in rules[col].to_numpy()[bad]])
     missing(rules["priority"].isna().to_numpy(dtype=bool) & ~mistyped("priority"), "priority",
-            "missing, not a whole number, or out of range", 11)
-    for i, (frame, field, what) in enumerate(((dports, "destinationPortRange", "destination port"),
-                                              (sports, "sourcePortRange", "source port"),
-                                              (src, "sourceAddressPrefix", "source address"),
-                                              (dst, "destinationAddressPrefix", "destination address"))):
+            "missing, not a whole number, or out of range")
+    for frame, field, what in ((dports, "destinationPortRange", "destination port"),
+                               (sports, "sourcePortRange", "source port"),
+                               (src, "sourceAddressPrefix", "source address"),
+                               (dst, "destinationAddressPrefix", "destination address")):
         present = np.zeros(len(rules), dtype=bool)
         present[frame["rule"].to_numpy()] = True
         # An entry that failed to parse already has its own error; "not set" is for empty fields.
         already = np.zeros(len(rules), dtype=bool)
         for e in errors:
             already[e.loc[e["field"] == field, "rule"].to_numpy(dtype=np.int64)] = True
-        missing(~present & ~already, field, f"no {what} set", 12 + i)
+        missing(~present & ~already, field, f"no {what} set")
 
     err = pd.concat(errors, ignore_index=True)
     err["rule"] = err["rule"].astype(np.int64)

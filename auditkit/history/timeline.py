@@ -228,11 +228,7 @@ def attribute(findings: pd.DataFrame, ds: list[Derived], as_of: np.ndarray, firs
 
 def identities(rows: pd.DataFrame) -> np.ndarray:
     """Each row's finding identity (NSG, rule name, port) as a number, in order of first appearance."""
-    codes = [pd.factorize(rows[c], use_na_sentinel=False)[0].astype(np.int64) for c in ("nsg_key", "rule_name")]
-    combined = codes[0] * (int(codes[1].max(initial=0)) + 1) + codes[1]
-    combined = pd.factorize(combined)[0].astype(np.int64)
-    port = pd.factorize(rows["port"].to_numpy(dtype=np.int64))[0].astype(np.int64)
-    return pd.factorize(combined * (int(port.max(initial=0)) + 1) + port)[0].astype(np.int64)
+    return rows.groupby(["nsg_key", "rule_name", "port"], sort=False, dropna=False).ngroup().to_numpy(dtype=np.int64)
 
 
 def latest_details(ds: list[Derived], snap: np.ndarray, row: np.ndarray) -> pd.DataFrame:
