@@ -6,7 +6,6 @@ live collection's.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,8 +74,8 @@ def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshot
 def _collect_from_file(path: Path, snapshots_dir: str | Path, as_of: Any, subscriptions: Sequence[str] | None,
                        allow_empty: bool) -> Path:
     raw = read_bytes(path)
-    sha256 = hashlib.sha256(raw).hexdigest()
     received = pack_received([("export", raw)])  # compressed now: the file's bytes need not outlive the parse
+    sha256 = received[1][0]["sha256"]
     obj = read_json(path, raw)
     del raw
     records = records_from(obj, where=str(path))

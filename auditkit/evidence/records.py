@@ -48,7 +48,7 @@ def parse_json(raw: bytes | str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         obj = json.loads(raw)
-    if _SURROGATE_ESCAPE.search(raw if isinstance(raw, str) else raw.decode("utf-8", "replace")):
+    if (_SURROGATE_ESCAPE if isinstance(raw, str) else _SURROGATE_ESCAPE_BYTES).search(raw):
         obj = _surrogates_escaped(obj)
     return obj
 
@@ -56,6 +56,7 @@ def parse_json(raw: bytes | str) -> Any:
 # A \uD800-\uDFFF escape: JSON may spell a lone surrogate, which no UTF-8 text (Arrow, pandas,
 # HTML, a spreadsheet) can hold; it is kept as the visible text ``\ud800``.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _surrogates_escaped(obj: Any) -> Any:
