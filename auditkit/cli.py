@@ -58,6 +58,11 @@ def _folders(args: argparse.Namespace) -> None:
         args.snapshots = str(default_folder("snapshots"))
     if getattr(args, "out", "") is None:
         args.out = str(default_folder("reports"))
+    if getattr(args, "func", None) not in (cmd_collect, cmd_render, cmd_monthly):  # those write there too
+        from auditkit.evidence.storage import is_url, readable
+
+        if is_url(getattr(args, "snapshots", None)):
+            args.snapshots = str(readable(args.snapshots))  # read-only commands read the local copy
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -386,14 +391,16 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
         evalue = str(f.error.get("evalue", "")).splitlines()[0] if f.error.get("evalue") else ""
         _say(f"auditkit: report {f.name} failed at {cell}: {f.error.get('ename')}: {evalue}", err=True)
     signed = "; signed (manifest.json.sig)" if result.signed else ""
+    manifest = f"{result.url}/manifest.json" if result.url else result.manifest
     if result.swapped:
         state = " (PARTIAL: swapped in with failures, --allow-partial)" if result.partial else ""
-        _say(f"rendered {result.folder}: {len(ok)} reports, {len(result.failures)} failed{state}; manifest "
-             f"{result.manifest} (sha256 {result.manifest_sha256}){signed}")
+        _say(f"rendered {result.where}: {len(ok)} reports, {len(result.failures)} failed{state}; manifest "
+             f"{manifest} (sha256 {result.manifest_sha256}){signed}")
     else:
-        _say(f"auditkit: {len(result.failures)} report(s) failed: {result.folder.parent / period_name(result)} "
-             f"was left untouched; this attempt is kept in {result.folder} (manifest sha256 "
-             f"{result.manifest_sha256}){signed}", err=True)
+        period = f"{result.url.rsplit('/', 1)[0]}/{period_name(result)}" if result.url else \
+            result.folder.parent / period_name(result)
+        _say(f"auditkit: {len(result.failures)} report(s) failed: {period} was left untouched; this attempt is "
+             f"kept in {result.where} (manifest sha256 {result.manifest_sha256}){signed}", err=True)
     return EXIT_FINDINGS if result.failures else EXIT_OK
 
 
@@ -406,10 +413,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from auditkit.evidence.storage import readable
     from auditkit.render.manifest import manifest_sha256, verify
 
-    problems = verify(args.folder, expect_sha256=args.expect_sha256, public_key=args.public_key)
-    _say(f"{args.folder}: manifest.json sha256 {manifest_sha256(args.folder)}")
+    folder = readable(args.folder)  # a period at a storage URL is checked in its local copy
+    problems = verify(folder, expect_sha256=args.expect_sha256, public_key=args.public_key)
+    _say(f"{args.folder}: manifest.json sha256 {manifest_sha256(folder)}")
     for p in problems:
         _say(f"{args.folder}: {p}")
     if not problems:
@@ -444,13 +453,15 @@ def _notify(args: argparse.Namespace, period: str) -> None:
     from auditkit.settings import load_settings
 
     result = args.render_result
-    h = load_history(args.snapshots, settings=load_settings(args.parameters))
+    from auditkit.evidence.storage import readable
+
+    h = load_history(readable(args.snapshots), settings=load_settings(args.parameters))
     t = h.timeline[h.timeline["snapshot"] == h.snapshots["snapshot"].iloc[-1]]
     s = summary(kpis_of(h), {"new": int(t["new"].sum()), "resolved": int(t["resolved"].sum())}, period,
-                str(result.folder), result.manifest_sha256, len(result.failures))
+                result.where, result.manifest_sha256, len(result.failures))
     problem = post(args.notify, payload(s, args.notify_format))
     if problem:
-        _say(f"auditkit: notification to {args.notify} failed ({problem}); the reports are in {result.folder}",
+        _say(f"auditkit: notification to {args.notify} failed ({problem}); the reports are in {result.where}",
              err=True)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.storage_emulator import azurite  # noqa: F401 - the Azurite fixture, for every test module
+
 
 def _shared_root(tmp_path_factory, worker_id: str) -> Path:
     base = tmp_path_factory.getbasetemp()

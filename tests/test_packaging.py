@@ -101,6 +101,9 @@ def test_wheel_installs_into_a_fresh_environment_and_works_from_an_empty_folder(
         assert r.returncode == 0, f"{args}: {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
         return r
 
+    # Storage URLs open with what the wheel installed (fsspec, adlfs); opening makes no request.
+    run(str(py), "-c", "from auditkit.evidence.storage import filesystem; "
+        "print(type(filesystem('abfs://audit@example.dfs.core.windows.net/snapshots')[0]).__name__)")
     # The installed kit, not the checkout: its files come from site-packages.
     where = run(str(py), "-c", "import auditkit, auditkit.settings as s; print(auditkit.__file__); "
                 "print(s.kit_path('notebooks')); print(s.kit_path('parameters', 'audit.yaml'))").stdout.split()

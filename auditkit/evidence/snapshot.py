@@ -33,6 +33,7 @@ import zstandard
 
 from auditkit.errors import AuditkitError, InputError
 from auditkit.evidence.records import parse_json, records_from, subscription_records_from, typed_records_from
+from auditkit.evidence.storage import is_url, join, stage, upload
 
 NAME_FORMAT = "%Y-%m-%dT%H%M%SZ"
 META = "meta.json"
@@ -209,7 +210,15 @@ def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, An
     byte for byte in ``raw/received.zst``, each with its SHA-256 in ``meta.json``. ``raw`` maps a name to JSON-able
     rows handed over in memory (``raw/<name>.json.zst``); ``tables`` maps a name to a DataFrame
     (``<name>.parquet``). A crash or Ctrl-C leaves no directory under the final name.
+    ``snapshots_dir`` may be a storage URL: the snapshot is written into its local copy, then
+    uploaded blob by blob, none replacing an existing one, ``meta.json`` last (a folder without it
+    is not a snapshot); the local copy's path is returned.
     """
+    if is_url(snapshots_dir):
+        staged = stage(str(snapshots_dir))  # a snapshot of that name already there is refused below
+        final = write_snapshot(staged.path, as_of, raw, tables, meta, received)
+        upload(final, join(str(snapshots_dir), final.name), last=(META,), exclusive=True)
+        return final
     root = Path(snapshots_dir)
     root.mkdir(parents=True, exist_ok=True)
     name = snapshot_name(as_of)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from auditkit import __version__
 from auditkit.evidence.snapshot import list_snapshots
+from auditkit.evidence.storage import readable
 from auditkit.history.period import cutoff, period_of, require_snapshot_in
 from auditkit.history.timeline import History, load_history, read_status
 from auditkit.settings import load_settings
@@ -80,7 +81,9 @@ def load_context(snapshots_dir: str, period: str | None = None, ports: Any = Non
 
     With ``subscription`` (a subscription's report) the history is that subscription's alone,
     read from its rows of the derived cache; ``subscriptions`` still lists the whole tenant's.
+    ``snapshots_dir`` may be a storage URL (``abfs://...``): its local copy is read.
     """
+    snapshots_dir = str(readable(snapshots_dir))
     if period is None:
         if as_of:
             period = period_of(pd.Timestamp(as_of))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +21,14 @@ from typing import Any
 
 from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import list_snapshots
+from auditkit.evidence.storage import Staged, filesystem, is_url, local_copy, stage, upload
 from auditkit.history.period import cutoff, period_of, require_snapshot_in
 from auditkit.present.context import load_context
 from auditkit.present.plotly_offline import write_bundle
 from auditkit.present.tenant import report_file, subscriptions_ranked
 from auditkit.render.manifest import MANIFEST, manifest_sha256, versions, write_manifest
 from auditkit.render.pdf import chromium
+from auditkit.render.publish import keep_failed, publish, recover, remote_lock
 from auditkit.render.signature import SIGNATURE_FILE, load_private_key, sign
 from auditkit.render.swap import period_lock, remove_stale, swap, tmp_name
 from auditkit.render.workers import Job, Outcome, run_local
@@ -47,6 +50,12 @@ class RenderResult:
     manifest_sha256: str = ""
     signed: bool = False
     notes: list = field(default_factory=list)
+    url: str | None = None  # where the period was published, for ``out`` at a storage URL
+
+    @property
+    def where(self) -> str:
+        """The period (or failed attempt) as the user named its place: the URL, else the folder."""
+        return self.url or str(self.folder)
 
     @property
     def failures(self) -> list[Outcome]:
@@ -61,6 +70,21 @@ def notebooks_dir(folder: str | Path | None = None) -> Path:
         if not (path / name).is_file():
             raise AuditkitError(f"{path}: no {name} there (the report notebooks)")
     return path
+
+
+def _written_back(tmp: Path, outcomes: list[Outcome]) -> None:
+    """Write the files that cluster workers sent back (``Job.return_files``) into ``tmp``."""
+    for o in outcomes:
+        for rel, data in (o.files or {}).items():
+            parts = Path(rel).parts
+            if not rel or rel.startswith("/") or ".." in parts or "\\" in rel:
+                raise AuditkitError(f"report {o.name}: a worker returned a file outside the period: {rel!r}")
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(f".{target.name}.part")
+            part.write_bytes(data)
+            part.replace(target)
+        o.files = None
 
 
 def default_period(snapshots_dir: str | Path) -> str:
@@ -83,11 +107,20 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     and has every report load it by relative path, instead of inlining it in each report;
     ``keep_notebooks=False`` keeps only the HTML (and PDF), not the executed notebooks.
     ``cluster``: the address of a Dask scheduler to run the reports on instead of local workers
-    (snapshots and ``out`` on storage every worker sees at the same path).
+    (snapshots on storage every worker sees: a shared filesystem, or a storage URL).
+    ``snapshots_dir`` and ``out`` may be storage URLs (``abfs://container/path``): the snapshots
+    are read from a local copy (``evidence.storage``), the period is published there (``publish``).
     """
     if assets not in ASSET_MODES:
         raise AuditkitError(f"assets {assets!r}: expected one of {', '.join(ASSET_MODES)}")
-    snapshots_dir = Path(snapshots_dir).resolve()
+    staged = None
+    if is_url(out):
+        filesystem(str(out))  # a URL that cannot be opened stops the run before any work
+    if is_url(snapshots_dir):
+        staged = stage(str(snapshots_dir))
+        snapshots_dir = staged.path
+    else:
+        snapshots_dir = Path(snapshots_dir).resolve()
     if period is None:
         period = default_period(snapshots_dir)
     else:
@@ -100,17 +133,17 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
         try:
             return _render(snapshots_dir, out, period, subscriptions, workers, ports, parameters_file, flowlogs,
                            notebooks, verify, allow_partial, key, pdf, progress, assets, keep_notebooks,
-                           (cluster, client))
+                           (cluster, client), staged)
         finally:
             client.close()
     return _render(snapshots_dir, out, period, subscriptions, workers, ports, parameters_file, flowlogs, notebooks,
-                   verify, allow_partial, key, pdf, progress, assets, keep_notebooks, None)
+                   verify, allow_partial, key, pdf, progress, assets, keep_notebooks, None, staged)
 
 
 def _render(snapshots_dir: Path, out: str | Path, period: str, subscriptions: Sequence[str] | None,
             workers: int | None, ports: Any, parameters_file: str | None, flowlogs: Any, notebooks: Any,
             verify: bool, allow_partial: bool, key: Any, pdf: bool, progress: Any, assets: str,
-            keep_notebooks: bool, cluster: tuple | None) -> RenderResult:
+            keep_notebooks: bool, cluster: tuple | None, staged: Staged | None) -> RenderResult:
     browser = chromium() if pdf else None  # so does a --pdf without a Chromium
     nb_dir = notebooks_dir(notebooks)
     # Kernels run in another folder: they get the settings file by its absolute path, the shipped
@@ -118,6 +151,8 @@ def _render(snapshots_dir: Path, out: str | Path, period: str, subscriptions: Se
     params_path = (find_parameters(parameters_file) or kit_path("parameters", "audit.yaml")).resolve()
     ctx = load_context(str(snapshots_dir), period=period, ports=ports, verify=verify,
                        parameters=str(params_path))  # fills the derived cache once
+    if staged is not None:  # and every worker's copy of the snapshots then finds it filled
+        upload(staged.path, staged.url, only=staged.new_derived())
     ranked = subscriptions_ranked(ctx)
     subs = [s.lower() for s in subscriptions] if subscriptions else list(ranked["subscription_id"])
     unknown = sorted(set(subs) - set(ranked["subscription_id"]))
@@ -132,17 +167,20 @@ def _render(snapshots_dir: Path, out: str | Path, period: str, subscriptions: Se
             invalid.append(s)
             subs.remove(s)
 
-    out = Path(out).resolve()
+    publish_to = str(out).rstrip("/") if is_url(out) else None
+    out = local_copy(publish_to) if publish_to else Path(out).resolve()  # a URL's period is built here
     final = out / period
-    with period_lock(out, period):
+    with period_lock(out, period), (remote_lock(publish_to, period) if publish_to else nullcontext()):
         stale = remove_stale(out, period)
+        if publish_to:
+            stale += [Path(name) for name in recover(publish_to, period)]
         tmp = out / tmp_name(period)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
             return _render_into(tmp, final, ctx, period, subs, invalid, ranked, nb_dir, snapshots_dir, params_path,
                                 flowlogs, verify, workers, allow_partial, key, progress, tuple(stale), browser,
-                                assets, keep_notebooks, cluster)
+                                assets, keep_notebooks, cluster, staged, publish_to)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -152,18 +190,21 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
                  nb_dir: Path, snapshots_dir: Path, params_path: Path, flowlogs: Any, verify: bool,
                  workers: int | None, allow_partial: bool, key: Any, progress: Any, stale: tuple,
                  browser: str | None = None, assets: str = "inline", keep_notebooks: bool = True,
-                 cluster: str | None = None) -> RenderResult:
-    common = {"snapshots_dir": str(snapshots_dir), "period": period, "ports": list(ctx.history.ports),
+                 cluster: tuple | None = None, staged: Staged | None = None,
+                 publish_to: str | None = None) -> RenderResult:
+    common = {"snapshots_dir": staged.url if staged else str(snapshots_dir), "period": period, "ports": list(ctx.history.ports),
               "parameters_file": str(params_path), "verify_snapshots": verify, "in_report": True}
     if assets == "shared":
         common["assets"] = write_bundle(tmp)
     names = dict(zip(ranked["subscription_id"], ranked["name"], strict=True))
+    each = {"pdf": browser, "keep_notebook": keep_notebooks, "shared_assets": assets == "shared",
+            "snapshots_version": staged.version if staged else None,
+            "return_files": bool(cluster and publish_to)}  # cluster workers cannot see this machine's folder
     jobs = [Job(str(nb_dir / "tenant_overview.ipynb"), "index", f"NSG exposure audit {period}: tenant overview",
-                common, str(tmp), pdf=browser, keep_notebook=keep_notebooks, shared_assets=assets == "shared")]
+                common, str(tmp), **each)]
     flow_param = {"flowlogs_dir": str(Path(flowlogs).resolve()) if flowlogs else None}
     jobs += [Job(str(nb_dir / "subscription_audit.ipynb"), s, f"NSG exposure audit {period}: {names.get(s, s)} ({s})",
-                 {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s, pdf=browser,
-                 keep_notebook=keep_notebooks, shared_assets=assets == "shared")
+                 {**common, **flow_param, "subscription_id": s}, str(tmp), subscription_id=s, **each)
              for s in subs]
 
     started = datetime.now(UTC)
@@ -172,6 +213,7 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
 
         address, client = cluster
         outcomes, attempts = run_cluster(jobs, client, cwd=str(final.parent), progress=progress)
+        _written_back(tmp, outcomes)
         runner = {"kind": "dask", "scheduler": address}
         n_workers = None
     else:
@@ -219,10 +261,12 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
     if failures and not allow_partial:
         kept = final.with_name(f"{final.name}.failed-{datetime.now(UTC):%Y%m%dT%H%M%S}Z")
         os.rename(tmp, kept)
+        url = keep_failed(kept, publish_to, kept.name) if publish_to else None
         return RenderResult(kept, sorted(outcomes, key=lambda o: o.name), kept / MANIFEST, swapped=False,
                             unreadable=ctx.history.unreadable, removed_stale=stale, manifest_sha256=digest,
-                            signed=key is not None)
+                            signed=key is not None, url=url)
+    url = publish(tmp, publish_to, final.name) if publish_to else None
     swap(tmp, final)
     return RenderResult(final, sorted(outcomes, key=lambda o: o.name), final / MANIFEST, swapped=True,
                         partial=partial, unreadable=ctx.history.unreadable, removed_stale=stale,
-                        manifest_sha256=digest, signed=key is not None)
+                        manifest_sha256=digest, signed=key is not None, url=url)

@@ -5,13 +5,20 @@ and shut down when it leaves, and runs one report at a time (``workers.run``, th
 local workers run). A report whose worker died (out of memory, node lost) is submitted again up
 to ``RETRIES`` times; every report's attempts are returned with its outcome, and one that never
 ran is a failure of that subscription, never a missing line. Snapshots and the output folder
-must be on storage that every worker sees at the same path (a shared filesystem).
+must be on storage that every worker sees: a shared filesystem at the same path, or a storage
+URL (``abfs://``), which each worker copies once (``evidence.storage``). Reports bound for a
+storage URL come back to the client in the Outcome (``return_files``), which publishes the period.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -26,13 +33,27 @@ CONNECT_TIMEOUT = "30s"
 _one_at_a_time = threading.Lock()  # a worker with several threads still has one kernel
 
 
+def _usable(cwd: str) -> str:
+    """The kernels' working folder: the client's, where this worker sees it too, else a temporary one."""
+    return cwd if os.path.isdir(cwd) else tempfile.gettempdir()
+
+
 def run_one(job: Job, cwd: str) -> Outcome:
     """One report on a Dask worker: through the worker's kernel, one report at a time."""
     from auditkit.render import workers
 
     with _one_at_a_time:
-        workers._state.setdefault("cwd", cwd)
-        return run(job)
+        workers._state.setdefault("cwd", _usable(cwd))
+        if not job.return_files:
+            return run(job)
+        folder = Path(tempfile.mkdtemp(prefix="auditkit-report-"))
+        try:
+            outcome = run(replace(job, out=str(folder)))
+            files = {p.relative_to(folder).as_posix(): p.read_bytes()
+                     for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+            return replace(outcome, files=files)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class KernelPlugin(WorkerPlugin):
@@ -50,7 +71,7 @@ class KernelPlugin(WorkerPlugin):
         from auditkit.render import workers
 
         logging.getLogger("papermill").setLevel(logging.WARNING)
-        workers._state["cwd"] = self.cwd
+        workers._state["cwd"] = _usable(self.cwd)
         with _one_at_a_time:
             workers._state["km"] = workers._new_kernel()
             workers._state["dirty"] = False

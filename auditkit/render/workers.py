@@ -52,6 +52,8 @@ class Job:
     pdf: str | None = None  # the Chromium to print a PDF beside the HTML with, when asked
     keep_notebook: bool = True  # False (--no-notebooks): the executed .ipynb is removed once its HTML is written
     shared_assets: bool = False  # --assets shared: the lab stylesheet goes to <out>/assets/ once, linked
+    snapshots_version: str | None = None  # snapshots at a storage URL: the listing the run was planned on
+    return_files: bool = False  # on a cluster writing to a storage URL: the files come back in the Outcome
 
 
 @dataclass
@@ -61,6 +63,26 @@ class Outcome:
     ok: bool
     seconds: float
     error: dict = field(default_factory=dict)
+    files: dict | None = None  # relative path -> bytes, for jobs with ``return_files``
+
+
+def local_parameters(job: Job) -> dict:
+    """The job's parameters with snapshots at a storage URL replaced by this machine's copy of
+    them (staged once per process and listing); a listing that changed since the run was
+    planned fails the report instead of reporting on other evidence than the manifest lists."""
+    from auditkit.evidence.storage import is_url, stage
+
+    url = job.parameters.get("snapshots_dir")
+    if not is_url(url):
+        return job.parameters
+    staged = _state.setdefault("staged", {})
+    if url not in staged or staged[url][0] != job.snapshots_version:
+        copy = stage(url)
+        if job.snapshots_version is not None and copy.version != job.snapshots_version:
+            raise RuntimeError(f"{url}: the snapshots changed during the render (their listing differs from "
+                               "the one the run was planned on)")
+        staged[url] = (copy.version, str(copy.path))
+    return {**job.parameters, "snapshots_dir": staged[url][1]}
 
 
 def _new_kernel() -> Any:
@@ -177,9 +199,10 @@ def run(job: Job) -> Outcome:
     ipynb = out / (f"{job.name}.ipynb" if job.keep_notebook else f".{job.name}.executed.ipynb")
     error: dict = {}
     try:
+        parameters = local_parameters(job)
         km = _kernel()
         source = nbformat.read(job.notebook, as_version=4)  # a node, never a path papermill would format
-        pm.execute_notebook(source, _path_arg(ipynb), parameters=job.parameters, kernel_name=KERNEL, km=km,
+        pm.execute_notebook(source, _path_arg(ipynb), parameters=parameters, kernel_name=KERNEL, km=km,
                             progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT,
                             request_save_on_cell_execute=False)
     except PapermillExecutionError as exc:

@@ -13,6 +13,7 @@ import pytest
 from auditkit.demo.tenant import demo_parameters
 from auditkit.render import notebooks_dir, render
 from auditkit.render.manifest import verify
+from tests.storage_emulator import connection_string, skip_without_azurite
 
 pytestmark = pytest.mark.slow
 SUBS = ["f38b2ffc-80a4-4f5a-81c9-bc701e7ea419", "14aa4e71-9d3c-4dec-80a6-1f933d6c51e3"]
@@ -20,7 +21,21 @@ STABLE = ("file", "notebook", "pdf", "subscription_id", "subscription_name", "ok
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def storage(azurite: str, tmp_path_factory) -> str:
+    """Azurite's credentials and a staging folder in the environment the cluster's workers start with."""
+    from auditkit.evidence.storage import filesystem
+
+    skip_without_azurite()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(azurite))
+        mp.setenv("AUDITKIT_STAGING", str(tmp_path_factory.mktemp("staging")))
+        fs, _ = filesystem("abfs://audit")
+        fs.mkdir("audit")
+        yield "abfs://audit"
+
+
+@pytest.fixture(scope="module")
+def cluster(storage: str):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -32,19 +47,28 @@ def _manifest(folder: Path) -> dict:
     return json.loads((folder / "manifest.json").read_text())
 
 
-def test_a_cluster_render_of_shared_asset_reports_matches_the_local_render(cluster: str, demo_snapshots: Path,
-                                                                           demo_reports: Path, tmp_path: Path) -> None:
-    """On the cluster, with --assets shared and --no-notebooks: the local render's reports (same
-    manifest entries), plotly.js once per period, loaded by relative path and pinned in the
-    manifest, each report under 400 KB, and charts drawn offline in Chromium."""
+def test_a_cluster_render_between_storage_urls_matches_the_local_render(cluster: str, storage: str,
+                                                                        demo_snapshots: Path, demo_reports: Path) -> None:
+    """Snapshots read from and reports published to Blob Storage (``abfs://`` on Azurite), on the
+    cluster, with --assets shared and --no-notebooks: the local render's reports (same manifest
+    entries), plotly.js once per period, loaded by relative path and pinned in the manifest, each
+    report under 400 KB, and charts drawn offline in Chromium."""
+    from auditkit.evidence.storage import join, listing, readable, upload
     from tests.render.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM, open_report
 
-    result = render(demo_snapshots, out=tmp_path / "cluster", cluster=cluster, subscriptions=SUBS,
+    upload(demo_snapshots, join(storage, "snapshots"), only=[
+        p.relative_to(demo_snapshots).as_posix() for p in demo_snapshots.rglob("*")
+        if p.is_file() and not p.relative_to(demo_snapshots).as_posix().startswith(".cache")])
+    result = render(join(storage, "snapshots"), out=join(storage, "reports"), cluster=cluster, subscriptions=SUBS,
                     parameters_file=demo_parameters(), assets="shared", keep_notebooks=False)
     assert not result.failures, result.failures
-    folder = result.folder
+    assert result.url == join(storage, "reports", result.folder.name) and not listing(join(storage, "reports")).keys() - \
+        {f"{result.folder.name}/{f}" for f in [*_manifest(result.folder)["files"], "manifest.json"]}
+    folder = readable(result.url)  # what the storage holds, copied back
     a, local = _manifest(folder), _manifest(demo_reports)
     assert a["runner"] == {"kind": "dask", "scheduler": cluster} and local["runner"]["kind"] == "local"
+    assert a["parameters"]["snapshots_dir"] == join(storage, "snapshots")
+    assert any(k.startswith(".cache/") for k in listing(join(storage, "snapshots")))  # derived once, shared
     want = {r["subscription_id"]: r for r in local["reports"] if r["subscription_id"] in (*SUBS, None)}
     assert len(a["reports"]) == len(want) == 3
     for r in a["reports"]:

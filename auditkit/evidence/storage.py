@@ -1,0 +1,322 @@
+"""Where evidence is kept: a local folder, or a storage URL (``abfs://``, ``az://``, any fsspec protocol).
+
+The kit's readers and writers work on local folders (memory-mapped Parquet, ``flock``, atomic
+renames), which object storage does not have. So a remote folder is mirrored into a local copy
+(``stage``) before it is read: a file is fetched again only when its ETag changed, files gone
+from the remote go from the copy (except derived cache entries, which check themselves), and
+every snapshot is still verified against its recorded hashes once copied. Writes go the other
+way (``upload``): every blob commits whole, and the files that make a folder complete
+(``manifest.json``) go last. Azure Blob Storage is reached through adlfs, which takes the account
+and credentials from the URL (``abfs://container@account.dfs.core.windows.net/path``) or from
+``AZURE_STORAGE_ACCOUNT_NAME`` plus ``AZURE_STORAGE_CONNECTION_STRING``/``..._ACCOUNT_KEY``/
+``..._SAS_TOKEN``, else ``DefaultAzureCredential`` (managed identity, workload identity, az login).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from auditkit.errors import AuditkitError
+
+# Beside each copy, never in it (a copied report folder must hold only the report's files):
+# <copy>.json maps every file's relative path to its ETag; <copy>.lock serialises the stagings.
+DERIVED = ".cache"  # derived entries: kept in the copy when absent remotely (they verify themselves)
+
+
+_AZURE_ENV = {"connection_string": "AZURE_STORAGE_CONNECTION_STRING", "account_name": "AZURE_STORAGE_ACCOUNT_NAME",
+              "account_key": "AZURE_STORAGE_ACCOUNT_KEY", "sas_token": "AZURE_STORAGE_SAS_TOKEN"}
+
+
+class StorageError(AuditkitError):
+    """A storage URL that cannot be reached, read or written (missing, forbidden, throttled)."""
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A local copy of a remote folder and what the last ``stage`` did to it."""
+
+    url: str
+    path: Path
+    version: str  # digest of the remote evidence listing (paths and ETags, derived entries aside)
+    fetched: int
+    removed: int
+    skipped: tuple = ()  # remote names that cannot be a local path (``..``, ``a//b``), or gone meanwhile
+    files: frozenset = frozenset()  # the relative paths the remote holds
+
+    def new_derived(self) -> list[str]:
+        """Derived cache entries written into the copy that the remote does not hold yet (complete
+        entries only: no temporary or lock files)."""
+        base = self.path / DERIVED
+        found = []
+        for p in base.rglob("*") if base.is_dir() else ():
+            rel = p.relative_to(self.path).as_posix()
+            if p.is_file() and not p.is_symlink() and rel not in self.files and \
+                    not any(part.startswith(".tmp") or part.endswith(".lock") for part in rel.split("/")):
+                found.append(rel)
+        return sorted(found)
+
+
+def is_url(location: Any) -> bool:
+    """True for ``scheme://...`` locations other than ``file://`` (those are plain folders)."""
+    return isinstance(location, str) and "://" in location and not location.startswith("file://") \
+        and location.split("://", 1)[0].replace("+", "").isalnum()
+
+
+def join(url: str, *parts: str) -> str:
+    return "/".join([url.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def filesystem(url: str) -> tuple[Any, str]:
+    """The fsspec file system of ``url`` and the path within it, or a one-line error."""
+    import fsspec
+
+    scheme = url.split("://", 1)[0]
+    # adlfs reads these itself; passed explicitly, they are part of fsspec's instance-cache key, so
+    # a changed credential is never answered by a file system opened with the previous one.
+    options = {name: os.environ[var] for name, var in _AZURE_ENV.items() if os.environ.get(var)} \
+        if scheme in ("abfs", "abfss", "az") else {}
+    try:
+        fs, root = fsspec.core.url_to_fs(url, **options)
+    except ImportError as exc:
+        raise StorageError(f"{url}: {scheme}:// storage needs a package that is not installed "
+                           f"({str(exc).splitlines()[0]})") from None
+    except ValueError as exc:
+        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "Protocol not known" in said:
+            raise StorageError(f"{url}: not a storage URL this kit can open: {said}") from None
+        hint = " (name the account: abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH, or set " \
+            "AZURE_STORAGE_ACCOUNT_NAME)" if options == {} and scheme in ("abfs", "abfss", "az") else ""
+        raise StorageError(f"{url}: cannot open: {said}{hint}") from None
+    except Exception as exc:  # noqa: BLE001 - credentials and account settings are checked here
+        raise _failure(url, "cannot open", exc) from None
+    return fs, root.rstrip("/")
+
+
+def _failure(url: str, doing: str, exc: BaseException) -> StorageError:
+    """One line for a storage exception: what, where, and the service's reason (first line only)."""
+    if isinstance(exc, FileNotFoundError):
+        return StorageError(f"{url}: {doing}: not found")
+    status = getattr(exc, "status_code", None)
+    reason = getattr(exc, "reason", None) or ""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    said = f"HTTP {status} {reason}".strip() if status else text
+    if status and "ErrorCode" in str(exc):
+        code = str(exc).split("ErrorCode:", 1)[1].split()[0] if "ErrorCode:" in str(exc) else ""
+        said = f"{said} ({code})" if code else said
+    return StorageError(f"{url}: {doing}: {said[:300]}")
+
+
+def staging_root() -> Path:
+    """Where local copies live: ``$AUDITKIT_STAGING``, else ``$XDG_CACHE_HOME/auditkit/remote``."""
+    if os.environ.get("AUDITKIT_STAGING"):
+        return Path(os.environ["AUDITKIT_STAGING"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "auditkit" / "remote"
+
+
+def local_copy(url: str) -> Path:
+    """The local copy of ``url``'s folder (one per URL, shared by the processes of one machine)."""
+    return staging_root() / hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:24]
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    import fcntl
+
+    fd = os.open(folder.with_name(f"{folder.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _safe(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    return bool(rel) and not rel.startswith("/") and "\\" not in rel and "\x00" not in rel and \
+        not any(p in ("", ".", "..") for p in parts)
+
+
+def listing(url: str) -> dict[str, dict]:
+    """Every file under ``url``: relative path -> its details (size, ETag); a one-line error when
+    the folder cannot be listed. A folder that does not exist has no files, as on a disk a
+    missing snapshots folder has no snapshots (object storage has no empty folders)."""
+    fs, root = filesystem(url)
+    try:
+        found = fs.find(root, detail=True)
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # noqa: BLE001
+        raise _failure(url, "cannot list", exc) from None
+    files = {}
+    for path, info in found.items():
+        if info.get("type", "file") != "file":
+            continue
+        rel = path[len(root):].lstrip("/") if path.startswith(root) else path
+        files[rel] = info
+    return files
+
+
+def _derived(rel: str) -> bool:
+    return rel == DERIVED or rel.startswith(f"{DERIVED}/")
+
+
+def _tag(info: dict) -> str:
+    etag = info.get("etag") or info.get("ETag")
+    if etag:
+        return str(etag).strip('"')
+    return f"{info.get('size')}:{info.get('last_modified') or info.get('mtime') or info.get('created')}"
+
+
+def stage(url: str) -> Staged:
+    """Mirror the folder at ``url`` into its local copy (see the module docstring) and return it."""
+    files = listing(url)
+    fs, root = filesystem(url)
+    local = local_copy(url)
+    local.mkdir(parents=True, exist_ok=True)
+    wanted = {rel: _tag(info) for rel, info in files.items() if _safe(rel)}
+    skipped = sorted(rel for rel in files if not _safe(rel))
+    version = hashlib.sha256(json.dumps(sorted((k, v) for k, v in wanted.items() if not _derived(k))).encode()
+                             ).hexdigest()[:32]
+    fetched = removed = 0
+    with _locked(local):
+        state_file = local.with_name(f"{local.name}.json")
+        try:
+            known = json.loads(state_file.read_text())
+            known = known if isinstance(known, dict) else {}
+        except (OSError, ValueError):
+            known = {}
+        for rel, tag in sorted(wanted.items()):
+            dest = local / rel
+            if known.get(rel) == tag and dest.is_file() and dest.stat().st_size == files[rel].get("size"):
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.is_dir():
+                shutil.rmtree(dest)
+            tmp = dest.with_name(f".{dest.name}.staging-{os.getpid()}")
+            try:
+                fs.get_file(f"{root}/{rel}", str(tmp))
+            except FileNotFoundError:
+                # Gone since the listing, or a name the listing could not give back as it is
+                # (``a//b``): skipped and named. Inside a snapshot, its hash check then fails.
+                tmp.unlink(missing_ok=True)
+                skipped.append(rel)
+                continue
+            except Exception as exc:  # noqa: BLE001
+                tmp.unlink(missing_ok=True)
+                raise _failure(join(url, rel), "cannot read", exc) from None
+            os.replace(tmp, dest)
+            known[rel] = tag
+            fetched += 1
+        for p in sorted(local.rglob("*"), reverse=True):
+            rel = p.relative_to(local).as_posix()
+            if rel in wanted:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                if not any(p.iterdir()) and not rel.startswith(DERIVED):
+                    p.rmdir()
+                continue
+            if _derived(rel):
+                continue
+            p.unlink()
+            known.pop(rel, None)
+            removed += 1
+        tmp_state = state_file.with_name(f".{state_file.name}.{os.getpid()}")
+        tmp_state.write_text(json.dumps({k: v for k, v in known.items() if k in wanted}))
+        os.replace(tmp_state, state_file)
+    return Staged(url, local, version, fetched, removed, tuple(sorted(skipped)), frozenset(wanted) - set(skipped))
+
+
+def upload(folder: Path, url: str, last: Iterable[str] = (), only: Iterable[str] | None = None,
+           exclusive: bool = False) -> int:
+    """Write every file of ``folder`` (or the relative paths ``only``) under ``url``, those named in
+    ``last`` after all the others; return how many. Each blob commits whole or not at all;
+    ``exclusive``: a blob that already exists is never replaced (``FileExistsError``-like
+    ``StorageError`` naming it), for evidence that must not be overwritten."""
+    fs, root = filesystem(url)
+    if exclusive:
+        for rel in _ordered(folder, last, only):
+            if not write_new(join(url, rel), (folder / rel).read_bytes()):
+                raise StorageError(f"{join(url, rel)}: already exists; evidence is never overwritten")
+        return len(_ordered(folder, last, only))
+    order = _ordered(folder, last, only)
+    for rel in order:
+        try:
+            fs.put_file(str(folder / rel), f"{root}/{rel}")
+        except Exception as exc:  # noqa: BLE001
+            raise _failure(join(url, rel), "cannot write", exc) from None
+    return len(order)
+
+
+def _ordered(folder: Path, last: Iterable[str], only: Iterable[str] | None) -> list[str]:
+    rels = sorted(only) if only is not None else sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    last = list(last)
+    return [r for r in rels if r not in last] + [r for r in last if r in rels]
+
+
+def readable(location: str | Path) -> Path:
+    """A folder to read: ``location`` itself, or the local copy of a storage URL, staged now."""
+    return stage(location).path if is_url(location) else Path(location)
+
+
+def write_new(url: str, data: bytes) -> bool:
+    """Create the blob ``url`` with ``data`` only if it does not exist yet (one conditional
+    request, ``If-None-Match: *``); False when it already exists."""
+    fs, path = filesystem(url)
+    try:
+        with fs.open(path, "xb") as f:
+            f.write(data)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            return False
+        raise _failure(url, "cannot write", exc) from None
+    except Exception as exc:  # noqa: BLE001
+        if type(exc).__name__ == "ResourceExistsError":
+            return False
+        raise _failure(url, "cannot write", exc) from None
+    return True
+
+
+def read_bytes(url: str) -> bytes | None:
+    """The bytes of the blob ``url``, or None when there is none."""
+    fs, path = filesystem(url)
+    try:
+        return fs.cat_file(path)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001
+        raise _failure(url, "cannot read", exc) from None
+
+
+def remove(url: str, recursive: bool = False) -> None:
+    """Remove ``url`` (a folder with ``recursive``); a missing one is not an error."""
+    fs, path = filesystem(url)
+    try:
+        fs.rm(path, recursive=recursive)
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        raise _failure(url, "cannot remove", exc) from None
+
+
+def copy(src: str, dest: str) -> None:
+    """Copy one blob within the same storage (server-side where the service can)."""
+    fs, a = filesystem(src)
+    _, b = filesystem(dest)
+    try:
+        fs.cp_file(a, b)
+    except Exception as exc:  # noqa: BLE001
+        raise _failure(src, f"cannot copy to {dest}", exc) from None
+

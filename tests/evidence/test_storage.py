@@ -1,0 +1,158 @@
+"""Snapshots and reports at a storage URL (``abfs://``), through fsspec/adlfs, against Azurite on
+127.0.0.1: the local copy follows the remote, an edited remote snapshot is caught, evidence is
+never overwritten, a period is published whole (also after a run killed mid-switch), and every
+storage failure is one line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from auditkit.cli import main
+from auditkit.errors import AuditkitError
+from auditkit.evidence.snapshot import list_snapshots
+from auditkit.evidence.storage import (
+    filesystem,
+    join,
+    listing,
+    local_copy,
+    read_bytes,
+    stage,
+    upload,
+    write_new,
+)
+from auditkit.render.publish import journal, publish, recover, remote_lock
+from auditkit.render.swap import RenderBusy
+from tests.builders import nsg, rule
+from tests.storage_emulator import connection_string, skip_without_azurite
+
+skip_without_azurite()
+EXPORT = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "az-graph-query.json"
+
+
+@pytest.fixture
+def store(azurite: str, monkeypatch, tmp_path: Path) -> str:
+    """A new, empty container, and a staging folder of this test's own."""
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(azurite))
+    monkeypatch.setenv("AUDITKIT_STAGING", str(tmp_path / "staging"))
+    container = f"t{uuid.uuid4().hex[:16]}"
+    fs, _ = filesystem(f"abfs://{container}")
+    fs.mkdir(container)
+    return f"abfs://{container}"
+
+
+def _export(path: Path, n: int) -> Path:
+    path.write_text(json.dumps({"value": [nsg(rule("smtp", 100 + i), name=f"nsg-{i}") for i in range(n)]}))
+    return path
+
+
+def test_collect_to_a_url_then_read_it_back_and_catch_an_edited_snapshot(store: str, tmp_path: Path, capsys) -> None:
+    url = join(store, "snapshots")
+    assert main(["collect", "--from-file", str(_export(tmp_path / "e.json", 3)), "--snapshots", url,
+                 "--as-of", "2026-10-31T00:00:00Z"]) == 0
+    files = listing(url)
+    [name] = {rel.split("/")[0] for rel in files}
+    assert f"{name}/meta.json" in files and f"{name}/nsgs.parquet" in files
+    # Evidence is never overwritten: the same as_of again is refused, and nothing remote changed.
+    tags = {rel: info["etag"] for rel, info in files.items()}
+    assert main(["collect", "--from-file", str(_export(tmp_path / "f.json", 4)), "--snapshots", url,
+                 "--as-of", "2026-10-31T00:00:00Z"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert {rel: info["etag"] for rel, info in listing(url).items()} == tags
+    # A second month, then a read-only command on the URL: both snapshots, both intact.
+    assert main(["collect", "--from-file", str(_export(tmp_path / "g.json", 2)), "--snapshots", url,
+                 "--as-of", "2026-11-30T00:00:00Z"]) == 0
+    capsys.readouterr()
+    assert main(["snapshots", "--snapshots", url]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  ok  ") == 2 and "CHANGED" not in out
+    # Edited in place (same size, so only its ETag tells): fetched again, and the hash check fails.
+    fs, root = filesystem(url)
+    path = f"{root}/{name}/nsgs.parquet"
+    data = bytearray(fs.cat_file(path))
+    data[len(data) // 2] ^= 0xFF
+    fs.pipe_file(path, bytes(data))
+    copy = stage(url)
+    assert copy.fetched == 1 and copy.removed == 0
+    assert main(["snapshots", "--snapshots", url]) == 1
+    assert "CHANGED" in capsys.readouterr().out
+    # A snapshot removed from the storage leaves the local copy too; a derived entry stays.
+    (copy.path / ".cache").mkdir(exist_ok=True)
+    (copy.path / ".cache" / "entry").write_text("derived")
+    fs.rm(f"{root}/{name}", recursive=True)
+    again = stage(url)
+    assert again.removed == len([r for r in files if r.startswith(name)]) and again.version != copy.version
+    assert len(list_snapshots(again.path)) == 1 and (again.path / ".cache" / "entry").is_file()
+    assert again.new_derived() == [".cache/entry"]
+
+
+def test_a_blob_name_that_cannot_be_a_local_path_is_skipped_and_named(azurite: str, store: str) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    client = BlobServiceClient.from_connection_string(connection_string(azurite)).get_container_client(
+        store.split("://")[1])
+    client.upload_blob("snaps/ok.txt", b"fine")
+    client.upload_blob("snaps//twice.txt", b"an empty path segment")
+    copy = stage(join(store, "snaps"))
+    assert (copy.path / "ok.txt").read_bytes() == b"fine"
+    assert copy.skipped and all("twice.txt" in s for s in copy.skipped) and copy.files == {"ok.txt"}
+    assert sorted(p.name for p in copy.path.rglob("*")) == ["ok.txt"]
+
+
+def _period(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True)
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    (folder / "manifest.json").write_text(json.dumps(sorted(files)))
+    return folder
+
+
+def test_a_period_is_replaced_whole_and_a_killed_switch_is_finished_by_the_next_run(store: str,
+                                                                                   tmp_path: Path) -> None:
+    out = join(store, "reports")
+    first = _period(tmp_path / "a", {"index.html": "old", "gone.html": "old", "assets/x.css": "old"})
+    with remote_lock(out, "2026-10"):
+        assert publish(first, out, "2026-10") == join(out, "2026-10")
+        with pytest.raises(RenderBusy, match=r"another render of this period is running \(pid \d+ on "):
+            with remote_lock(out, "2026-10"):
+                pass
+    assert read_bytes(join(out, "2026-10.lock")) is None  # released
+    second = _period(tmp_path / "b", {"index.html": "new", "sub.html": "new"})
+    with remote_lock(out, "2026-10"):
+        publish(second, out, "2026-10")
+    now = listing(join(out, "2026-10"))
+    assert sorted(now) == ["index.html", "manifest.json", "sub.html"]
+    assert read_bytes(join(out, "2026-10", "index.html")) == b"new"
+    assert sorted(listing(out)) == sorted(f"2026-10/{r}" for r in now)  # no upload, journal or lock left
+    # Killed mid-switch: the old manifest already gone, one file copied; the journal names the upload.
+    third = _period(tmp_path / "c", {"index.html": "third", "other.html": "third"})
+    staged = ".tmp-2026-10-1-2"
+    upload(third, join(out, staged))
+    assert write_new(journal(out, "2026-10"), staged.encode())
+    filesystem(out)[0].rm(f"{filesystem(out)[1]}/2026-10/manifest.json")
+    filesystem(out)[0].pipe_file(f"{filesystem(out)[1]}/2026-10/index.html", b"third")
+    upload(_period(tmp_path / "d", {"index.html": "never published"}), join(out, ".tmp-2026-10-9-9"))
+    with remote_lock(out, "2026-10"):
+        done = recover(out, "2026-10")
+    assert done == [staged, ".tmp-2026-10-9-9"] or sorted(done) == sorted([staged, ".tmp-2026-10-9-9"])
+    assert sorted(listing(join(out, "2026-10"))) == ["index.html", "manifest.json", "other.html"]
+    assert read_bytes(join(out, "2026-10", "manifest.json")) == (tmp_path / "c" / "manifest.json").read_bytes()
+    assert sorted(listing(out)) == ["2026-10/index.html", "2026-10/manifest.json", "2026-10/other.html"]
+
+
+def test_storage_failures_are_one_line_with_exit_code_2(azurite: str, store: str, monkeypatch, capsys) -> None:
+    url = join(store, "snapshots")
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(azurite, key="d3Jvbmcga2V5"))
+    assert main(["snapshots", "--snapshots", url]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{url}: cannot list: HTTP 403" in err, err
+    assert main(["render", "--snapshots", url, "--out", "nosuchscheme://x/y"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nosuchscheme://x/y: not a storage URL" in err, err
+    with pytest.raises(AuditkitError, match="cannot write"):
+        upload(Path(__file__).parent, "abfs://no-such-container-here/x", only=[Path(__file__).name])
+    assert not local_copy(url).exists()
