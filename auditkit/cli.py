@@ -23,7 +23,8 @@ SEVERITIES = ("critical", "high", "medium", "low", "latent", "info")
 # problem, or findings exist with --fail-on-findings; 2 bad input or environment (one line);
 # 130 interrupted (Ctrl-C or SIGTERM).
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-SNAPSHOTS_HELP = "snapshots folder (default: the audit folder's snapshots/, else ./snapshots)"
+SNAPSHOTS_HELP = ("snapshots folder, or a storage URL such as abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH "
+                  "(default: the audit folder's snapshots/, else ./snapshots)")
 
 
 def _ports(text: str) -> tuple[int, ...]:
@@ -685,7 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_collect)
 
     def render_options(p: argparse.ArgumentParser, period: bool = True) -> None:
-        p.add_argument("--out", default=None, metavar="DIR", help="reports folder (default: the audit folder's "
+        p.add_argument("--out", default=None, metavar="DIR", help="reports folder, or a storage URL (default: the audit folder's "
                        "reports/, else ./reports)")
         p.add_argument("--notebooks", metavar="DIR", help="report notebooks to run instead of those the kit ships")
         if period:

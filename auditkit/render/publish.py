@@ -54,7 +54,7 @@ def remote_lock(out: str, period: str) -> Iterator[str]:
     """Hold ``<out>/<period>.lock`` for the duration; ``RenderBusy`` names the holder when taken."""
     lock = join(out, f"{period}.lock")
     info = {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if not write_new(lock, json.dumps(info).encode()):
+    if not write_new(lock, json.dumps(info).encode()) and not (_gone(lock) and write_new(lock, json.dumps(info).encode())):
         try:
             held = json.loads(read_bytes(lock) or b"{}")
             holder = f"pid {held['pid']} on {held['host']} since {held['since']}"
@@ -66,6 +66,23 @@ def remote_lock(out: str, period: str) -> Iterator[str]:
         yield lock
     finally:
         remove(lock)
+
+
+def _gone(lock: str) -> bool:
+    """True when ``lock`` was left by a process of this machine that no longer runs (killed): the
+    lock is removed. A holder on another machine cannot be checked from here: never removed. Two
+    runs on this machine never get here at once: ``period_lock`` (``flock``) is taken first."""
+    try:
+        held = json.loads(read_bytes(lock) or b"{}")
+        if held.get("host") != socket.gethostname() or not isinstance(held.get("pid"), int):
+            return False
+        os.kill(held["pid"], 0)
+        return False
+    except ProcessLookupError:
+        remove(lock)
+        return True
+    except (ValueError, TypeError, AttributeError, PermissionError):
+        return False
 
 
 def _children(out: str) -> list[str]:

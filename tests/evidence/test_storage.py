@@ -6,6 +6,9 @@ storage failure is one line with exit code 2."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -121,6 +124,19 @@ def test_a_period_is_replaced_whole_and_a_killed_switch_is_finished_by_the_next_
             with remote_lock(out, "2026-10"):
                 pass
     assert read_bytes(join(out, "2026-10.lock")) is None  # released
+    # A lock left by a killed run of this machine is taken over; one of another machine never is.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for host, taken in ((socket.gethostname(), True), ("elsewhere", False)):
+        write_new(join(out, "2026-10.lock"), json.dumps({"pid": dead.pid, "host": host, "since": "x"}).encode())
+        if taken:
+            with remote_lock(out, "2026-10"):
+                assert json.loads(read_bytes(join(out, "2026-10.lock")))["pid"] == os.getpid()
+        else:
+            with pytest.raises(RenderBusy, match=f"pid {dead.pid} on elsewhere"):
+                with remote_lock(out, "2026-10"):
+                    pass
+    filesystem(out)[0].rm(f"{filesystem(out)[1]}/2026-10.lock")
     second = _period(tmp_path / "b", {"index.html": "new", "sub.html": "new"})
     with remote_lock(out, "2026-10"):
         publish(second, out, "2026-10")
@@ -156,3 +172,23 @@ def test_storage_failures_are_one_line_with_exit_code_2(azurite: str, store: str
     with pytest.raises(AuditkitError, match="cannot write"):
         upload(Path(__file__).parent, "abfs://no-such-container-here/x", only=[Path(__file__).name])
     assert not local_copy(url).exists()
+
+
+def test_a_report_fails_when_the_snapshots_changed_since_the_run_was_planned(store: str) -> None:
+    from auditkit.render.workers import Job, _state, local_parameters
+
+    fs, root = filesystem(store)
+    fs.pipe_file(f"{root}/snaps/a.txt", b"1")
+    planned = stage(join(store, "snaps"))
+    job = Job("nb.ipynb", "index", "t", {"snapshots_dir": join(store, "snaps")}, "out",
+              snapshots_version=planned.version)
+    _state.pop("staged", None)
+    assert local_parameters(job)["snapshots_dir"] == str(planned.path)
+    fs.pipe_file(f"{root}/snaps/.cache/entry", b"derived")  # derived entries do not count
+    _state.pop("staged", None)
+    assert local_parameters(job)["snapshots_dir"] == str(planned.path)
+    fs.pipe_file(f"{root}/snaps/b.txt", b"2")  # new evidence does
+    _state.pop("staged", None)
+    with pytest.raises(RuntimeError, match="the snapshots changed during the render"):
+        local_parameters(job)
+    _state.pop("staged", None)
