@@ -249,11 +249,14 @@ def upload(folder: Path, url: str, last: Iterable[str] = (), only: Iterable[str]
                 raise StorageError(f"{join(url, rel)}: already exists; evidence is never overwritten")
         return len(_ordered(folder, last, only))
     order = _ordered(folder, last, only)
-    for rel in order:
+    last = [r for r in order if r in set(last)]
+    first = order[:len(order) - len(last)]
+    # Many blobs at once (fsspec runs the requests of one call concurrently); the last ones after.
+    for batch in ([first] if first else []) + [[r] for r in last]:
         try:
-            fs.put_file(str(folder / rel), f"{root}/{rel}")
+            fs.put([str(folder / r) for r in batch], [f"{root}/{r}" for r in batch])
         except Exception as exc:  # noqa: BLE001
-            raise _failure(join(url, rel), "cannot write", exc) from None
+            raise _failure(join(url, batch[0]) if len(batch) == 1 else url, "cannot write", exc) from None
     return len(order)
 
 
@@ -300,23 +303,33 @@ def read_bytes(url: str) -> bytes | None:
         raise _failure(url, "cannot read", exc) from None
 
 
-def remove(url: str, recursive: bool = False) -> None:
-    """Remove ``url`` (a folder with ``recursive``); a missing one is not an error."""
-    fs, path = filesystem(url)
+def remove(urls: str | list[str], recursive: bool = False) -> None:
+    """Remove ``urls`` (one, or many of the same storage at once; folders with ``recursive``); a
+    missing one is not an error."""
+    many = [urls] if isinstance(urls, str) else list(urls)
+    if not many:
+        return
+    fs, _ = filesystem(many[0])
+    paths = [filesystem(u)[1] for u in many]
     try:
-        fs.rm(path, recursive=recursive)
+        fs.rm(paths if len(paths) > 1 else paths[0], recursive=recursive)
     except FileNotFoundError:
-        pass
+        if len(paths) > 1:  # one was gone: the others one by one
+            for u in many:
+                remove(u, recursive)
     except Exception as exc:  # noqa: BLE001
-        raise _failure(url, "cannot remove", exc) from None
+        raise _failure(many[0] if len(many) == 1 else f"{many[0]} (and {len(many) - 1} more)", "cannot remove",
+                       exc) from None
 
 
-def copy(src: str, dest: str) -> None:
-    """Copy one blob within the same storage (server-side where the service can)."""
-    fs, a = filesystem(src)
-    _, b = filesystem(dest)
+def copy(pairs: list[tuple[str, str]]) -> None:
+    """Copy blobs ``(source, destination)`` within one storage, all at once (server-side copies
+    where the service has them)."""
+    if not pairs:
+        return
+    fs, _ = filesystem(pairs[0][0])
     try:
-        fs.cp_file(a, b)
+        fs.copy([filesystem(a)[1] for a, _ in pairs], [filesystem(b)[1] for _, b in pairs])
     except Exception as exc:  # noqa: BLE001
-        raise _failure(src, f"cannot copy to {dest}", exc) from None
-
+        where = pairs[0][0] if len(pairs) == 1 else f"{pairs[0][0]} (and {len(pairs) - 1} more)"
+        raise _failure(where, "cannot copy", exc) from None

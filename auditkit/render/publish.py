@@ -124,18 +124,12 @@ def _switch(out: str, period: str, staged: str) -> None:
         old = listing(final)
     except StorageError:
         old = {}
-    for rel in LAST:
-        if rel in old:
-            remove(join(final, rel))
-    for rel in sorted(new):
-        if rel not in LAST:
-            copy(join(source, rel), join(final, rel))
-    for rel in sorted(old):
-        if rel not in new and rel not in LAST:
-            remove(join(final, rel))
-    for rel in LAST:
+    remove([join(final, rel) for rel in LAST if rel in old])
+    copy([(join(source, rel), join(final, rel)) for rel in sorted(new) if rel not in LAST])
+    remove([join(final, rel) for rel in sorted(old) if rel not in new and rel not in LAST])
+    for rel in LAST:  # the manifest, then its signature
         if rel in new:
-            copy(join(source, rel), join(final, rel))
+            copy([(join(source, rel), join(final, rel))])
     remove(source, recursive=True)
 
 
