@@ -326,14 +326,19 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
     if n:
         status[(status == STATUS_OPEN) & accepted[:, n_snap - 1]] = STATUS_ACCEPTED
     # Latest details of each finding: its row in the last snapshot that showed it.
-    last_rows = allf.assign(fid=fid, _accepted_by=in_force, _expired_by=expired_entry).sort_values("snap") \
-        .drop_duplicates("fid", keep="last").sort_values("fid")
+    # Positions in ``allf``, one per finding in ``fid`` order: sorted by finding then snapshot
+    # (stable), the last row of each finding's run. Index arrays only: ``allf`` is never copied.
+    snaps_of = allf["snap"].to_numpy()
+    order = np.lexsort((snaps_of, fid))
+    ends = np.flatnonzero(np.r_[fid[order][1:] != fid[order][:-1], True]) if len(order) else order
+    last = order[ends]
     by_index = {e.index: e for e in exceptions}
-    details = latest_details(ds, last_rows["snap"].to_numpy(), last_rows["row"].to_numpy())
+    details = latest_details(ds, snaps_of[last], allf["row"].to_numpy()[last])
+    accepted_by, expired_by = np.asarray(in_force)[last], np.asarray(expired_entry)[last]
     details["acceptance"] = [by_index[i].as_dict() if i else (by_index[x].as_dict() if x else None)
-                             for i, x in zip(last_rows["_accepted_by"], last_rows["_expired_by"], strict=True)]
+                             for i, x in zip(accepted_by, expired_by, strict=True)]
     details["acceptance_state"] = ["accepted" if i else ("expired" if x else "")
-                                   for i, x in zip(last_rows["_accepted_by"], last_rows["_expired_by"], strict=True)]
+                                   for i, x in zip(accepted_by, expired_by, strict=True)]
     latest_as_of = as_of[-1]
     fs = as_of[first_seen]
     ra = np.where(resolved_at >= 0, as_of[np.maximum(resolved_at, 0)], np.datetime64("NaT"))
