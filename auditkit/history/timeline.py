@@ -260,12 +260,17 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
     fid = identities(allf)
     n = int(fid.max()) + 1 if len(fid) else 0
     snap_idx = allf["snap"].to_numpy()
+    # Positions in ``allf``, one per finding in ``fid`` order: sorted by finding then snapshot
+    # (stable), the last row of each finding's run. Per-finding values are read at these rows
+    # only, never converted for every row of every snapshot.
+    order = np.lexsort((snap_idx, fid))
+    ends = np.flatnonzero(np.r_[fid[order][1:] != fid[order][:-1], True]) if len(order) else order
+    last = order[ends]
     present = np.zeros((n, n_snap), dtype=bool)
     present[fid, snap_idx] = True
 
     # Whether each finding's subscription was collected successfully in each snapshot.
-    sub_of = np.empty(n, dtype=object)
-    sub_of[fid] = allf["subscription_id"].to_numpy(dtype=object)
+    sub_of = allf["subscription_id"].iloc[last].to_numpy(dtype=object)
     sub_codes, sub_names = pd.factorize(sub_of)
     collected = np.zeros((len(sub_names), n_snap), dtype=bool)
     name_pos = {s: i for i, s in enumerate(sub_names)}
@@ -274,8 +279,7 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
         collected[rows, j] = True
     observed = collected[sub_codes] if n else np.zeros((0, n_snap), dtype=bool)
     # An NSG whose record could not be read was not observed either: its absence is no fix.
-    nsg_of = np.empty(n, dtype=object)
-    nsg_of[fid] = allf["nsg_key"].to_numpy(dtype=object)
+    nsg_of = allf["nsg_key"].iloc[last].to_numpy(dtype=object)
     for j, d in enumerate(ds):
         unread = {str(e.get("nsg_id", "")).lower() for e in d.snapshot.meta.get("record_errors", [])
                   if str(e.get("nsg_id", "")).lower().startswith("/subscriptions/")}
@@ -326,14 +330,8 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
     if n:
         status[(status == STATUS_OPEN) & accepted[:, n_snap - 1]] = STATUS_ACCEPTED
     # Latest details of each finding: its row in the last snapshot that showed it.
-    # Positions in ``allf``, one per finding in ``fid`` order: sorted by finding then snapshot
-    # (stable), the last row of each finding's run. Index arrays only: ``allf`` is never copied.
-    snaps_of = allf["snap"].to_numpy()
-    order = np.lexsort((snaps_of, fid))
-    ends = np.flatnonzero(np.r_[fid[order][1:] != fid[order][:-1], True]) if len(order) else order
-    last = order[ends]
     by_index = {e.index: e for e in exceptions}
-    details = latest_details(ds, snaps_of[last], allf["row"].to_numpy()[last])
+    details = latest_details(ds, snap_idx[last], allf["row"].to_numpy()[last])
     accepted_by, expired_by = np.asarray(in_force)[last], np.asarray(expired_entry)[last]
     details["acceptance"] = [by_index[i].as_dict() if i else (by_index[x].as_dict() if x else None)
                              for i, x in zip(accepted_by, expired_by, strict=True)]
