@@ -59,11 +59,23 @@ def _folders(args: argparse.Namespace) -> None:
         args.snapshots = str(default_folder("snapshots"))
     if getattr(args, "out", "") is None:
         args.out = str(default_folder("reports"))
-    if getattr(args, "func", None) not in (cmd_collect, cmd_render, cmd_monthly):  # those write there too
-        from auditkit.evidence.storage import is_url, readable
+    from auditkit.evidence.storage import is_url, plain_path
 
-        if is_url(getattr(args, "snapshots", None)):
-            args.snapshots = str(readable(args.snapshots))  # read-only commands read the local copy
+    for name in ("snapshots", "out"):
+        setattr(args, name, plain_path(getattr(args, name, None)))
+    args.snapshots_named = getattr(args, "snapshots", None)  # as the user wrote it, for messages
+    if getattr(args, "func", None) not in (cmd_collect, cmd_render, cmd_monthly) and is_url(args.snapshots_named):
+        args.snapshots = str(_local_copy(args.snapshots))  # read-only commands read the local copy
+
+
+def _local_copy(url: str) -> Path:
+    """The local copy of a storage URL's folder, staged now; skipped blob names are said on stderr."""
+    from auditkit.evidence.storage import stage
+
+    copy = stage(url)
+    for name in copy.skipped:
+        _say(f"auditkit: {url}: blob {name!r} skipped: not a name a local copy can hold", err=True)
+    return copy.path
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -280,7 +292,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
     snaps, unreadable = scan_folder(args.snapshots)
     if not snaps and not unreadable:
-        _say(f"no snapshots in {args.snapshots}")
+        _say(f"no snapshots in {getattr(args, 'snapshots_named', None) or args.snapshots}")
         return EXIT_OK
     for u in unreadable:
         _say(f"{u.name}  UNREADABLE  {u.reason}")
@@ -384,6 +396,8 @@ def _render(args: argparse.Namespace, period: str | None) -> int:
         close()
     args.render_result = result
     _warn_unreadable(result.unreadable)
+    for note in result.notes:
+        _say(f"auditkit: {note}", err=True)
     for p in result.removed_stale:
         _say(f"auditkit: removed {p.name}, left behind by a render that was stopped", err=True)
     ok = [o for o in result.outcomes if o.ok]
@@ -414,11 +428,16 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from auditkit.evidence.storage import readable
+    from auditkit.errors import InputError
+    from auditkit.evidence.storage import is_url, plain_path
     from auditkit.render.manifest import manifest_sha256, verify
 
-    folder = readable(args.folder)  # a period at a storage URL is checked in its local copy
-    problems = verify(folder, expect_sha256=args.expect_sha256, public_key=args.public_key)
+    args.folder = plain_path(args.folder)
+    folder = _local_copy(args.folder) if is_url(args.folder) else args.folder  # a URL's period: its local copy
+    try:
+        problems = verify(folder, expect_sha256=args.expect_sha256, public_key=args.public_key)
+    except InputError as exc:
+        raise InputError(str(exc).replace(str(folder), str(args.folder))) from None
     _say(f"{args.folder}: manifest.json sha256 {manifest_sha256(folder)}")
     for p in problems:
         _say(f"{args.folder}: {p}")
@@ -456,7 +475,11 @@ def _notify(args: argparse.Namespace, period: str) -> None:
     result = args.render_result
     from auditkit.evidence.storage import readable
 
-    h = load_history(readable(args.snapshots), settings=load_settings(args.parameters))
+    try:
+        h = load_history(readable(args.snapshots), settings=load_settings(args.parameters))
+    except AuditkitError as exc:  # the reports are there: a summary that cannot be made never fails the run
+        _say(f"auditkit: notification to {args.notify} not sent: {exc}", err=True)
+        return
     t = h.timeline[h.timeline["snapshot"] == h.snapshots["snapshot"].iloc[-1]]
     s = summary(kpis_of(h), {"new": int(t["new"].sum()), "resolved": int(t["resolved"].sum())}, period,
                 result.where, result.manifest_sha256, len(result.failures))

@@ -29,6 +29,7 @@ from auditkit.collect.store import write
 from auditkit.errors import AuditkitError
 from auditkit.evidence.records import EmptyInput
 from auditkit.evidence.snapshot import parse_as_of
+from auditkit.evidence.storage import is_url, listing
 
 MAX_BATCH = 1000
 DEFAULT_BATCH = 300
@@ -65,6 +66,8 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
     if not 1 <= batch_size <= MAX_BATCH:
         raise AuditkitError(f"batch size {batch_size} is outside 1-{MAX_BATCH} (the service rejects more than "
                             f"{MAX_BATCH} subscriptions per request)")
+    if is_url(snapshots_dir):
+        listing(str(snapshots_dir))  # storage that cannot be reached stops the run before the collection
     info = cloud_of(cloud)
     collected_at = datetime.now(UTC).replace(microsecond=0)
     as_of_dt = parse_as_of(as_of, collected_at)

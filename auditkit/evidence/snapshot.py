@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ import zstandard
 
 from auditkit.errors import AuditkitError, InputError
 from auditkit.evidence.records import parse_json, records_from, subscription_records_from, typed_records_from
-from auditkit.evidence.storage import is_url, join, stage, upload
+from auditkit.evidence.storage import is_url, join, listing, remove, stage, staging_root, upload
 
 NAME_FORMAT = "%Y-%m-%dT%H%M%SZ"
 META = "meta.json"
@@ -201,6 +202,21 @@ def from_arrow(table: pa.Table, arrow_strings: bool = False) -> pd.DataFrame:
     return frame
 
 
+def _write_remote(url: str, as_of: datetime, raw: dict[str, Any], tables: dict[str, pd.DataFrame], meta: dict,
+                  received: tuple[bytes, list[dict]] | None) -> Path:
+    name = snapshot_name(as_of)
+    there = [rel for rel in listing(url) if rel.startswith(f"{name}/")]
+    if f"{name}/{META}" in there:
+        raise SnapshotError(f"{join(url, name)}: a snapshot for {name} already exists; snapshots are never overwritten")
+    remove([join(url, rel) for rel in there])  # an upload that was cut off: no meta.json, never a snapshot
+    staging_root().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".collect-", dir=staging_root()) as private:
+        # Not in the local copy: another process staging the URL would remove what it does not list.
+        final = write_snapshot(private, as_of, raw, tables, meta, received)
+        upload(final, join(url, name), last=(META,), exclusive=True)
+    return stage(url).path / name
+
+
 def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, Any], tables: dict[str, pd.DataFrame],
                    meta: dict, received: tuple[bytes, list[dict]] | None = None) -> Path:
     """Write a complete snapshot under a temporary name, then rename it into place.
@@ -210,15 +226,13 @@ def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, An
     byte for byte in ``raw/received.zst``, each with its SHA-256 in ``meta.json``. ``raw`` maps a name to JSON-able
     rows handed over in memory (``raw/<name>.json.zst``); ``tables`` maps a name to a DataFrame
     (``<name>.parquet``). A crash or Ctrl-C leaves no directory under the final name.
-    ``snapshots_dir`` may be a storage URL: the snapshot is written into its local copy, then
+    ``snapshots_dir`` may be a storage URL: the snapshot is written into a private folder, then
     uploaded blob by blob, none replacing an existing one, ``meta.json`` last (a folder without it
-    is not a snapshot); the local copy's path is returned.
+    is not a snapshot: blobs of an upload that was cut off are removed first); the path of the
+    snapshot in the URL's local copy is returned.
     """
     if is_url(snapshots_dir):
-        staged = stage(str(snapshots_dir))  # a snapshot of that name already there is refused below
-        final = write_snapshot(staged.path, as_of, raw, tables, meta, received)
-        upload(final, join(str(snapshots_dir), final.name), last=(META,), exclusive=True)
-        return final
+        return _write_remote(str(snapshots_dir), as_of, raw, tables, meta, received)
     root = Path(snapshots_dir)
     root.mkdir(parents=True, exist_ok=True)
     name = snapshot_name(as_of)

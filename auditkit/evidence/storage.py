@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from auditkit.errors import AuditkitError
@@ -69,6 +69,11 @@ def is_url(location: Any) -> bool:
     """True for ``scheme://...`` locations other than ``file://`` (those are plain folders)."""
     return isinstance(location, str) and "://" in location and not location.startswith("file://") \
         and location.split("://", 1)[0].replace("+", "").isalnum()
+
+
+def plain_path(location: Any) -> Any:
+    """``file:///x`` as the folder ``/x``; anything else as it is."""
+    return location[len("file://"):] if isinstance(location, str) and location.startswith("file://") else location
 
 
 def join(url: str, *parts: str) -> str:
@@ -141,27 +146,37 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def _safe(rel: str) -> bool:
-    parts = PurePosixPath(rel).parts
-    return bool(rel) and not rel.startswith("/") and "\\" not in rel and "\x00" not in rel and \
-        not any(p in ("", ".", "..") for p in parts)
+    parts = rel.split("/")  # not PurePosixPath: it would fold ``a//b`` and ``a/./b`` into other names
+    return bool(rel) and "\\" not in rel and "\x00" not in rel and not any(p in ("", ".", "..") for p in parts)
 
 
 def listing(url: str) -> dict[str, dict]:
     """Every file under ``url``: relative path -> its details (size, ETag); a one-line error when
-    the folder cannot be listed. A folder that does not exist has no files, as on a disk a
-    missing snapshots folder has no snapshots (object storage has no empty folders)."""
+    the folder cannot be listed, is a file, or its container does not exist. A folder that does
+    not exist in an existing container has no files, as on a disk a missing snapshots folder has
+    no snapshots (object storage has no empty folders)."""
     fs, root = filesystem(url)
     try:
         found = fs.find(root, detail=True)
+        if not found:
+            container = root.split("/", 1)[0]
+            if container and not fs.exists(container):
+                raise StorageError(f"{url}: no such container or bucket ({container})")
+    except StorageError:
+        raise
     except FileNotFoundError:
         return {}
     except Exception as exc:  # noqa: BLE001
         raise _failure(url, "cannot list", exc) from None
+    if not isinstance(found, dict):  # adlfs answers a blob's own path with a list
+        raise StorageError(f"{url}: a file, not a folder")
     files = {}
     for path, info in found.items():
         if info.get("type", "file") != "file":
             continue
-        rel = path[len(root):].lstrip("/") if path.startswith(root) else path
+        rel = path[len(root) + 1:] if path.startswith(f"{root}/") else ("" if path == root else f"/{path}")
+        if not rel:
+            raise StorageError(f"{url}: a file, not a folder")
         files[rel] = info
     return files
 
@@ -177,18 +192,28 @@ def _tag(info: dict) -> str:
     return f"{info.get('size')}:{info.get('last_modified') or info.get('mtime') or info.get('created')}"
 
 
-def stage(url: str) -> Staged:
-    """Mirror the folder at ``url`` into its local copy (see the module docstring) and return it."""
-    files = listing(url)
+def stage(url: str, expect_version: str | None = None) -> Staged:
+    """Mirror the folder at ``url`` into its local copy (see the module docstring) and return it.
+
+    ``expect_version``: the listing must still be that one (``Staged.version``), else
+    ``StorageError`` and the copy is left as it is. Names that cannot be a local path, or that
+    are both a file and a folder of other files, are skipped and named in ``Staged.skipped``.
+    """
     fs, root = filesystem(url)
     local = local_copy(url)
-    local.mkdir(parents=True, exist_ok=True)
-    wanted = {rel: _tag(info) for rel, info in files.items() if _safe(rel)}
-    skipped = sorted(rel for rel in files if not _safe(rel))
-    version = hashlib.sha256(json.dumps(sorted((k, v) for k, v in wanted.items() if not _derived(k))).encode()
-                             ).hexdigest()[:32]
+    local.parent.mkdir(parents=True, exist_ok=True)
     fetched = removed = 0
-    with _locked(local):
+    with _locked(local):  # the listing too: one taken before waiting could roll the copy back
+        files = listing(url)
+        local.mkdir(exist_ok=True)
+        folders = {rel.rsplit("/", 1)[0] for rel in files if "/" in rel}
+        folders |= {f.rsplit("/", i)[0] for f in list(folders) for i in range(1, f.count("/") + 1)}
+        wanted = {rel: _tag(info) for rel, info in files.items() if _safe(rel) and rel not in folders}
+        skipped = sorted(set(files) - set(wanted))
+        version = hashlib.sha256(json.dumps(sorted((k, v) for k, v in wanted.items() if not _derived(k))).encode()
+                                 ).hexdigest()[:32]
+        if expect_version is not None and version != expect_version:
+            raise StorageError(f"{url}: the snapshots changed since the run was planned (their listing differs)")
         state_file = local.with_name(f"{local.name}.json")
         try:
             known = json.loads(state_file.read_text())
@@ -199,15 +224,15 @@ def stage(url: str) -> Staged:
             dest = local / rel
             if known.get(rel) == tag and dest.is_file() and dest.stat().st_size == files[rel].get("size"):
                 continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if dest.is_dir():
-                shutil.rmtree(dest)
             tmp = dest.with_name(f".{dest.name}.staging-{os.getpid()}")
             try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.is_dir():
+                    shutil.rmtree(dest)
                 fs.get_file(f"{root}/{rel}", str(tmp))
             except FileNotFoundError:
-                # Gone since the listing, or a name the listing could not give back as it is
-                # (``a//b``): skipped and named. Inside a snapshot, its hash check then fails.
+                # Gone since the listing, or a name the service does not give back as listed:
+                # skipped and named. Inside a snapshot, its hash check then fails.
                 tmp.unlink(missing_ok=True)
                 skipped.append(rel)
                 continue
@@ -320,16 +345,3 @@ def remove(urls: str | list[str], recursive: bool = False) -> None:
     except Exception as exc:  # noqa: BLE001
         raise _failure(many[0] if len(many) == 1 else f"{many[0]} (and {len(many) - 1} more)", "cannot remove",
                        exc) from None
-
-
-def copy(pairs: list[tuple[str, str]]) -> None:
-    """Copy blobs ``(source, destination)`` within one storage, all at once (server-side copies
-    where the service has them)."""
-    if not pairs:
-        return
-    fs, _ = filesystem(pairs[0][0])
-    try:
-        fs.copy([filesystem(a)[1] for a, _ in pairs], [filesystem(b)[1] for _, b in pairs])
-    except Exception as exc:  # noqa: BLE001
-        where = pairs[0][0] if len(pairs) == 1 else f"{pairs[0][0]} (and {len(pairs) - 1} more)"
-        raise _failure(where, "cannot copy", exc) from None

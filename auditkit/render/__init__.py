@@ -21,14 +21,23 @@ from typing import Any
 
 from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import list_snapshots
-from auditkit.evidence.storage import Staged, filesystem, is_url, local_copy, stage, upload
+from auditkit.evidence.storage import (
+    Staged,
+    StorageError,
+    filesystem,
+    is_url,
+    local_copy,
+    plain_path,
+    stage,
+    upload,
+)
 from auditkit.history.period import cutoff, period_of, require_snapshot_in
 from auditkit.present.context import load_context
 from auditkit.present.plotly_offline import write_bundle
 from auditkit.present.tenant import report_file, subscriptions_ranked
 from auditkit.render.manifest import MANIFEST, manifest_sha256, versions, write_manifest
 from auditkit.render.pdf import chromium
-from auditkit.render.publish import keep_failed, publish, recover, remote_lock
+from auditkit.render.publish import keep_failed, machine_lock_folder, publish, recover, remote_lock
 from auditkit.render.signature import SIGNATURE_FILE, load_private_key, sign
 from auditkit.render.swap import period_lock, remove_stale, swap, tmp_name
 from auditkit.render.workers import Job, Outcome, run_local
@@ -114,10 +123,13 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     if assets not in ASSET_MODES:
         raise AuditkitError(f"assets {assets!r}: expected one of {', '.join(ASSET_MODES)}")
     staged = None
+    out, snapshots_dir = plain_path(out), plain_path(snapshots_dir)
     if is_url(out):
         filesystem(str(out))  # a URL that cannot be opened stops the run before any work
     if is_url(snapshots_dir):
         staged = stage(str(snapshots_dir))
+        if not list_snapshots(staged.path):
+            raise AuditkitError(f"{snapshots_dir}: no snapshots (create one with 'auditkit collect')")
         snapshots_dir = staged.path
     else:
         snapshots_dir = Path(snapshots_dir).resolve()
@@ -151,8 +163,13 @@ def _render(snapshots_dir: Path, out: str | Path, period: str, subscriptions: Se
     params_path = (find_parameters(parameters_file) or kit_path("parameters", "audit.yaml")).resolve()
     ctx = load_context(str(snapshots_dir), period=period, ports=ports, verify=verify,
                        parameters=str(params_path))  # fills the derived cache once
+    notes = [f"{staged.url}: blob {name!r} skipped: not a name a local copy can hold" for name in staged.skipped] \
+        if staged is not None else []
     if staged is not None:  # and every worker's copy of the snapshots then finds it filled
-        upload(staged.path, staged.url, only=staged.new_derived())
+        try:
+            upload(staged.path, staged.url, only=staged.new_derived())
+        except StorageError as exc:  # read-only access to the snapshots: each worker derives its own
+            notes.append(f"derived cache not shared: {exc}")
     ranked = subscriptions_ranked(ctx)
     subs = [s.lower() for s in subscriptions] if subscriptions else list(ranked["subscription_id"])
     unknown = sorted(set(subs) - set(ranked["subscription_id"]))
@@ -170,7 +187,8 @@ def _render(snapshots_dir: Path, out: str | Path, period: str, subscriptions: Se
     publish_to = str(out).rstrip("/") if is_url(out) else None
     out = local_copy(publish_to) if publish_to else Path(out).resolve()  # a URL's period is built here
     final = out / period
-    with period_lock(out, period), (remote_lock(publish_to, period) if publish_to else nullcontext()):
+    with period_lock(machine_lock_folder(publish_to) if publish_to else out, period), \
+            (remote_lock(publish_to, period) if publish_to else nullcontext()):
         stale = remove_stale(out, period)
         if publish_to:
             stale += [Path(name) for name in recover(publish_to, period)]
@@ -180,7 +198,7 @@ def _render(snapshots_dir: Path, out: str | Path, period: str, subscriptions: Se
         try:
             return _render_into(tmp, final, ctx, period, subs, invalid, ranked, nb_dir, snapshots_dir, params_path,
                                 flowlogs, verify, workers, allow_partial, key, progress, tuple(stale), browser,
-                                assets, keep_notebooks, cluster, staged, publish_to)
+                                assets, keep_notebooks, cluster, staged, publish_to, notes)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -191,7 +209,7 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
                  workers: int | None, allow_partial: bool, key: Any, progress: Any, stale: tuple,
                  browser: str | None = None, assets: str = "inline", keep_notebooks: bool = True,
                  cluster: tuple | None = None, staged: Staged | None = None,
-                 publish_to: str | None = None) -> RenderResult:
+                 publish_to: str | None = None, notes: list | None = None) -> RenderResult:
     common = {"snapshots_dir": staged.url if staged else str(snapshots_dir), "period": period, "ports": list(ctx.history.ports),
               "parameters_file": str(params_path), "verify_snapshots": verify, "in_report": True}
     if assets == "shared":
@@ -212,8 +230,12 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
         from auditkit.render.cluster import run_cluster
 
         address, client = cluster
-        outcomes, attempts = run_cluster(jobs, client, cwd=str(final.parent), progress=progress)
-        _written_back(tmp, outcomes)
+        def arrived(outcome: Outcome, done: int, total: int) -> None:
+            _written_back(tmp, [outcome])  # as each report lands: the client never holds them all
+            if progress:
+                progress(outcome, done, total)
+
+        outcomes, attempts = run_cluster(jobs, client, cwd=str(final.parent), progress=arrived)
         runner = {"kind": "dask", "scheduler": address}
         n_workers = None
     else:
@@ -264,9 +286,9 @@ def _render_into(tmp: Path, final: Path, ctx: Any, period: str, subs: list[str],
         url = keep_failed(kept, publish_to, kept.name) if publish_to else None
         return RenderResult(kept, sorted(outcomes, key=lambda o: o.name), kept / MANIFEST, swapped=False,
                             unreadable=ctx.history.unreadable, removed_stale=stale, manifest_sha256=digest,
-                            signed=key is not None, url=url)
+                            signed=key is not None, url=url, notes=notes or [])
     url = publish(tmp, publish_to, final.name) if publish_to else None
     swap(tmp, final)
     return RenderResult(final, sorted(outcomes, key=lambda o: o.name), final / MANIFEST, swapped=True,
                         partial=partial, unreadable=ctx.history.unreadable, removed_stale=stale,
-                        manifest_sha256=digest, signed=key is not None, url=url)
+                        manifest_sha256=digest, signed=key is not None, url=url, notes=notes or [])

@@ -77,10 +77,7 @@ def local_parameters(job: Job) -> dict:
         return job.parameters
     staged = _state.setdefault("staged", {})
     if url not in staged or staged[url][0] != job.snapshots_version:
-        copy = stage(url)
-        if job.snapshots_version is not None and copy.version != job.snapshots_version:
-            raise RuntimeError(f"{url}: the snapshots changed during the render (their listing differs from "
-                               "the one the run was planned on)")
+        copy = stage(url, expect_version=job.snapshots_version)  # changed since planned: fails, copy untouched
         staged[url] = (copy.version, str(copy.path))
     return {**job.parameters, "snapshots_dir": staged[url][1]}
 

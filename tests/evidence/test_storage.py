@@ -27,7 +27,7 @@ from auditkit.evidence.storage import (
     upload,
     write_new,
 )
-from auditkit.render.publish import journal, publish, recover, remote_lock
+from auditkit.render.publish import _here, journal, publish, recover, remote_lock
 from auditkit.render.swap import RenderBusy
 from tests.builders import nsg, rule
 from tests.storage_emulator import connection_string, skip_without_azurite
@@ -128,7 +128,8 @@ def test_a_period_is_replaced_whole_and_a_killed_switch_is_finished_by_the_next_
     dead = subprocess.Popen(["true"])
     dead.wait()
     for host, taken in ((socket.gethostname(), True), ("elsewhere", False)):
-        write_new(join(out, "2026-10.lock"), json.dumps({"pid": dead.pid, "host": host, "since": "x"}).encode())
+        write_new(join(out, "2026-10.lock"), json.dumps({**_here(), "pid": dead.pid, "host": host,
+                                                         "since": "x"}).encode())
         if taken:
             with remote_lock(out, "2026-10"):
                 assert json.loads(read_bytes(join(out, "2026-10.lock")))["pid"] == os.getpid()
@@ -154,10 +155,23 @@ def test_a_period_is_replaced_whole_and_a_killed_switch_is_finished_by_the_next_
     upload(_period(tmp_path / "d", {"index.html": "never published"}), join(out, ".tmp-2026-10-9-9"))
     with remote_lock(out, "2026-10"):
         done = recover(out, "2026-10")
-    assert done == [staged, ".tmp-2026-10-9-9"] or sorted(done) == sorted([staged, ".tmp-2026-10-9-9"])
-    assert sorted(listing(join(out, "2026-10"))) == ["index.html", "manifest.json", "other.html"]
+    assert sorted(done) == sorted([staged, staged, ".tmp-2026-10-9-9"])  # finished, then its upload removed
+    want = ["2026-10/index.html", "2026-10/manifest.json", "2026-10/other.html"]
     assert read_bytes(join(out, "2026-10", "manifest.json")) == (tmp_path / "c" / "manifest.json").read_bytes()
-    assert sorted(listing(out)) == ["2026-10/index.html", "2026-10/manifest.json", "2026-10/other.html"]
+    assert sorted(listing(out)) == want
+    # Killed after the switch, before the journal went: finishing it again changes nothing.
+    upload(third, join(out, staged))
+    write_new(journal(out, "2026-10"), staged.encode())
+    with remote_lock(out, "2026-10"):
+        recover(out, "2026-10")
+    assert sorted(listing(out)) == want
+    # A journal naming an upload without its manifest (never written so by the kit): refused, the
+    # period untouched.
+    upload(third, join(out, staged), only=["index.html"])
+    write_new(journal(out, "2026-10"), staged.encode())
+    with remote_lock(out, "2026-10"), pytest.raises(AuditkitError, match="an incomplete upload"):
+        recover(out, "2026-10")
+    assert [r for r in listing(out) if r.startswith("2026-10/")] == want
 
 
 def test_storage_failures_are_one_line_with_exit_code_2(azurite: str, store: str, monkeypatch, capsys) -> None:
@@ -189,6 +203,47 @@ def test_a_report_fails_when_the_snapshots_changed_since_the_run_was_planned(sto
     assert local_parameters(job)["snapshots_dir"] == str(planned.path)
     fs.pipe_file(f"{root}/snaps/b.txt", b"2")  # new evidence does
     _state.pop("staged", None)
-    with pytest.raises(RuntimeError, match="the snapshots changed during the render"):
+    with pytest.raises(AuditkitError, match="the snapshots changed since the run was planned"):
         local_parameters(job)
     _state.pop("staged", None)
+
+
+def test_a_collect_survives_other_stagings_and_a_cut_off_upload(store: str, tmp_path: Path, monkeypatch) -> None:
+    """The snapshot is built outside the local copy, so another process staging the URL meanwhile
+    cannot remove it; blobs of a cut-off upload (no meta.json) are cleared, never a snapshot."""
+    import auditkit.evidence.snapshot as snapshot_module
+
+    url = join(store, "snapshots")
+    fs, root = filesystem(url)
+    fs.pipe_file(f"{root}/2026-10-31T000000Z/nsgs.parquet", b"half an upload")
+    real = snapshot_module.upload
+
+    def staged_meanwhile(*args, **kwargs):
+        stage(url)  # what another process on this machine may do at any moment
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_module, "upload", staged_meanwhile)
+    assert main(["collect", "--from-file", str(_export(tmp_path / "e.json", 2)), "--snapshots", url,
+                 "--as-of", "2026-10-31T00:00:00Z"]) == 0
+    [snap] = list_snapshots(stage(url).path)
+    assert snap.verify() == [] and read_bytes(join(url, snap.id, "nsgs.parquet")) != b"half an upload"
+
+
+def test_odd_remote_shapes_are_one_line_errors_or_named_skips(azurite: str, store: str, tmp_path: Path,
+                                                              capsys) -> None:
+    fs, root = filesystem(store)
+    fs.pipe_file(f"{root}/odd/dirD", b"a blob named like a folder")
+    fs.pipe_file(f"{root}/odd/dirD/w.txt", b"inside")
+    copy = stage(join(store, "odd"))
+    assert copy.skipped == ("dirD",) and (copy.path / "dirD" / "w.txt").read_bytes() == b"inside"
+    assert main(["snapshots", "--snapshots", join(store, "odd")]) == 0
+    assert "blob 'dirD' skipped" in capsys.readouterr().err
+    for url, said in ((join(store, "odd", "dirD", "w.txt"), "a file, not a folder"),
+                      ("abfs://no-such-container-x/snapshots", "no such container")):
+        assert main(["snapshots", "--snapshots", url]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and url in err and said in err, err
+    local = tmp_path / "local"
+    assert main(["collect", "--from-file", str(_export(tmp_path / "e.json", 1)), "--snapshots",
+                 f"file://{local}", "--as-of", "2026-10-31T00:00:00Z"]) == 0
+    assert len(list_snapshots(local)) == 1
