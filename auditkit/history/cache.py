@@ -15,6 +15,9 @@ import hashlib
 import json
 import os
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -314,25 +317,55 @@ def _load(folder: Path, snapshot: Snapshot, inputs: dict, subscription: str | No
         return None  # missing, damaged or foreign: rebuilt, never trusted
 
 
-def _store(folder: Path, d: Derived, inputs: dict) -> dict[str, bytes] | None:
-    """Write ``d`` as the entry ``folder``; its tables' Parquet bytes, or None when it could not be written."""
+LEFTOVER_SECONDS = 86_400  # an entry is written in seconds: a temporary folder a day old is a killed write's
+
+
+def remove_leftovers(cache: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary folders that killed writes left in ``cache`` (a day old or more; a
+    younger one may be another process's write in progress, on this machine or another)."""
+    now = time.time() if now is None else now
+    removed = []
+    for p in cache.glob(".tmp-*"):
+        try:
+            if p.is_dir() and not p.is_symlink() and now - p.stat().st_mtime > LEFTOVER_SECONDS:
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
+        except OSError:
+            pass
+    return removed
+
+
+@contextmanager
+def entry_writer(folder: Path) -> Iterator[Path]:
+    """A temporary folder beside ``folder``, renamed to it when the block ends and removed if the
+    block raises: an entry is there whole or not at all. Leftovers of killed writes go first."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(folder.parent)
     tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
     try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        pq.write_table(to_arrow(d.findings[FINDING_COLUMNS]), tmp / "findings.parquet", row_group_size=ROW_GROUP)
-        for name in LAZY:
-            pq.write_table(to_arrow(d.table(name)[SCHEMA[name]]), tmp / name, row_group_size=ROW_GROUP)
-        data = {rel: (tmp / rel).read_bytes() for rel in SCHEMA}
-        files = {rel: {"sha256": hashlib.sha256(data[rel]).hexdigest()} for rel in SCHEMA}
-        (tmp / ENTRY).write_text(json.dumps({"inputs": inputs, "files": files, "coverage": d.coverage,
-                                             "finding_subscriptions": sorted(d.finding_subscriptions)}, indent=1),
-                                 encoding="utf-8")
+        yield tmp
         if folder.exists():
             shutil.rmtree(folder)
         os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _store(folder: Path, d: Derived, inputs: dict) -> dict[str, bytes] | None:
+    """Write ``d`` as the entry ``folder``; its tables' Parquet bytes, or None when it could not be written."""
+    try:
+        with entry_writer(folder) as tmp:
+            pq.write_table(to_arrow(d.findings[FINDING_COLUMNS]), tmp / "findings.parquet", row_group_size=ROW_GROUP)
+            for name in LAZY:
+                pq.write_table(to_arrow(d.table(name)[SCHEMA[name]]), tmp / name, row_group_size=ROW_GROUP)
+            data = {rel: (tmp / rel).read_bytes() for rel in SCHEMA}
+            files = {rel: {"sha256": hashlib.sha256(data[rel]).hexdigest()} for rel in SCHEMA}
+            (tmp / ENTRY).write_text(json.dumps({"inputs": inputs, "files": files, "coverage": d.coverage,
+                                                 "finding_subscriptions": sorted(d.finding_subscriptions)}, indent=1),
+                                     encoding="utf-8")
         return data
     except OSError:
-        # A read-only snapshot store still works, only slower: the cache is an optimisation.
-        shutil.rmtree(tmp, ignore_errors=True)
-        return None
+        return None  # a read-only snapshot store still works, only slower: the cache is an optimisation

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import pyarrow.parquet as pq
 
 from auditkit import __version__
 from auditkit.evidence.snapshot import from_arrow, to_arrow
-from auditkit.history.cache import CACHE_DIR, ENGINE_VERSION, Derived
+from auditkit.history.cache import CACHE_DIR, ENGINE_VERSION, Derived, entry_writer
 from auditkit.settings import Settings
 
 SAVED_FORMAT = 1
@@ -93,25 +92,19 @@ def load(root: Path, recorded: dict) -> dict[str, pd.DataFrame] | None:
 def save(root: Path, recorded: dict, frames: dict[str, pd.DataFrame]) -> None:
     """Save ``frames`` for ``recorded`` inputs (written under a temporary name, then renamed)."""
     folder = _folder(root, recorded)
-    tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
     try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        info: dict[str, Any] = {}
-        for name in FRAMES:
-            table, json_columns = _encode(frames[name])
-            pq.write_table(table, tmp / f"{name}.parquet")
-            info[name] = {"sha256": hashlib.sha256((tmp / f"{name}.parquet").read_bytes()).hexdigest(),
-                          "columns": table.column_names, "json": json_columns}
-        (tmp / ENTRY).write_text(json.dumps({"inputs": recorded, "frames": info}, indent=1, default=str),
-                                 encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.rename(tmp, folder)
+        with entry_writer(folder) as tmp:
+            info: dict[str, Any] = {}
+            for name in FRAMES:
+                table, json_columns = _encode(frames[name])
+                pq.write_table(table, tmp / f"{name}.parquet")
+                info[name] = {"sha256": hashlib.sha256((tmp / f"{name}.parquet").read_bytes()).hexdigest(),
+                              "columns": table.column_names, "json": json_columns}
+            (tmp / ENTRY).write_text(json.dumps({"inputs": recorded, "frames": info}, indent=1, default=str),
+                                     encoding="utf-8")
         _prune(folder.parent)
     except (OSError, ValueError, TypeError, pa.ArrowException):
-        # A read-only snapshot store, or a frame Parquet cannot hold: slower next time, never wrong.
-        shutil.rmtree(tmp, ignore_errors=True)
+        pass  # a read-only snapshot store, or a frame Parquet cannot hold: slower next time, never wrong
 
 
 def _prune(cache: Path) -> None:

@@ -84,6 +84,28 @@ def test_settings_change_selects_another_entry(snaps: Path) -> None:
     assert other["tag_coverage"]["owner"] == 0.0
 
 
+def test_writes_killed_a_day_ago_are_swept_and_a_write_in_progress_is_not(snaps: Path) -> None:
+    """A killed write leaves ``.tmp-*`` folders: the next write removes those a day old or more,
+    never a younger one (another process's write in progress, maybe on another machine)."""
+    import os
+    import time
+
+    reference = _fresh(snaps)
+    cache = snaps / CACHE_DIR
+    killed, live = cache / ".tmp-abc-999999", cache / ".tmp-history-def-999998"
+    for folder in (killed, live):
+        folder.mkdir()
+        (folder / "findings.parquet").write_bytes(b"half")
+    old = time.time() - 2 * 86_400
+    os.utime(killed, (old, old))
+    for entry in _entries(snaps):
+        import shutil
+
+        shutil.rmtree(entry)  # the next run writes again
+    assert _fresh(snaps) == reference
+    assert not killed.exists() and live.is_dir()
+
+
 def test_a_store_where_no_cache_can_be_written_still_works(snaps: Path) -> None:
     reference = _fresh(snaps)
     import shutil
