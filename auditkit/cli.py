@@ -62,7 +62,8 @@ def _folders(args: argparse.Namespace) -> None:
     from auditkit.evidence.storage import is_url, plain_path
 
     for name in ("snapshots", "out"):
-        setattr(args, name, plain_path(getattr(args, name, None)))
+        if hasattr(args, name):
+            setattr(args, name, plain_path(getattr(args, name)))
     args.snapshots_named = getattr(args, "snapshots", None)  # as the user wrote it, for messages
     if getattr(args, "func", None) not in (cmd_collect, cmd_render, cmd_monthly) and is_url(args.snapshots_named):
         args.snapshots = str(_local_copy(args.snapshots))  # read-only commands read the local copy

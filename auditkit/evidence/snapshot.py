@@ -34,7 +34,7 @@ import zstandard
 
 from auditkit.errors import AuditkitError, InputError
 from auditkit.evidence.records import parse_json, records_from, subscription_records_from, typed_records_from
-from auditkit.evidence.storage import is_url, join, listing, remove, stage, staging_root, upload
+from auditkit.evidence.storage import adopt, is_url, join, listing, remove, staging_root, upload
 
 NAME_FORMAT = "%Y-%m-%dT%H%M%SZ"
 META = "meta.json"
@@ -205,16 +205,16 @@ def from_arrow(table: pa.Table, arrow_strings: bool = False) -> pd.DataFrame:
 def _write_remote(url: str, as_of: datetime, raw: dict[str, Any], tables: dict[str, pd.DataFrame], meta: dict,
                   received: tuple[bytes, list[dict]] | None) -> Path:
     name = snapshot_name(as_of)
-    there = [rel for rel in listing(url) if rel.startswith(f"{name}/")]
-    if f"{name}/{META}" in there:
+    there = listing(join(url, name))
+    if META in there:
         raise SnapshotError(f"{join(url, name)}: a snapshot for {name} already exists; snapshots are never overwritten")
-    remove([join(url, rel) for rel in there])  # an upload that was cut off: no meta.json, never a snapshot
+    remove([join(url, name, rel) for rel in there])  # an upload that was cut off: no meta.json, never a snapshot
     staging_root().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".collect-", dir=staging_root()) as private:
         # Not in the local copy: another process staging the URL would remove what it does not list.
         final = write_snapshot(private, as_of, raw, tables, meta, received)
         upload(final, join(url, name), last=(META,), exclusive=True)
-    return stage(url).path / name
+        return adopt(url, final)
 
 
 def write_snapshot(snapshots_dir: str | Path, as_of: datetime, raw: dict[str, Any], tables: dict[str, pd.DataFrame],

@@ -145,7 +145,9 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _safe(rel: str) -> bool:
+def is_relative_name(rel: str) -> bool:
+    """True for a relative path that stays inside its folder and names one file exactly: no ``..``,
+    no absolute path, no empty or ``.`` part (``a//b``, ``a/./b``), no backslash or NUL."""
     parts = rel.split("/")  # not PurePosixPath: it would fold ``a//b`` and ``a/./b`` into other names
     return bool(rel) and "\\" not in rel and "\x00" not in rel and not any(p in ("", ".", "..") for p in parts)
 
@@ -206,20 +208,14 @@ def stage(url: str, expect_version: str | None = None) -> Staged:
     with _locked(local):  # the listing too: one taken before waiting could roll the copy back
         files = listing(url)
         local.mkdir(exist_ok=True)
-        folders = {rel.rsplit("/", 1)[0] for rel in files if "/" in rel}
-        folders |= {f.rsplit("/", i)[0] for f in list(folders) for i in range(1, f.count("/") + 1)}
-        wanted = {rel: _tag(info) for rel, info in files.items() if _safe(rel) and rel not in folders}
+        folders = {rel.rsplit("/", i)[0] for rel in files for i in range(1, rel.count("/") + 1)}
+        wanted = {rel: _tag(info) for rel, info in files.items() if is_relative_name(rel) and rel not in folders}
         skipped = sorted(set(files) - set(wanted))
         version = hashlib.sha256(json.dumps(sorted((k, v) for k, v in wanted.items() if not _derived(k))).encode()
                                  ).hexdigest()[:32]
         if expect_version is not None and version != expect_version:
             raise StorageError(f"{url}: the snapshots changed since the run was planned (their listing differs)")
-        state_file = local.with_name(f"{local.name}.json")
-        try:
-            known = json.loads(state_file.read_text())
-            known = known if isinstance(known, dict) else {}
-        except (OSError, ValueError):
-            known = {}
+        known = _known(local)
         for rel, tag in sorted(wanted.items()):
             dest = local / rel
             if known.get(rel) == tag and dest.is_file() and dest.stat().st_size == files[rel].get("size"):
@@ -255,10 +251,40 @@ def stage(url: str, expect_version: str | None = None) -> Staged:
             p.unlink()
             known.pop(rel, None)
             removed += 1
-        tmp_state = state_file.with_name(f".{state_file.name}.{os.getpid()}")
-        tmp_state.write_text(json.dumps({k: v for k, v in known.items() if k in wanted}))
-        os.replace(tmp_state, state_file)
+        _remember(local, {k: v for k, v in known.items() if k in wanted})
     return Staged(url, local, version, fetched, removed, tuple(sorted(skipped)), frozenset(wanted) - set(skipped))
+
+
+def _known(local: Path) -> dict:
+    """The ETag of every file of the local copy ``local`` as last fetched (beside the copy)."""
+    try:
+        known = json.loads(local.with_name(f"{local.name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _remember(local: Path, known: dict) -> None:
+    state = local.with_name(f"{local.name}.json")
+    tmp = state.with_name(f".{state.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(known))
+    os.replace(tmp, state)
+
+
+def adopt(url: str, folder: Path) -> Path:
+    """Move ``folder``, just uploaded as ``<url>/<folder.name>``, into the URL's local copy with its
+    blobs' ETags, instead of fetching back what was sent; its path there."""
+    local = local_copy(url)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(local):
+        tags = {f"{folder.name}/{rel}": _tag(info) for rel, info in listing(join(url, folder.name)).items()}
+        local.mkdir(exist_ok=True)
+        dest = local / folder.name
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.move(folder, dest)
+        _remember(local, {**_known(local), **tags})
+    return dest
 
 
 def upload(folder: Path, url: str, last: Iterable[str] = (), only: Iterable[str] | None = None,
@@ -268,14 +294,15 @@ def upload(folder: Path, url: str, last: Iterable[str] = (), only: Iterable[str]
     ``exclusive``: a blob that already exists is never replaced (``FileExistsError``-like
     ``StorageError`` naming it), for evidence that must not be overwritten."""
     fs, root = filesystem(url)
+    order = _ordered(folder, last, only)
     if exclusive:
-        for rel in _ordered(folder, last, only):
+        for rel in order:
             if not write_new(join(url, rel), (folder / rel).read_bytes()):
                 raise StorageError(f"{join(url, rel)}: already exists; evidence is never overwritten")
-        return len(_ordered(folder, last, only))
-    order = _ordered(folder, last, only)
-    last = [r for r in order if r in set(last)]
-    first = order[:len(order) - len(last)]
+        return len(order)
+    last = set(last)
+    first = [r for r in order if r not in last]
+    last = order[len(first):]
     # Many blobs at once (fsspec runs the requests of one call concurrently); the last ones after.
     for batch in ([first] if first else []) + [[r] for r in last]:
         try:
@@ -290,6 +317,17 @@ def _ordered(folder: Path, last: Iterable[str], only: Iterable[str] | None) -> l
         p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
     last = list(last)
     return [r for r in rels if r not in last] + [r for r in last if r in rels]
+
+
+def children(url: str) -> list[str]:
+    """The names directly under ``url`` (files and folders); none when there is no such folder."""
+    fs, root = filesystem(url)
+    try:
+        return [e.rstrip("/").rsplit("/", 1)[-1] for e in fs.ls(root, detail=False, refresh=True)]
+    except FileNotFoundError:
+        return []
+    except Exception as exc:  # noqa: BLE001
+        raise _failure(url, "cannot list", exc) from None
 
 
 def readable(location: str | Path) -> Path:

@@ -25,6 +25,7 @@ from auditkit.evidence.storage import (
     Staged,
     StorageError,
     filesystem,
+    is_relative_name,
     is_url,
     local_copy,
     plain_path,
@@ -85,8 +86,7 @@ def _written_back(tmp: Path, outcomes: list[Outcome]) -> None:
     """Write the files that cluster workers sent back (``Job.return_files``) into ``tmp``."""
     for o in outcomes:
         for rel, data in (o.files or {}).items():
-            parts = Path(rel).parts
-            if not rel or rel.startswith("/") or ".." in parts or "\\" in rel:
+            if not is_relative_name(rel):
                 raise AuditkitError(f"report {o.name}: a worker returned a file outside the period: {rel!r}")
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -96,10 +96,11 @@ def _written_back(tmp: Path, outcomes: list[Outcome]) -> None:
         o.files = None
 
 
-def default_period(snapshots_dir: str | Path) -> str:
+def default_period(snapshots_dir: str | Path, shown: str | None = None) -> str:
+    """The period of the latest snapshot (``shown``: the folder as the user named it, for the error)."""
     snaps = list_snapshots(snapshots_dir)
     if not snaps:
-        raise AuditkitError(f"{snapshots_dir}: no snapshots (create one with 'auditkit collect')")
+        raise AuditkitError(f"{shown or snapshots_dir}: no snapshots (create one with 'auditkit collect')")
     return period_of(snaps[-1].as_of)
 
 
@@ -126,15 +127,14 @@ def render(snapshots_dir: str | Path = "snapshots", out: str | Path = "reports",
     out, snapshots_dir = plain_path(out), plain_path(snapshots_dir)
     if is_url(out):
         filesystem(str(out))  # a URL that cannot be opened stops the run before any work
+    shown = str(snapshots_dir)
     if is_url(snapshots_dir):
         staged = stage(str(snapshots_dir))
-        if not list_snapshots(staged.path):
-            raise AuditkitError(f"{snapshots_dir}: no snapshots (create one with 'auditkit collect')")
         snapshots_dir = staged.path
     else:
         snapshots_dir = Path(snapshots_dir).resolve()
     if period is None:
-        period = default_period(snapshots_dir)
+        period = default_period(snapshots_dir, shown)
     else:
         require_snapshot_in(period, [s.as_of for s in list_snapshots(snapshots_dir)])
     key = load_private_key(sign_key) if sign_key else None  # a bad key stops the run before any work

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from auditkit.evidence.storage import (
     StorageError,
-    filesystem,
+    children,
     join,
     listing,
     read_bytes,
@@ -44,7 +44,7 @@ from auditkit.evidence.storage import (
 )
 from auditkit.render.manifest import MANIFEST
 from auditkit.render.signature import SIGNATURE_FILE
-from auditkit.render.swap import RenderBusy
+from auditkit.render.swap import RenderBusy, holder_of
 
 LAST = (MANIFEST, SIGNATURE_FILE)
 
@@ -78,11 +78,7 @@ def remote_lock(out: str, period: str) -> Iterator[str]:
             "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     data = json.dumps(info).encode()
     if not write_new(lock, data) and not (_gone(lock) and write_new(lock, data)):
-        try:
-            held = json.loads(read_bytes(lock) or b"{}")
-            holder = f"pid {held['pid']} on {held['host']} since {held['since']}"
-        except (ValueError, KeyError, TypeError):
-            holder = "holder unknown"
+        holder = holder_of(read_bytes(lock) or b"")
         raise RenderBusy(f"{join(out, period)}: another render of this period is running ({holder}); lock {lock} "
                          "(remove it if that run is gone)")
     try:
@@ -119,20 +115,6 @@ def _gone(lock: str) -> bool:
         return False
 
 
-def _children(out: str) -> list[str]:
-    fs, root = filesystem(out)
-    try:
-        entries = fs.ls(root, detail=False, refresh=True) if fs.exists(root) else []
-    except TypeError:
-        entries = fs.ls(root, detail=False)
-    except FileNotFoundError:
-        return []
-    except Exception as exc:  # noqa: BLE001
-        raise StorageError(f"{out}: cannot list: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") \
-            from None
-    return [e.rstrip("/").rsplit("/", 1)[-1] for e in entries]
-
-
 def recover(out: str, period: str) -> list[str]:
     """Finish a switch a killed run left in its journal, then remove uploads of killed runs (call
     under the lock); return the names of what was finished or removed."""
@@ -144,7 +126,7 @@ def recover(out: str, period: str) -> list[str]:
             _switch(out, period, staged)
             done.append(staged)
         remove(journal(out, period))  # then the upload goes with the other leftovers below
-    for name in _children(out):
+    for name in children(out):
         if name.startswith(f".tmp-{period}-"):
             remove(join(out, name), recursive=True)
             done.append(name)

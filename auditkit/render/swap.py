@@ -80,11 +80,19 @@ def period_lock(out: Path, period: str) -> Iterator[Path]:
         os.close(fd)
 
 
+def holder_of(text: str | bytes) -> str:
+    """Who holds a lock, from the lock's text (a local lock file or a lock blob)."""
+    try:
+        info = json.loads(text)
+        return f"pid {info['pid']} on {info['host']} since {info['since']}"
+    except (ValueError, KeyError, TypeError):
+        return "holder unknown"
+
+
 def _holder(path: Path) -> str:
     try:
-        info = json.loads(path.read_text())
-        return f"pid {info['pid']} on {info['host']} since {info['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
+        return holder_of(path.read_bytes())
+    except OSError:
         return "holder unknown"
 
 
