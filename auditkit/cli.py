@@ -199,7 +199,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_guardrail(args: argparse.Namespace) -> int:
-    from auditkit.present.guardrail import write_guardrail
+    from auditkit.present.policy_files import write_guardrail
 
     for path in write_guardrail(args.guardrail_out, args.port, args.effect):
         _say(f"wrote {path}")
@@ -531,8 +531,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_flows(args: argparse.Namespace) -> int:
     from auditkit.engine.scan import scan
     from auditkit.evidence.snapshot import is_snapshot, list_snapshots, open_snapshot
-    from auditkit.flows.evidence import evidence_for, nsg_guids
     from auditkit.flows.logs import read_paths
+    from auditkit.flows.sources import evidence_for, nsg_guids
     from auditkit.settings import load_settings
 
     snap_path = Path(args.snapshot) if args.snapshot else default_folder("snapshots")

@@ -13,7 +13,7 @@ from typing import Any
 
 from auditkit.collect.store import write
 from auditkit.engine.changes import CHANGE_TYPE
-from auditkit.engine.guardrails import POLICY_TYPES
+from auditkit.engine.policy_assignments import POLICY_TYPES
 from auditkit.engine.topology import TOPOLOGY_TYPES
 from auditkit.evidence.records import (
     paused_gc,

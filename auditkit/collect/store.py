@@ -17,7 +17,7 @@ from auditkit import __version__
 from auditkit.collect.queries import QUERIES
 from auditkit.collect.resourcegraph import Stats
 from auditkit.engine.changes import CHANGE_TYPE, change_table
-from auditkit.engine.guardrails import POLICY_TYPES, guardrail_table
+from auditkit.engine.policy_assignments import POLICY_TYPES, guardrail_table
 from auditkit.engine.rules import rules_table
 from auditkit.engine.topology import TOPOLOGY_TYPES, topology_table
 from auditkit.evidence.snapshot import pack_received, write_snapshot

@@ -206,8 +206,8 @@ def guardrail_rows(records: list[dict], subs: list[dict], month: int) -> list[di
     """The SMTP guardrail assigned to the mail subscription (Audit), and its policy states, as
     ``policyresources`` rows; compliance computed by the kit's own policy evaluator."""
     from auditkit.demo.estate import EDGE_SUBSCRIPTION
-    from auditkit.engine.guardrail import definition, name_of
-    from auditkit.engine.policy import flags
+    from auditkit.engine.policy_definition import definition, name_of
+    from auditkit.engine.policy_eval import flags
 
     if month < GUARDRAIL_FROM_MONTH:
         return []

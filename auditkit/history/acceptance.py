@@ -1,4 +1,4 @@
-"""Which findings an accepted-risk entry covers, as of a given day (see ``settings.exceptions``).
+"""Which findings an accepted-risk entry covers, as of a given day (see ``settings.accepted_risks``).
 
 Evaluated per snapshot, on that snapshot's own rows and date, so that history is reproducible:
 a finding accepted in March and whose acceptance expired in June is open again from the first
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from auditkit.settings.exceptions import Acceptance
+from auditkit.settings.accepted_risks import Acceptance
 
 
 def _matches(rows: pd.DataFrame, entry: Acceptance) -> np.ndarray:

@@ -26,7 +26,7 @@ from auditkit.history.acceptance import covering
 from auditkit.history.cache import Derived, derived
 from auditkit.history.distinct import Contents
 from auditkit.settings import Settings, load_settings
-from auditkit.settings.exceptions import load_exceptions
+from auditkit.settings.accepted_risks import load_exceptions
 
 STATUS_OPEN, STATUS_RESOLVED, STATUS_UNKNOWN = "open", "resolved", "unknown"
 # Present, but covered by an accepted-risk entry in force on the latest snapshot's date.
@@ -49,7 +49,7 @@ class History:
     scope: frozenset | None = None  # the subscriptions this history is restricted to (None: all)
     verified: bool = True  # every snapshot file read was checked against its meta.json
     unreadable: tuple = ()  # snapshot folders skipped: Unreadable(name, reason)
-    exceptions: tuple = ()  # the accepted-risk entries in force for this history (settings.exceptions)
+    exceptions: tuple = ()  # the accepted-risk entries in force for this history (settings.accepted_risks)
 
     @property
     def latest(self) -> Derived:

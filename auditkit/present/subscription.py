@@ -200,8 +200,8 @@ class FlowSection:
 
 def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None) -> FlowSection:
     """Per open finding: who connects (flow logs), a chart by source class, and the proposal."""
-    from auditkit.flows.evidence import classify, evidence_for, match_flows, nsg_guids, ports_in_use
     from auditkit.flows.logs import read_paths
+    from auditkit.flows.sources import classify, evidence_for, match_flows, nsg_guids, ports_in_use
 
     settings = ctx.history.settings
     blocks: list = [heading("Analyze before you restrict: flow-log evidence", 2, "flows")]

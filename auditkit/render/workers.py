@@ -188,7 +188,7 @@ def run(job: Job) -> Outcome:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from auditkit.render.export import exporter, inline_stylesheet, share_stylesheet, to_html
+    from auditkit.render.html_export import exporter, inline_stylesheet, share_stylesheet, to_html
 
     started = time.monotonic()
     out = Path(job.out)

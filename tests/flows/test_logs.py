@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from auditkit.demo.synthetic import nsg_record, security_rule
-from auditkit.flows.evidence import aggregate, classify, evidence_for
 from auditkit.flows.logs import read_flow_logs, read_paths
+from auditkit.flows.sources import aggregate, classify, evidence_for
 from auditkit.settings import load_settings
 
 SUB = "dddddddd-0000-4000-8000-00000000000d"

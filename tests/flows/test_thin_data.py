@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.flows.evidence import INT64_MAX, evidence_for, saturating_sum
 from auditkit.flows.logs import MAX_TUPLE_BYTES, read_flow_logs, read_paths
+from auditkit.flows.sources import INT64_MAX, evidence_for, saturating_sum
 from auditkit.settings import load_settings
 from tests.flows.test_logs import T0, _finding, nsg_blob
 

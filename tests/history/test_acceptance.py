@@ -14,7 +14,7 @@ from auditkit.errors import InputError
 from auditkit.history.kpis import kpis_of
 from auditkit.history.timeline import load_history
 from auditkit.settings import load_settings
-from auditkit.settings.exceptions import load_exceptions
+from auditkit.settings.accepted_risks import load_exceptions
 from tests.evidence.test_verification import cli
 
 SUB = "40000000-0000-4000-8000-000000000001"

@@ -47,7 +47,7 @@ def test_notebook_runs_with_its_defaults(name: str, tmp_path: Path) -> None:
                    for o in c.get("outputs", []))
     assert "plotly-graph-div" in html
     # Opened as exported HTML in Chromium: no page or console error, every chart drawn.
-    from auditkit.render.export import to_html
+    from auditkit.render.html_export import to_html
     from tests.render.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM
 
     page_file = tmp_path / "out.html"

@@ -1,5 +1,5 @@
 """The generated guardrail policy, evaluated over the engine's own test corpus by the policy
-evaluator (engine.policy): it flags every single-rule finding the engine finds, except where a
+evaluator (engine.policy_eval): it flags every single-rule finding the engine finds, except where a
 per-resource policy cannot see what the engine sees (listed, with the reason)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import auditkit
-from auditkit.engine.guardrail import definition
-from auditkit.engine.policy import flags
-from auditkit.present.guardrail import write_guardrail
+from auditkit.engine.policy_definition import definition
+from auditkit.engine.policy_eval import flags
+from auditkit.present.policy_files import write_guardrail
 from tests.builders import nsg, rule
 from tests.engine import test_exposure as corpus
 
