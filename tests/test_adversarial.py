@@ -166,7 +166,8 @@ def test_hostile_input(name: str, argv, code: int, needle: str, snaps: Path, tmp
         got = exc.code
     out, err = capsys.readouterr()
     assert got == code, (args, out, err)
-    assert "Traceback" not in err and "internal error" not in err, err
+    assert "Traceback" not in err, err
+    assert "internal error" not in err, err
     if code == 2:
         lines = err.strip().splitlines()
         assert len(lines) == 1, err
@@ -184,18 +185,24 @@ def test_bidi_and_escape_sequences_are_shown_escaped_on_the_terminal(tmp_path: P
     export = _export(tmp_path, [nsg(rule(evil), tags={"owner": f"x{BIDI}"})])
     assert main(["scan", export]) == 0
     out, err = capsys.readouterr()
-    assert "\u202e" not in out + err and "\x1b" not in out + err and "\x07" not in out + err
-    assert "\\u202e" in out and "\\x1b" in out
+    assert "\u202e" not in out + err
+    assert "\x1b" not in out + err
+    assert "\x07" not in out + err
+    assert "\\u202e" in out
+    assert "\\x1b" in out
     assert main(["scan", export, "--format", "json"]) == 0
     out, _ = capsys.readouterr()
-    assert "\u202e" not in out and json.loads(out)["findings"][0]["rule_name"] == evil  # escaped, still the data
+    assert "\u202e" not in out
+    assert json.loads(out)["findings"][0]["rule_name"] == evil  # escaped, still the data
     assert main(["scan", export, "--format", "csv"]) == 0
     out, _ = capsys.readouterr()
-    assert "\u202e" not in out and "\\u202e" in out
+    assert "\u202e" not in out
+    assert "\\u202e" in out
     bad = nsg(rule(evil, port="smtp"))
     assert main(["scan", _export(tmp_path, [bad, nsg(rule("ok"), name="n2")])]) == 0
     out, err = capsys.readouterr()
-    assert "\u202e" not in err and "\\u202e" in err  # the error line names the rule, escaped
+    assert "\u202e" not in err
+    assert "\\u202e" in err  # the error line names the rule, escaped
 
 
 def test_bidi_in_an_az_command_stays_visible_and_names_the_right_rule() -> None:
@@ -205,7 +212,8 @@ def test_bidi_in_an_az_command_stays_visible_and_names_the_right_rule() -> None:
 
     finding = {"subscription_id": "s", "resource_group": "rg", "nsg_name": "nsg", "rule_name": f"a{BIDI}b'; rm -rf /"}
     cmd = restrict_command(finding, ["203.0.113.0/24"])
-    assert "\u202e" not in cmd and "\\u202e" in cmd
+    assert "\u202e" not in cmd
+    assert "\\u202e" in cmd
     words = subprocess.run(["bash", "-c", "printf '%s\\n' " + cmd.split(" --name ", 1)[1].split(" --source")[0]],
                            capture_output=True, text=True).stdout
     assert words == finding["rule_name"] + "\n"  # bash reads the escaped word back as the exact name
@@ -215,7 +223,9 @@ def test_bidi_in_html_is_visible(tmp_path: Path) -> None:
     from auditkit.present.html import esc
 
     html = esc(f"mail{BIDI}gw<script>")
-    assert "\u202e" not in html and "\\u202e" in html and "&lt;script&gt;" in html
+    assert "\u202e" not in html
+    assert "\\u202e" in html
+    assert "&lt;script&gt;" in html
     assert 'class="ak-hidden"' in html
 
 
@@ -236,7 +246,8 @@ def test_disk_full_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(cli, "_write", to_full)
     assert main(["scan", export]) == 2
     _, err = capsys.readouterr()
-    assert len(err.strip().splitlines()) == 1 and "No space left on device" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "No space left on device" in err
     monkeypatch.setattr(cli, "_write", real)
 
 
@@ -250,7 +261,8 @@ def test_read_only_output_folder_is_one_line(tmp_path: Path, capsys, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert main(["scan", _export(tmp_path, [nsg(rule("a"))]), "-o", target]) == 2
     _, err = capsys.readouterr()
-    assert len(err.strip().splitlines()) == 1 and "auditkit: error:" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "auditkit: error:" in err
 
 
 def test_lone_surrogates_in_an_export_are_kept_as_visible_text(tmp_path: Path, capsys) -> None:
@@ -265,8 +277,11 @@ def test_lone_surrogates_in_an_export_are_kept_as_visible_text(tmp_path: Path, c
         .replace('"owner": "o"', '"own\\udc00er": "o\\ud800"').replace('/nsg-x"', '/nsg-\\udbffx"')
     export = _write(tmp_path / "export.json", text)
     found = auditkit.scan(export).findings
-    assert found["rule_name"].tolist() == ["smtp\\ud800"] and found["description"].tolist() == ["d\\udfff"]
-    assert found["tags"].tolist() == [{"own\\udc00er": "o\\ud800"}] and found["nsg_id"][0].endswith("/nsg-\\udbffx")
-    assert main(["scan", str(export), "--format", "csv"]) == 0 and "smtp\\ud800" in capsys.readouterr().out
+    assert found["rule_name"].tolist() == ["smtp\\ud800"]
+    assert found["description"].tolist() == ["d\\udfff"]
+    assert found["tags"].tolist() == [{"own\\udc00er": "o\\ud800"}]
+    assert found["nsg_id"][0].endswith("/nsg-\\udbffx")
+    assert main(["scan", str(export), "--format", "csv"]) == 0
+    assert "smtp\\ud800" in capsys.readouterr().out
     collect_from_file(export, snapshots_dir=tmp_path / "snaps", as_of="2026-01-01T00:00:00Z")
     assert kpis(tmp_path / "snaps")["open_findings"]["25"] == 1

@@ -27,15 +27,19 @@ def test_scan_json_carries_exposure_severity_and_endpoints_worst_first(tmp_path:
     assert [x["severity"] for x in f] == sorted((x["severity"] for x in f),
                                                 key=["critical", "high", "medium", "low"].index)
     mail = next(x for x in f if x["rule_name"] == "Allow-SMTP-Any")
-    assert mail["exposure"] == "reachable" and mail["severity"] == "critical"
+    assert mail["exposure"] == "reachable"
+    assert mail["severity"] == "critical"
     (e,) = mail["endpoints"]
-    assert e["vm_name"] == "vm-mail-01" and e["path"] == "load-balancer" and e["public_ip"] == "20.60.0.10"
+    assert e["vm_name"] == "vm-mail-01"
+    assert e["path"] == "load-balancer"
+    assert e["public_ip"] == "20.60.0.10"
     assert set(e) == {"nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by",
                       "via", "subnet_nsg", "nic_nsg"}
     assert (e["via"], e["subnet_nsg"], e["nic_nsg"]) == ("lb-mail-public/lbr-smtp", "nsg-mail-edge-subnet",
                                                         "nsg-mail-01-nic")
     relay = next(x for x in f if x["rule_name"] == "Allow-SMTP-Internet")
-    assert relay["exposure"] == "blocked" and relay["endpoints"][0]["blocked_by"] == "nsg-dmz-subnet: Deny-SMTP-Internet"
+    assert relay["exposure"] == "blocked"
+    assert relay["endpoints"][0]["blocked_by"] == "nsg-dmz-subnet: Deny-SMTP-Internet"
     assert out["summary"]["exposure"]["reachable"] == 5
 
 
@@ -43,7 +47,8 @@ def test_scan_table_and_csv(tmp_path: Path) -> None:
     r = run("scan", str(export(tmp_path)))
     lines = r.stdout.splitlines()
     assert "effective exposure: 5 reachable, 1 no public path, 2 blocked" in r.stdout
-    assert lines[3].split()[:2] == ["critical", "reachable"] and "vm-mail-01 via 20.60.0.10" in r.stdout
+    assert lines[3].split()[:2] == ["critical", "reachable"]
+    assert "vm-mail-01 via 20.60.0.10" in r.stdout
     r = run("scan", str(export(tmp_path)), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert json.loads(next(x for x in rows if x["rule_name"] == "Allow-SMTP-Any")["endpoints"])[0]["path"] \
@@ -59,14 +64,16 @@ def test_fail_on_takes_a_minimum_severity(tmp_path: Path) -> None:
     assert run("scan", nsgs_only, "--fail-on", "high").returncode == 1
     assert run("scan", path, "--no-exposure", "--fail-on", "critical").returncode == 0
     r = run("scan", path, "--fail-on", "severe")
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_reach_table_json_csv(tmp_path: Path) -> None:
     path = str(export(tmp_path))
     r = run("reach", path, "--port", "25")
     assert r.returncode == 0, r.stderr
-    assert "1 endpoint paths the internet reaches on TCP 25" in r.stdout and "lb-mail-public/lbr-smtp" in r.stdout
+    assert "1 endpoint paths the internet reaches on TCP 25" in r.stdout
+    assert "lb-mail-public/lbr-smtp" in r.stdout
     out = json.loads(run("reach", path, "--port", "3389", "--format", "json").stdout)
     (row,) = out["reachable"]
     assert (row["vm_name"], row["path"], row["frontend_port"], row["nic_rule"]) == \
@@ -78,4 +85,6 @@ def test_reach_table_json_csv(tmp_path: Path) -> None:
 
 def test_reach_without_topology_is_one_line_exit_2(tmp_path: Path) -> None:
     r = run("reach", str(export(tmp_path, with_topology=False)))
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no topology" in r.stderr
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "no topology" in r.stderr

@@ -33,12 +33,16 @@ def test_json_output_shape_on_sample() -> None:
     assert set(out) >= {"findings", "errors", "summary"}
     required = {"subscription_id", "resource_group", "nsg_id", "nsg_name", "rule_name", "priority", "port",
                 "protocol", "sources", "attached", "severity", "shadowed"}
-    assert out["findings"] and all(required <= set(f) for f in out["findings"])
+    assert out["findings"]
+    assert all(required <= set(f) for f in out["findings"])
     assert all(f["shadowed"] is False for f in out["findings"])
     s = out["summary"]
     assert {"nsgs", "rules", "findings", "per_port"} <= set(s)
-    assert s["nsgs"] == 7 and s["findings"] == 4 and s["per_port"] == {"25": 2, "22": 1, "3389": 1}
-    assert out["errors"][0]["field"] == "destinationPortRange" and out["errors"][0]["rule_name"] == "Allow-Mail-Typo"
+    assert s["nsgs"] == 7
+    assert s["findings"] == 4
+    assert s["per_port"] == {"25": 2, "22": 1, "3389": 1}
+    assert out["errors"][0]["field"] == "destinationPortRange"
+    assert out["errors"][0]["rule_name"] == "Allow-Mail-Typo"
     assert "1 input errors" in r.stderr
 
 
@@ -67,17 +71,21 @@ def test_bad_input_exit_2_one_line(tmp_path: Path, content: str) -> None:
     r = run("scan", str(p))
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(p) in lines[0] and "Traceback" not in r.stderr
+    assert len(lines) == 1
+    assert str(p) in lines[0]
+    assert "Traceback" not in r.stderr
 
 
 def test_unreadable_path_exit_2(tmp_path: Path) -> None:
     r = run("scan", str(tmp_path / "missing.json"))
-    assert r.returncode == 2 and "cannot read" in r.stderr
+    assert r.returncode == 2
+    assert "cannot read" in r.stderr
 
 
 def test_bad_ports_option_is_usage_error(tmp_path: Path) -> None:
     r = run("scan", str(SAMPLE), "--ports", "25,smtp")
-    assert r.returncode == 2 and "smtp" in r.stderr
+    assert r.returncode == 2
+    assert "smtp" in r.stderr
 
 
 def test_csv_neutralises_formulas(tmp_path: Path) -> None:
@@ -93,25 +101,32 @@ def test_csv_neutralises_formulas(tmp_path: Path) -> None:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@")), value
     names = {row["rule_name"] for row in rows}
-    assert "'=HYPERLINK(\"http://x\")" in names and "'@SUM(1)" in names and "'-2+3" in names and "safe" in names
+    assert "'=HYPERLINK(\"http://x\")" in names
+    assert "'@SUM(1)" in names
+    assert "'-2+3" in names
+    assert "safe" in names
     assert {row["description"] for row in rows} >= {"'+cmd|' /C calc'!A0"}
 
 
 def test_table_output_is_readable(tmp_path: Path) -> None:
     r = run("scan", str(SAMPLE))
     assert r.returncode == 0
-    assert "Allow-SMTP-Any" in r.stdout and "latent" in r.stdout and "7 NSGs" in r.stdout
+    assert "Allow-SMTP-Any" in r.stdout
+    assert "latent" in r.stdout
+    assert "7 NSGs" in r.stdout
 
 
 def test_table_output_shows_control_characters_escaped(tmp_path: Path) -> None:
     p = write(tmp_path, [nsg(rule("evil\x1b[31mred"))])
     r = run("scan", str(p))
-    assert "\x1b" not in r.stdout and "\\x1b" in r.stdout
+    assert "\x1b" not in r.stdout
+    assert "\\x1b" in r.stdout
 
 
 def test_output_file_written_whole(tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     r = run("scan", str(SAMPLE), "--format", "json", "-o", str(out))
-    assert r.returncode == 0 and r.stdout == ""
+    assert r.returncode == 0
+    assert r.stdout == ""
     assert json.loads(out.read_text())["summary"]["findings"] == 4
     assert not list(tmp_path.glob(".*.tmp"))

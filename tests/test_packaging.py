@@ -39,7 +39,9 @@ def test_init_makes_an_audit_folder_and_never_overwrites(tmp_path: Path) -> None
     (folder / "README.md").write_text("mine\n")
     r = subprocess.run([sys.executable, "-m", "auditkit", "init", str(folder)], capture_output=True, text=True)
     assert r.returncode == 0
-    assert "left alone (already there)" in r.stdout and "audit.yaml" in r.stdout and "README.md" in r.stdout
+    assert "left alone (already there)" in r.stdout
+    assert "audit.yaml" in r.stdout
+    assert "README.md" in r.stdout
     assert (folder / "parameters" / "audit.yaml").read_text() == "ports: [25]\n"
     assert (folder / "README.md").read_text() == "mine\n"
 
@@ -56,7 +58,8 @@ def test_commands_inside_an_audit_folder_use_its_settings_and_snapshots(tmp_path
         assert audit_folder() == (tmp_path / "audit").resolve()
         assert default_folder("snapshots") == (tmp_path / "audit" / "snapshots").resolve()
         s = load_settings()
-        assert s.ports == (2525,) and s.tag_keys("owner")  # the user's key on top of the shipped defaults
+        assert s.ports == (2525,)
+        assert s.tag_keys("owner")  # the user's key on top of the shipped defaults
     finally:
         os.chdir(cwd)
 
@@ -80,7 +83,8 @@ def test_wheel_installs_into_a_fresh_environment_and_works_from_an_empty_folder(
                            capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     log = build.stdout + build.stderr
-    assert "Deprecat" not in log and "SetuptoolsWarning" not in log, log[-3000:]
+    assert "Deprecat" not in log, log[-3000:]
+    assert "SetuptoolsWarning" not in log, log[-3000:]
     [wheel] = (tmp_path / "dist").glob("auditkit-*.whl")
 
     venv = tmp_path / "venv"
@@ -113,10 +117,12 @@ def test_wheel_installs_into_a_fresh_environment_and_works_from_an_empty_folder(
     audit = work / "audit"
     run(str(kit), "demo", "--workers", "2", cwd=audit)
     periods = [p for p in (audit / "reports" / "demo").iterdir() if p.is_dir() and p.name[:2] == "20"]
-    assert len(periods) == 1 and (periods[0] / "index.html").is_file()
+    assert len(periods) == 1
+    assert (periods[0] / "index.html").is_file()
     run(str(kit), "verify", str(periods[0]), cwd=audit)
     manifest = json.loads((periods[0] / "manifest.json").read_text())
-    assert manifest["failures"] == [] and len(manifest["reports"]) == 9
+    assert manifest["failures"] == []
+    assert len(manifest["reports"]) == 9
     # The demo's gateway comes from the demo's own settings, never the shipped defaults.
     assert manifest["parameters"]["settings"]["flows"]["mail_gateways"]
     # The governance loop: tickets out, with the demo's accepted MX, and the SMTP guardrail.
@@ -139,4 +145,5 @@ def test_wheel_installs_into_a_fresh_environment_and_works_from_an_empty_folder(
         "--no-progress-bar", cwd=audit / "notebooks")
     out = json.loads((tmp_path / "out.ipynb").read_text())
     texts = json.dumps([c.get("outputs", []) for c in out["cells"]])
-    assert "tenant overview" in texts and "Traceback" not in texts
+    assert "tenant overview" in texts
+    assert "Traceback" not in texts

@@ -54,4 +54,5 @@ def test_notebooks_are_output_free() -> None:
 
 def test_reports_dir_is_ignored() -> None:
     ignore = (ROOT / ".gitignore").read_text().splitlines()
-    assert "reports/*" in ignore and "!reports/.gitkeep" in ignore
+    assert "reports/*" in ignore
+    assert "!reports/.gitkeep" in ignore

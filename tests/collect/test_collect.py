@@ -83,13 +83,16 @@ def test_whole_tenant_arrives_exactly_once(emulator: Emulator, tenant: Tenant, t
     path = run_collect(emulator, tmp_path)
     snap = open_snapshot(path)
     nsgs = snap.table("nsgs")
-    assert len(nsgs) == 3000 and nsgs["nsg_key"].is_unique
+    assert len(nsgs) == 3000
+    assert nsgs["nsg_key"].is_unique
     assert set(nsgs["nsg_key"]) == {n["id"].lower() for n in tenant.nsgs}
     rules = snap.table("rules")
     big = rules[(rules["nsg_name"] == "nsg-00007") & ~rules["default"]]
-    assert len(big) == 600 and big["rule_name"].is_unique
+    assert len(big) == 600
+    assert big["rule_name"].is_unique
     meta = snap.meta
-    assert meta["counts"]["subscriptions"] == 1500 and meta["subscriptions"]["failed"] == []
+    assert meta["counts"]["subscriptions"] == 1500
+    assert meta["subscriptions"]["failed"] == []
     assert meta["subscriptions"]["requested"]["all"] is True
     # Requests: 2 discovery pages + 5 batches of 300 subscriptions (600 NSGs each, one page), then
     # each of the 8 topology queries once per batch (this tenant has no topology: empty pages).
@@ -130,7 +133,8 @@ def test_paging_follows_skip_token_even_when_truncated_says_false(tenant: Tenant
         client = ResourceGraphClient(FakeCredential(), base_url=emu.url, connection_verify=emu.ca_file)
         stats = Stats()
         rows = Querier(client, stats, FAST).rows(SUBSCRIPTIONS_QUERY)
-        assert len(rows) == 1500 and stats.pages == 2
+        assert len(rows) == 1500
+        assert stats.pages == 2
 
 
 def test_throttling_is_survived(small: Emulator, tmp_path: Path) -> None:
@@ -140,7 +144,8 @@ def test_throttling_is_survived(small: Emulator, tmp_path: Path) -> None:
     small.faults.quota_window_seconds = 1.0
     path = run_collect(small, tmp_path, batch_size=2)
     meta = open_snapshot(path).meta
-    assert meta["counts"]["nsgs"] == 40 and meta["subscriptions"]["failed"] == []
+    assert meta["counts"]["nsgs"] == 40
+    assert meta["subscriptions"]["failed"] == []
     assert meta["requests"]["retries_429"] >= 3
     assert meta["requests"]["quota_waits"] >= 1
     assert 429 in small.statuses
@@ -152,7 +157,8 @@ def test_throttling_beyond_bounds_fails_the_batch_not_the_run(small: Emulator, t
     path = run_collect(small, tmp_path, subscriptions=[s["subscriptionId"] for s in small.tenant.subscriptions],
                        pacing=pacing)
     failed = open_snapshot(path).meta["subscriptions"]["failed"]
-    assert len(failed) == 12 and {f["status"] for f in failed} == {429}
+    assert len(failed) == 12
+    assert {f["status"] for f in failed} == {429}
 
 
 def test_transient_503_is_retried(small: Emulator, tmp_path: Path) -> None:
@@ -188,7 +194,8 @@ def test_collect_cli_exit_code_when_a_subscription_failed(small: Emulator, tmp_p
     out, err = capsys.readouterr()
     assert code == 1
     assert f"subscription {subs[0]} failed: 403 AuthorizationFailed" in err
-    assert "requests:" in out and "minimum" in out
+    assert "requests:" in out
+    assert "minimum" in out
 
 
 def test_unauthorised_names_cloud_and_tenant(small: Emulator, tmp_path: Path, monkeypatch) -> None:
@@ -197,7 +204,10 @@ def test_unauthorised_names_cloud_and_tenant(small: Emulator, tmp_path: Path, mo
     with pytest.raises(CredentialError) as info:
         run_collect(small, tmp_path)
     msg = str(info.value)
-    assert "401" in msg and "'public'" in msg and "contoso-tenant" in msg and "\n" not in msg
+    assert "401" in msg
+    assert "'public'" in msg
+    assert "contoso-tenant" in msg
+    assert "\n" not in msg
     assert not (tmp_path / "snaps").exists() or not any((tmp_path / "snaps").iterdir())
 
 
@@ -228,7 +238,8 @@ def test_truncated_result_and_repeated_token_are_errors(small_tenant: Tenant, tm
         subs = [s["subscriptionId"] for s in small_tenant.subscriptions]
         path = run_collect(emu, tmp_path, subscriptions=subs)
         failed = open_snapshot(path).meta["subscriptions"]["failed"]
-        assert {f["code"] for f in failed} == {"ResultTruncated"} and len(failed) == 12
+        assert {f["code"] for f in failed} == {"ResultTruncated"}
+        assert len(failed) == 12
 
 
 def test_repeated_skip_token_is_an_error(tenant: Tenant, tmp_path: Path) -> None:
@@ -287,7 +298,8 @@ def test_interrupted_collection_leaves_no_snapshot(small: Emulator, tmp_path: Pa
     assert len(small.requests) >= 4
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert proc.returncode != 0
+    assert "KeyboardInterrupt" in err
     assert list_snapshots(snaps) == []
     assert not snaps.exists() or os.listdir(snaps) == []
 
@@ -311,7 +323,8 @@ def test_snapshot_is_complete_evidence(small: Emulator, tmp_path: Path) -> None:
     assert {d["label"] for d in docs} == {"subscriptions", "nsgs", "topology", "changes", "guardrails"}
     assert len(snap.raw("topology")) == meta["topology"]["raw_rows"]
     raw = snap.raw("nsgs")
-    assert len(raw) == 40 and raw[0] == sorted(small.tenant.nsgs, key=lambda r: r["id"].lower())[0]
+    assert len(raw) == 40
+    assert raw[0] == sorted(small.tenant.nsgs, key=lambda r: r["id"].lower())[0]
     subs = snap.table("subscriptions")
     assert subs["name"].str.startswith("sub-").all()
     # Never overwritten.
@@ -340,7 +353,8 @@ def test_monthly_collects_then_renders(small: Emulator, tmp_path: Path, monkeypa
                      "--subscription", two[1]])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert (reports / "2026-11" / "index.html").is_file() and "rendered" in out
+    assert (reports / "2026-11" / "index.html").is_file()
+    assert "rendered" in out
     from auditkit.render.manifest import verify
 
     assert verify(reports / "2026-11") == []
@@ -366,8 +380,10 @@ def test_terminated_cli_collection_leaves_no_snapshot(small: Emulator, tmp_path:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "interrupted" in err, err
-    assert list_snapshots(snaps) == [] and (not snaps.exists() or os.listdir(snaps) == [])
+    assert proc.returncode == 130, err
+    assert "interrupted" in err, err
+    assert list_snapshots(snaps) == []
+    assert not snaps.exists() or os.listdir(snaps) == []
 
 
 def test_an_identity_that_sees_no_subscription_is_not_a_clean_tenant(tmp_path: Path) -> None:

@@ -159,7 +159,8 @@ def test_nic_attachment_counts_as_attached() -> None:
 def test_shadowed_findings_listed_on_request() -> None:
     rules = [rule("d", 100, access="Deny", src="Internet"), rule("a", 200)]
     plain = auditkit.scan([nsg(*rules)])
-    assert plain.findings.empty and plain.summary()["shadowed"] == 1
+    assert plain.findings.empty
+    assert plain.summary()["shadowed"] == 1
     shown = auditkit.scan([nsg(*rules)], include_shadowed=True)
     assert shown.findings[["rule_name", "shadowed", "severity"]].values.tolist() == [["a", True, "info"]]
 
@@ -200,5 +201,9 @@ def test_finding_fields() -> None:
     f = auditkit.scan([nsg(rule("a", srcs=["0.0.0.0/1", "128.0.0.0/1"], port="25"), tags={"owner": "x"})]).findings
     row = f.iloc[0]
     assert row["sources"] == ("0.0.0.0/1", "128.0.0.0/1")
-    assert row["priority"] == 100 and row["protocol"] == "Tcp" and row["subscription_id"].startswith("0000")
-    assert row["resource_group"] == "rg-test" and row["nsg_name"] == "nsg-test" and row["tags"] == {"owner": "x"}
+    assert row["priority"] == 100
+    assert row["protocol"] == "Tcp"
+    assert row["subscription_id"].startswith("0000")
+    assert row["resource_group"] == "rg-test"
+    assert row["nsg_name"] == "nsg-test"
+    assert row["tags"] == {"owner": "x"}

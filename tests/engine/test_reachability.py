@@ -61,28 +61,36 @@ def test_nic_rule_with_public_ip_and_no_subnet_nsg_is_reachable_and_critical() -
     exposure, severity, eps = only(world())
     assert (exposure, severity) == ("reachable", "critical")
     (e,) = eps
-    assert e["vm_name"] == "vm1" and e["private_ip"] == "10.0.1.4" and e["public_ip"] == "20.0.0.1"
-    assert e["path"] == "public-ip" and e["frontend_port"] == "25" and e["blocked_by"] is None
-    assert e["nic_id"].endswith("/networkinterfaces/nic1") and e["vm_id"].endswith("/virtualmachines/vm1")
+    assert e["vm_name"] == "vm1"
+    assert e["private_ip"] == "10.0.1.4"
+    assert e["public_ip"] == "20.0.0.1"
+    assert e["path"] == "public-ip"
+    assert e["frontend_port"] == "25"
+    assert e["blocked_by"] is None
+    assert e["nic_id"].endswith("/networkinterfaces/nic1")
+    assert e["vm_id"].endswith("/virtualmachines/vm1")
 
 
 def test_subnet_nsg_that_denies_blocks_the_nic_rule() -> None:
     v = verdict(world(subnet_rules=[r("Deny-SMTP", 100, "Deny")]))
     exposure, severity, (e,) = v[("nsg-nic", "Allow-SMTP")]
     assert (exposure, severity) == ("blocked", "medium")
-    assert e["blocked_by"] == "nsg-subnet: Deny-SMTP" and e["path"] == "public-ip"
+    assert e["blocked_by"] == "nsg-subnet: Deny-SMTP"
+    assert e["path"] == "public-ip"
 
 
 def test_subnet_nsg_without_an_internet_rule_blocks_by_its_default_deny() -> None:
     v = verdict(world(subnet_rules=[r("Allow-SMTP-Gateway", 100, src=("198.51.100.0/24",))]))
     exposure, _, (e,) = v[("nsg-nic", "Allow-SMTP")]
-    assert exposure == "blocked" and e["blocked_by"] == "nsg-subnet: DenyAllInBound"
+    assert exposure == "blocked"
+    assert e["blocked_by"] == "nsg-subnet: DenyAllInBound"
 
 
 def test_nic_nsg_that_denies_blocks_the_subnet_rule() -> None:
     v = verdict(world(subnet_rules=[r("Allow-SMTP-Subnet", 100)], nic_rules=[r("Deny-SMTP", 100, "Deny")]))
     exposure, _, (e,) = v[("nsg-subnet", "Allow-SMTP-Subnet")]
-    assert exposure == "blocked" and e["blocked_by"] == "nsg-nic: Deny-SMTP"
+    assert exposure == "blocked"
+    assert e["blocked_by"] == "nsg-nic: Deny-SMTP"
 
 
 def test_both_nsgs_allow_then_both_findings_are_reachable() -> None:
@@ -93,7 +101,8 @@ def test_both_nsgs_allow_then_both_findings_are_reachable() -> None:
 
 def test_subnet_only_nsg_governs_its_nics() -> None:
     exposure, _, (e,) = only(world(nic_nsg=False, subnet_rules=[r("Allow-SMTP-Subnet", 100)]))
-    assert exposure == "reachable" and e["vm_name"] == "vm1"
+    assert exposure == "reachable"
+    assert e["vm_name"] == "vm1"
 
 
 @pytest.mark.parametrize(("dst", "expected"), [
@@ -117,7 +126,8 @@ def test_destination_application_security_groups_apply_only_to_members() -> None
 
 def test_an_earlier_internet_deny_for_this_endpoint_only_blocks_it_in_the_same_nsg() -> None:
     exposure, _, (e,) = only(world(nic_rules=[r("Deny-Host", 90, "Deny", dst="10.0.1.4"), r("Allow-SMTP", 100)]))
-    assert exposure == "blocked" and e["blocked_by"] == "nsg-nic: Deny-Host"
+    assert exposure == "blocked"
+    assert e["blocked_by"] == "nsg-nic: Deny-Host"
     assert only(world(nic_rules=[r("Deny-Host", 90, "Deny", dst="10.0.1.9"), r("Allow-SMTP", 100)]))[0] \
         == "reachable"
 
@@ -131,7 +141,9 @@ def test_narrow_source_rules_neither_open_nor_close_to_the_internet() -> None:
 def test_allowed_without_public_path_is_no_public_path_and_high() -> None:
     exposure, severity, (e,) = only(world(public_ip=False))
     assert (exposure, severity) == ("no-public-path", "high")
-    assert e["path"] is None and e["public_ip"] is None and e["blocked_by"] is None
+    assert e["path"] is None
+    assert e["public_ip"] is None
+    assert e["blocked_by"] is None
 
 
 def test_nsg_governing_no_endpoint_is_latent_and_low() -> None:
@@ -189,20 +201,24 @@ def test_scale_set_profiles_are_endpoints_with_nat_pools_and_per_instance_public
     pool = lb.nat_pool("ssh", fe, 50000, 50119, 22)
     n.vmss("vmss-web", subnet, nsg=nsg, nat_pools=(pool,))
     exposure, _, (e,) = only(n, 22)
-    assert exposure == "reachable" and (e["path"], e["frontend_port"]) == ("inbound-nat", "50000-50119")
+    assert exposure == "reachable"
+    assert (e["path"], e["frontend_port"]) == ("inbound-nat", "50000-50119")
     assert e["vm_name"] == "vmss-web (scale set)"
     m = Network(SUB)
     nsg = m.nsg("nsg-vmss", [r("Allow-SSH", 100, port="22", dst="10.0.5.0/24")])
     vnet = m.vnet("vnet1")
     m.vmss("vmss-pub", m.subnet(vnet, "scale", "10.0.5.0/24"), nsg=nsg, public_ip_per_instance=True)
     exposure, _, (e,) = only(m, 22)
-    assert exposure == "reachable" and e["public_ip"] == "(one per instance)" and e["path"] == "public-ip"
+    assert exposure == "reachable"
+    assert e["public_ip"] == "(one per instance)"
+    assert e["path"] == "public-ip"
 
 
 def test_input_without_topology_keeps_the_old_verdict_and_says_why() -> None:
     nsgs, _ = world().records()
     f = scan(nsgs).findings
-    assert list(f["exposure"]) == ["unknown-topology"] and list(f["severity"]) == ["high"]
+    assert list(f["exposure"]) == ["unknown-topology"]
+    assert list(f["severity"]) == ["high"]
     assert "no topology" in f["exposure_note"].iloc[0]
 
 
@@ -211,14 +227,16 @@ def test_an_attachment_missing_from_the_topology_is_unknown_not_latent() -> None
     nsgs, topo = n.records()
     nics = [t for t in topo if t["type"] != "microsoft.network/networkinterfaces"]
     f = scan(nsgs + nics).findings
-    assert list(f["exposure"]) == ["unknown-topology"] and list(f["severity"]) == ["high"]
+    assert list(f["exposure"]) == ["unknown-topology"]
+    assert list(f["severity"]) == ["high"]
     assert "does not hold" in f["exposure_note"].iloc[0]
 
 
 def test_exposure_can_be_switched_off() -> None:
     nsgs, topo = world().records()
     f = scan(nsgs + topo, exposure=False).findings
-    assert list(f["exposure"]) == ["unknown-topology"] and list(f["severity"]) == ["high"]
+    assert list(f["exposure"]) == ["unknown-topology"]
+    assert list(f["severity"]) == ["high"]
 
 
 def test_reach_lists_what_the_internet_reaches_with_the_rules_that_let_it_in() -> None:
@@ -265,14 +283,16 @@ def test_malformed_topology_records_are_reported_and_the_rest_is_read() -> None:
     res = scan(nsgs + topo + broken)
     assert res.findings["exposure"].tolist() == ["reachable"]
     messages = res.errors["message"].tolist()
-    assert any("expected a list" in m for m in messages) and any("cannot be linked" in m for m in messages)
+    assert any("expected a list" in m for m in messages)
+    assert any("cannot be linked" in m for m in messages)
 
 
 def test_a_rule_whose_destination_misses_the_endpoint_is_blocked_even_when_another_rule_admits_it() -> None:
     v = verdict(world(nic_rules=[r("Allow-SMTP-Other", 100, dst="10.0.1.5"), r("Allow-SMTP", 110)]))
     assert v[("nsg-nic", "Allow-SMTP")][0] == "reachable"
     exposure, severity, (e,) = v[("nsg-nic", "Allow-SMTP-Other")]
-    assert (exposure, severity) == ("blocked", "medium") and "destination does not include" in e["blocked_by"]
+    assert (exposure, severity) == ("blocked", "medium")
+    assert "destination does not include" in e["blocked_by"]
 
 
 def test_a_malformed_membership_never_turns_into_blocked_or_latent() -> None:

@@ -25,15 +25,18 @@ def test_every_real_export_shape_reads_the_same(name: str) -> None:
     f = result.findings
     assert set(zip(f["nsg_name"], f["rule_name"], f["port"], f["attached"], strict=True)) == EXPECTED
     assert result.errors.empty, result.errors.to_dict(orient="records")
-    assert len(result.nsgs) == 3 and len(result.rules) == 22
+    assert len(result.nsgs) == 3
+    assert len(result.rules) == 22
     nsgs = result.nsgs.set_index("nsg_name")
-    assert nsgs.loc["nsg-mail", "nics"] == 1 and nsgs.loc["nsg-rdp", "subnets"] == 1
+    assert nsgs.loc["nsg-mail", "nics"] == 1
+    assert nsgs.loc["nsg-rdp", "subnets"] == 1
     assert not nsgs.loc["nsg-unattached", "attached"]
     assert nsgs.loc["nsg-mail", "resource_guid"] == "6f1c2d3e-0000-4000-8000-00000000a001"
     assert nsgs.loc["nsg-mail", "resource_group"].lower() == "rg-mail-prod"
     assert nsgs.loc["nsg-mail", "tags"] == {"owner": "mail-team", "environment": "prod"}
     ssh = result.rules[result.rules["rule_name"] == "Allow-SSH-Corp"].iloc[0]
-    assert ssh["source_prefixes"] == ("10.0.0.0/8", "192.168.0.0/16") and ssh["destination_ports"] == ("22", "2222")
+    assert ssh["source_prefixes"] == ("10.0.0.0/8", "192.168.0.0/16")
+    assert ssh["destination_ports"] == ("22", "2222")
     smtp = result.rules[result.rules["rule_name"] == "Allow-SMTP-Any"].iloc[0]
     assert smtp["description"] == "owner=mail-team"
 
@@ -44,14 +47,17 @@ def test_flattened_export_through_the_cli(name: str, tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["summary"]["findings"] == 2 and out["summary"]["rules"] == 22 and out["errors"] == []
+    assert out["summary"]["findings"] == 2
+    assert out["summary"]["rules"] == 22
+    assert out["errors"] == []
     snaps = tmp_path / "snaps"
     r = subprocess.run([sys.executable, "-m", "auditkit", "collect", "--from-file", str(EXPORTS / name),
                         "--snapshots", str(snaps), "--as-of", "2026-10-01"], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
     again = auditkit.scan(next(snaps.iterdir()))
-    assert len(again.findings) == 2 and len(again.rules) == 22
+    assert len(again.findings) == 2
+    assert len(again.rules) == 22
 
 
 @pytest.mark.parametrize("record,needle", [
@@ -65,7 +71,8 @@ def test_record_without_any_rule_list_is_an_error_not_a_clean_nsg(record: dict, 
            "name": "projected", **record}
     result = auditkit.scan([bad, nsg(rule("a"))])
     errors = result.errors
-    assert len(errors) == 1 and needle in errors["message"].iloc[0]
+    assert len(errors) == 1
+    assert needle in errors["message"].iloc[0]
     assert errors["nsg_id"].iloc[0].endswith("/projected")
     assert "projected" not in set(result.nsgs["nsg_name"])  # not counted as an NSG with no rules
     assert len(result.findings) == 1
@@ -76,7 +83,9 @@ def test_empty_rule_lists_are_a_readable_nsg() -> None:
     flat = {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/networkSecurityGroups/empty",
             "securityRules": [], "defaultSecurityRules": []}
     result = auditkit.scan([flat])
-    assert result.errors.empty and len(result.nsgs) == 1 and len(result.rules) == 0
+    assert result.errors.empty
+    assert len(result.nsgs) == 1
+    assert len(result.rules) == 0
 
 
 WRONG_TYPES = [
@@ -104,7 +113,8 @@ def test_field_of_the_wrong_type_is_an_error_and_the_rest_is_evaluated(name: str
     bad["properties"].update(fields)
     result = auditkit.scan([nsg(bad, rule("good", 300)), nsg(rule("other"), name="nsg-2")])
     mine = result.errors[result.errors["field"] == field]
-    assert len(mine) >= 1 and text in " ".join(mine["message"]), result.errors.to_dict(orient="records")
+    assert len(mine) >= 1, result.errors.to_dict(orient="records")
+    assert text in " ".join(mine["message"]), result.errors.to_dict(orient="records")
     assert set(mine["rule_name"]) == {"bad"}
     assert {("nsg-test", "good"), ("nsg-2", "other")} <= set(zip(result.findings["nsg_name"],
                                                                  result.findings["rule_name"], strict=True))
@@ -172,8 +182,11 @@ def test_empty_input_is_refused_unless_allowed(content: str, needle: str, comman
     args = ["scan", str(export)] if command == "scan" else \
         ["collect", "--from-file", str(export), "--snapshots", str(tmp_path / "snaps")]
     r = subprocess.run([sys.executable, "-m", "auditkit", *args], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and needle in r.stderr and "--allow-empty" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and str(export) in r.stderr
+    assert r.returncode == 2
+    assert needle in r.stderr
+    assert "--allow-empty" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert str(export) in r.stderr
     assert not (tmp_path / "snaps").exists() or not any((tmp_path / "snaps").iterdir())
     r = subprocess.run([sys.executable, "-m", "auditkit", *args, "--allow-empty"], capture_output=True, text=True,
                        timeout=120)

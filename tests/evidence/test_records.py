@@ -65,7 +65,9 @@ def test_bad_files_give_one_line_errors(tmp_path, content: bytes, needle: str) -
     with pytest.raises(InputError) as info:
         read_records(path)
     message = str(info.value)
-    assert needle in message and str(path) in message and "\n" not in message
+    assert needle in message
+    assert str(path) in message
+    assert "\n" not in message
 
 
 def test_missing_file_is_input_error(tmp_path) -> None:
@@ -120,7 +122,9 @@ def test_malformed_rule_is_reported_and_the_rest_evaluated(name: str, bad: dict,
     errs = result.errors
     assert len(errs) >= 1
     e = errs.iloc[0]
-    assert e["rule_name"] == "bad" and e["field"] == field and text in e["message"]
+    assert e["rule_name"] == "bad"
+    assert e["field"] == field
+    assert text in e["message"]
     assert e["nsg_id"].endswith("/nsg-test")
     assert {("nsg-test", "good"), ("nsg-2", "other")} <= set(zip(result.findings["nsg_name"],
                                                                  result.findings["rule_name"], strict=True))
@@ -147,8 +151,10 @@ def test_empty_input_is_not_a_clean_tenant() -> None:
     with pytest.raises(EmptyInput, match="not a clean tenant"):
         auditkit.scan([])
     result = auditkit.scan([], allow_empty=True)
-    assert result.findings.empty and result.errors.empty
-    assert result.summary()["nsgs"] == 0 and result.summary()["findings"] == 0
+    assert result.findings.empty
+    assert result.errors.empty
+    assert result.summary()["nsgs"] == 0
+    assert result.summary()["findings"] == 0
 
 
 def test_rule_that_is_not_an_object_is_reported_once_with_its_position() -> None:

@@ -58,7 +58,8 @@ def test_collect_to_a_url_then_read_it_back_and_catch_an_edited_snapshot(store: 
                  "--as-of", "2026-10-31T00:00:00Z"]) == 0
     files = listing(url)
     [name] = {rel.split("/")[0] for rel in files}
-    assert f"{name}/meta.json" in files and f"{name}/nsgs.parquet" in files
+    assert f"{name}/meta.json" in files
+    assert f"{name}/nsgs.parquet" in files
     # Evidence is never overwritten: the same as_of again is refused, and nothing remote changed.
     tags = {rel: info["etag"] for rel, info in files.items()}
     assert main(["collect", "--from-file", str(_export(tmp_path / "f.json", 4)), "--snapshots", url,
@@ -71,7 +72,8 @@ def test_collect_to_a_url_then_read_it_back_and_catch_an_edited_snapshot(store: 
     capsys.readouterr()
     assert main(["snapshots", "--snapshots", url]) == 0
     out = capsys.readouterr().out
-    assert out.count("  ok  ") == 2 and "CHANGED" not in out
+    assert out.count("  ok  ") == 2
+    assert "CHANGED" not in out
     # Edited in place (same size, so only its ETag tells): fetched again, and the hash check fails.
     fs, root = filesystem(url)
     path = f"{root}/{name}/nsgs.parquet"
@@ -79,7 +81,8 @@ def test_collect_to_a_url_then_read_it_back_and_catch_an_edited_snapshot(store: 
     data[len(data) // 2] ^= 0xFF
     fs.pipe_file(path, bytes(data))
     copy = stage(url)
-    assert copy.fetched == 1 and copy.removed == 0
+    assert copy.fetched == 1
+    assert copy.removed == 0
     assert main(["snapshots", "--snapshots", url]) == 1
     assert "CHANGED" in capsys.readouterr().out
     # A snapshot removed from the storage leaves the local copy too; a derived entry stays.
@@ -87,8 +90,10 @@ def test_collect_to_a_url_then_read_it_back_and_catch_an_edited_snapshot(store: 
     (copy.path / ".cache" / "entry").write_text("derived")
     fs.rm(f"{root}/{name}", recursive=True)
     again = stage(url)
-    assert again.removed == len([r for r in files if r.startswith(name)]) and again.version != copy.version
-    assert len(list_snapshots(again.path)) == 1 and (again.path / ".cache" / "entry").is_file()
+    assert again.removed == len([r for r in files if r.startswith(name)])
+    assert again.version != copy.version
+    assert len(list_snapshots(again.path)) == 1
+    assert (again.path / ".cache" / "entry").is_file()
     assert again.new_derived() == [".cache/entry"]
 
 
@@ -101,7 +106,9 @@ def test_a_blob_name_that_cannot_be_a_local_path_is_skipped_and_named(azurite: s
     client.upload_blob("snaps//twice.txt", b"an empty path segment")
     copy = stage(join(store, "snaps"))
     assert (copy.path / "ok.txt").read_bytes() == b"fine"
-    assert copy.skipped and all("twice.txt" in s for s in copy.skipped) and copy.files == {"ok.txt"}
+    assert copy.skipped
+    assert all("twice.txt" in s for s in copy.skipped)
+    assert copy.files == {"ok.txt"}
     assert sorted(p.name for p in copy.path.rglob("*")) == ["ok.txt"]
 
 
@@ -179,10 +186,12 @@ def test_storage_failures_are_one_line_with_exit_code_2(azurite: str, store: str
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(azurite, key="d3Jvbmcga2V5"))
     assert main(["snapshots", "--snapshots", url]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and f"{url}: cannot list: HTTP 403" in err, err
+    assert len(err.splitlines()) == 1, err
+    assert f"{url}: cannot list: HTTP 403" in err, err
     assert main(["render", "--snapshots", url, "--out", "nosuchscheme://x/y"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "nosuchscheme://x/y: not a storage URL" in err, err
+    assert len(err.splitlines()) == 1, err
+    assert "nosuchscheme://x/y: not a storage URL" in err, err
     with pytest.raises(AuditkitError, match="cannot write"):
         upload(Path(__file__).parent, "abfs://no-such-container-here/x", only=[Path(__file__).name])
     assert not local_copy(url).exists()
@@ -226,7 +235,8 @@ def test_a_collect_survives_other_stagings_and_a_cut_off_upload(store: str, tmp_
     assert main(["collect", "--from-file", str(_export(tmp_path / "e.json", 2)), "--snapshots", url,
                  "--as-of", "2026-10-31T00:00:00Z"]) == 0
     [snap] = list_snapshots(stage(url).path)
-    assert snap.verify() == [] and read_bytes(join(url, snap.id, "nsgs.parquet")) != b"half an upload"
+    assert snap.verify() == []
+    assert read_bytes(join(url, snap.id, "nsgs.parquet")) != b"half an upload"
 
 
 def test_odd_remote_shapes_are_one_line_errors_or_named_skips(azurite: str, store: str, tmp_path: Path,
@@ -235,14 +245,17 @@ def test_odd_remote_shapes_are_one_line_errors_or_named_skips(azurite: str, stor
     fs.pipe_file(f"{root}/odd/dirD", b"a blob named like a folder")
     fs.pipe_file(f"{root}/odd/dirD/w.txt", b"inside")
     copy = stage(join(store, "odd"))
-    assert copy.skipped == ("dirD",) and (copy.path / "dirD" / "w.txt").read_bytes() == b"inside"
+    assert copy.skipped == ("dirD",)
+    assert (copy.path / "dirD" / "w.txt").read_bytes() == b"inside"
     assert main(["snapshots", "--snapshots", join(store, "odd")]) == 0
     assert "blob 'dirD' skipped" in capsys.readouterr().err
     for url, said in ((join(store, "odd", "dirD", "w.txt"), "a file, not a folder"),
                       ("abfs://no-such-container-x/snapshots", "no such container")):
         assert main(["snapshots", "--snapshots", url]) == 2
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and url in err and said in err, err
+        assert len(err.splitlines()) == 1, err
+        assert url in err, err
+        assert said in err, err
     local = tmp_path / "local"
     assert main(["collect", "--from-file", str(_export(tmp_path / "e.json", 1)), "--snapshots",
                  f"file://{local}", "--as-of", "2026-10-31T00:00:00Z"]) == 0

@@ -56,8 +56,10 @@ def test_every_command_refuses_a_modified_snapshot_file(snaps: Path, rel: str, t
             assert r.returncode == 0  # scan and flows read only the NSG and rule tables
             continue
         assert r.returncode == 2, (args, r.stdout, r.stderr)
-        assert str(target) in r.stderr and "SHA-256 differs from meta.json" in r.stderr, r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+        assert str(target) in r.stderr, r.stderr
+        assert "SHA-256 differs from meta.json" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists() or not any(p.name[:2] == "20" for p in (tmp_path / "out").iterdir())
 
 
@@ -96,13 +98,17 @@ def test_unreadable_meta_is_listed_and_skipped(snaps: Path, content: bytes, reas
     bad.mkdir()
     (bad / "meta.json").write_bytes(content)
     r = cli("snapshots", "--snapshots", str(snaps))
-    assert r.returncode == 1 and "2026-11-01T060000Z  UNREADABLE" in r.stdout and reason in r.stdout, r.stdout
+    assert r.returncode == 1, r.stdout
+    assert "2026-11-01T060000Z  UNREADABLE" in r.stdout, r.stdout
+    assert reason in r.stdout, r.stdout
     assert r.stdout.count(" ok ") == 2
     r = cli("kpis", "--snapshots", str(snaps), "--format", "json")
     assert r.returncode == 0, r.stderr
     k = json.loads(r.stdout)
-    assert k["snapshots"] == 2 and k["unreadable_snapshots"][0]["snapshot"] == "2026-11-01T060000Z"
-    assert "snapshot folder 2026-11-01T060000Z skipped" in r.stderr and "Traceback" not in r.stderr
+    assert k["snapshots"] == 2
+    assert k["unreadable_snapshots"][0]["snapshot"] == "2026-11-01T060000Z"
+    assert "snapshot folder 2026-11-01T060000Z skipped" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 @pytest.mark.slow
@@ -115,5 +121,6 @@ def test_report_lists_skipped_folders_and_unchecked_hashes(snaps: Path, tmp_path
     assert r.returncode == 0, r.stderr
     page = (tmp_path / "out" / "2026-09" / "index.html").read_text()
     assert "snapshot hashes not checked" in page
-    assert "2026-09-15T060000Z" in page and "unreadable" in page
+    assert "2026-09-15T060000Z" in page
+    assert "unreadable" in page
     assert "snapshot folder 2026-09-15T060000Z skipped" in r.stderr

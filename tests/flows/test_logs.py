@@ -41,8 +41,10 @@ def test_nsg_v1() -> None:
     f = logs.flows
     assert f[["source", "destination_port", "protocol", "direction", "decision", "rule"]].values.tolist() == [
         ["203.0.113.5", 25, "T", "I", "A", "Allow-SMTP"], ["192.0.2.9", 25, "U", "I", "D", "Allow-SMTP"]]
-    assert (f["nsg_id"] == NSG.lower()).all() and (f["mac"] == "000D3A112233").all()
-    assert f["time"].iloc[0] == pd.Timestamp(T0, unit="s", tz="UTC") and f["log"].iloc[0] == "nsg-v1"
+    assert (f["nsg_id"] == NSG.lower()).all()
+    assert (f["mac"] == "000D3A112233").all()
+    assert f["time"].iloc[0] == pd.Timestamp(T0, unit="s", tz="UTC")
+    assert f["log"].iloc[0] == "nsg-v1"
 
 
 def test_nsg_v2_counters_summed_and_empty_on_begin_rows() -> None:
@@ -52,7 +54,9 @@ def test_nsg_v2_counters_summed_and_empty_on_begin_rows() -> None:
         f"{T0 + 120},203.0.113.5,10.0.0.4,50000,25,T,I,A,E,4,3000,3,300"]))])
     f = logs.flows
     assert f["state"].tolist() == ["B", "C", "E"]
-    assert f["bytes_src_to_dst"].sum() == 4000 and f["bytes_dst_to_src"].sum() == 500 and f["packets"].sum() == 12
+    assert f["bytes_src_to_dst"].sum() == 4000
+    assert f["bytes_dst_to_src"].sum() == 500
+    assert f["packets"].sum() == 12
     assert f["bytes"].tolist() == [0, 1200, 3300]
 
 
@@ -63,8 +67,11 @@ def test_vnet_seconds_and_milliseconds(ts: int, unit: str) -> None:
         f"{ts},101.33.218.154,10.0.0.6,55189,25,6,I,E,NX_ENCRYPTED,3,400,2,100"]))])
     f = logs.flows
     assert f["time"].iloc[0] == pd.Timestamp(ts, unit=unit, tz="UTC")
-    assert f["decision"].tolist() == ["D", "A"] and f["state"].tolist() == ["D", "E"]
-    assert (f["acl_id"] == "guid-1").all() and f["protocol"].tolist() == ["T", "T"] and f["log"].iloc[0] == "vnet"
+    assert f["decision"].tolist() == ["D", "A"]
+    assert f["state"].tolist() == ["D", "E"]
+    assert (f["acl_id"] == "guid-1").all()
+    assert f["protocol"].tolist() == ["T", "T"]
+    assert f["log"].iloc[0] == "vnet"
     assert f["bytes"].tolist() == [0, 500]
 
 
@@ -95,7 +102,8 @@ def test_malformed_tuples_are_counted_not_dropped_silently() -> None:
 def test_not_json_at_all_is_skipped_not_fatal() -> None:
     logs = read_flow_logs([("junk.json", b"\x00\xffnot json"), ("ok.json", nsg_blob(1, "UserRule_A", [
         f"{T0},203.0.113.5,10.0.0.4,50000,25,T,I,A"]))])
-    assert len(logs.flows) == 1 and logs.skipped["junk.json"]["file_skipped"] == "not UTF-8 text"
+    assert len(logs.flows) == 1
+    assert logs.skipped["junk.json"]["file_skipped"] == "not UTF-8 text"
 
 
 def test_resource_id_key_read_case_insensitively() -> None:
@@ -140,10 +148,12 @@ def test_proposal_keeps_gateway_and_real_senders_and_drops_scanners() -> None:
     assert e["proposed_prefixes"] == ["192.0.2.24/30", "198.51.100.16/28", "203.0.113.0/24"]
     assert "45.1.2.3" not in " ".join(e["proposed_prefixes"])
     by_source = {s["source"]: s for s in e["sources"]}
-    assert by_source["45.1.2.3"]["class"] == "internet" and by_source["45.1.2.3"]["completed"] == 0
+    assert by_source["45.1.2.3"]["class"] == "internet"
+    assert by_source["45.1.2.3"]["completed"] == 0
     assert by_source["203.0.113.10"]["class"] == "gateway"
     assert set(by_source["192.0.2.25"]) >= {"source", "class", "flows", "bytes", "allowed"}
-    assert e["command"].startswith("az network nsg rule update") and "192.0.2.24/30" in e["command"]
+    assert e["command"].startswith("az network nsg rule update")
+    assert "192.0.2.24/30" in e["command"]
     assert json.loads(e["arm_patch"])["properties"]["sourceAddressPrefixes"] == e["proposed_prefixes"]
     assert "sourceAddressPrefixes: [ '192.0.2.24/30'" in e["bicep"]
 
@@ -152,15 +162,18 @@ def test_no_legitimate_traffic_means_decommission() -> None:
     logs = read_flow_logs([("f.json", nsg_blob(2, "UserRule_Allow-SMTP-Any", [
         f"{T0},45.1.2.3,10.0.0.4,1234,25,T,I,A,B,,,,"]))])
     [e] = evidence_for(_finding("Allow-SMTP-Any"), logs.flows, GATEWAY_SETTINGS)
-    assert e["recommendation"] == "decommission" and e["proposed_prefixes"] == []
-    assert e["command"].startswith("az network nsg rule delete") and "587" in e["note"]
+    assert e["recommendation"] == "decommission"
+    assert e["proposed_prefixes"] == []
+    assert e["command"].startswith("az network nsg rule delete")
+    assert "587" in e["note"]
 
 
 def test_jit_rule_is_flagged_not_edited() -> None:
     rule = "SecurityCenter-JITRule-1-8a2f1c"
     logs = read_flow_logs([("f.json", nsg_blob(2, f"UserRule_{rule}", _session("192.0.2.25", T0)))])
     [e] = evidence_for(_finding(rule, port=25), logs.flows, GATEWAY_SETTINGS)
-    assert e["recommendation"] == "jit-managed" and e["command"] == ""
+    assert e["recommendation"] == "jit-managed"
+    assert e["command"] == ""
 
 
 def test_truncated_rule_name_still_matches() -> None:
@@ -168,7 +181,8 @@ def test_truncated_rule_name_still_matches() -> None:
     cut = ("UserRule_" + long_name)[:65]  # the service cuts names at 65 characters
     logs = read_flow_logs([("f.json", nsg_blob(2, cut, _session("192.0.2.25", T0)))])
     [e] = evidence_for(_finding(long_name), logs.flows, GATEWAY_SETTINGS)
-    assert e["sources"] and e["recommendation"] == "restrict"
+    assert e["sources"]
+    assert e["recommendation"] == "restrict"
     # A different rule that only shares a short prefix does not match.
     [other] = evidence_for(_finding("Allow-SMTP"), logs.flows, GATEWAY_SETTINGS)
     assert other["sources"] == []
@@ -181,14 +195,16 @@ def test_flows_of_other_nsg_port_or_direction_do_not_count() -> None:
                                  [f"{T0},192.0.2.30,10.0.0.4,40000,587,T,I,A,E,1,900,1,900",
                                   f"{T0},10.0.0.4,192.0.2.31,40000,25,T,O,A,E,1,900,1,900"]))]
     [e] = evidence_for(_finding("Allow-SMTP-Any"), read_flow_logs(blobs).flows, GATEWAY_SETTINGS)
-    assert e["sources"] == [] and e["recommendation"] == "decommission"
+    assert e["sources"] == []
+    assert e["recommendation"] == "decommission"
 
 
 def test_vnet_flows_match_by_nsg_resource_guid() -> None:
     logs = read_flow_logs([("v.json", vnet_blob("AB12-GUID", "UserRule_Allow-SMTP-Any", [
         f"{T0 * 1000},192.0.2.25,10.0.0.4,40000,25,6,I,E,NX,10,5000,8,900"]))])
     [e] = evidence_for(_finding("Allow-SMTP-Any"), logs.flows, GATEWAY_SETTINGS, guids={NSG.lower(): "ab12-guid"})
-    assert [s["source"] for s in e["sources"]] == ["192.0.2.25"] and e["recommendation"] == "restrict"
+    assert [s["source"] for s in e["sources"]] == ["192.0.2.25"]
+    assert e["recommendation"] == "restrict"
 
 
 def test_cli_flows_json_csv_table(tmp_path: Path) -> None:
@@ -215,13 +231,18 @@ def test_cli_flows_json_csv_table(tmp_path: Path) -> None:
     assert set(out) >= {"findings", "skipped"}
     [f] = out["findings"]
     assert set(f) >= {"nsg_id", "rule_name", "port", "sources", "proposed_prefixes", "command", "recommendation"}
-    assert f["recommendation"] == "restrict" and "192.0.2.25/32" in f["proposed_prefixes"]
+    assert f["recommendation"] == "restrict"
+    assert "192.0.2.25/32" in f["proposed_prefixes"]
     assert out["skipped"][str(logs)] == {"incomplete_records": 0, "unreadable_records": 0, "malformed_tuples": 1,
                                          "file_skipped": ""}
     r = run("--format", "csv")
-    assert r.returncode == 0 and "192.0.2.25" in r.stdout and r.stdout.startswith("nsg_id,")
+    assert r.returncode == 0
+    assert "192.0.2.25" in r.stdout
+    assert r.stdout.startswith("nsg_id,")
     r = run()
-    assert r.returncode == 0 and "RESTRICT" in r.stdout and "1 malformed tuples" in r.stdout
+    assert r.returncode == 0
+    assert "RESTRICT" in r.stdout
+    assert "1 malformed tuples" in r.stdout
 
 
 @pytest.mark.slow
@@ -235,14 +256,17 @@ def test_demo_finding_gets_gateway_and_partner_but_not_scanners(demo_snapshots: 
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     recs = [f["recommendation"] for f in out["findings"]]
-    assert "restrict" in recs and "decommission" in recs
+    assert "restrict" in recs
+    assert "decommission" in recs
     for f in out["findings"]:
         if f["recommendation"] != "restrict":
             continue
-        assert "203.0.113.0/24" in f["proposed_prefixes"] and f"{PARTNER_RELAY}/32" in f["proposed_prefixes"]
+        assert "203.0.113.0/24" in f["proposed_prefixes"]
+        assert f"{PARTNER_RELAY}/32" in f["proposed_prefixes"]
         scanners = [s["source"] for s in f["sources"] if s["class"] == "internet" and s["completed"] == 0]
-        assert scanners and not any(s.startswith(tuple(p.split("/")[0] for p in f["proposed_prefixes"]))
-                                    for s in scanners)
+        assert scanners
+        assert (not any(s.startswith(tuple(p.split("/")[0] for p in f["proposed_prefixes"]))
+                                    for s in scanners))
     incomplete = sum(v["incomplete_records"] for v in out["skipped"].values())
     assert incomplete >= 1  # the demo's current hour, still being appended
     logs = read_paths([flows])
@@ -255,7 +279,8 @@ def test_state_letters_in_the_decision_field_are_malformed() -> None:
                            ("vnet.json", vnet_blob("g", "UserRule_A", [
                                f"{T0},203.0.113.5,10.0.0.4,50000,25,6,I,A,NX,0,0,0,0"]))])
     assert logs.flows.empty
-    assert logs.skipped["v1.json"]["malformed_tuples"] == 2 and logs.skipped["vnet.json"]["malformed_tuples"] == 1
+    assert logs.skipped["v1.json"]["malformed_tuples"] == 2
+    assert logs.skipped["vnet.json"]["malformed_tuples"] == 1
 
 
 def test_chunked_parsing_gives_the_same_flows(monkeypatch) -> None:
@@ -269,8 +294,9 @@ def test_chunked_parsing_gives_the_same_flows(monkeypatch) -> None:
     chunked = read_flow_logs(blobs).flows
     assert len(chunked) == len(whole) == 11
     assert chunked.astype(str).values.tolist() == whole.astype(str).values.tolist()
-    assert isinstance(chunked["rule"].dtype, pd.CategoricalDtype) and set(chunked["rule"]) == {
-        "R0", "R1", "R2", "R3", "R4", "V"}
+    assert isinstance(chunked["rule"].dtype, pd.CategoricalDtype)
+    assert (set(chunked["rule"]) == {
+        "R0", "R1", "R2", "R3", "R4", "V"})
 
 
 def test_odd_values_are_counted_as_malformed_not_crashing() -> None:
@@ -295,21 +321,25 @@ def test_records_of_unexpected_shape_are_counted() -> None:
     odd = {"category": "something else"}
     blob = json.dumps({"records": [good, bad_flows, odd]}).encode()
     logs = read_flow_logs([("shape.json", blob)])
-    assert len(logs.flows) == 1 and logs.skipped["shape.json"]["unreadable_records"] == 2
+    assert len(logs.flows) == 1
+    assert logs.skipped["shape.json"]["unreadable_records"] == 2
 
 
 def test_version_1_logs_cannot_prove_delivery() -> None:
     logs = read_flow_logs([("v1.json", nsg_blob(1, "UserRule_Allow-SMTP-Any", [
         f"{T0 + i},192.0.2.25,10.0.0.4,40000,25,T,I,A" for i in range(50)]))])
     [e] = evidence_for(_finding("Allow-SMTP-Any"), logs.flows, GATEWAY_SETTINGS)
-    assert e["recommendation"] == "needs-evidence" and e["command"] == "" and "version 2" in e["note"]
+    assert e["recommendation"] == "needs-evidence"
+    assert e["command"] == ""
+    assert "version 2" in e["note"]
 
 
 def test_nsg_missing_from_the_logs_needs_evidence_not_deletion() -> None:
     other = RID.replace("NSG-MAIL", "NSG-OTHER")
     logs = read_flow_logs([("o.json", nsg_blob(2, "UserRule_X", _session("192.0.2.25", T0), rid=other))])
     [e] = evidence_for(_finding("Allow-SMTP-Any"), logs.flows, GATEWAY_SETTINGS)
-    assert e["recommendation"] == "needs-evidence" and "delete" not in e["command"]
+    assert e["recommendation"] == "needs-evidence"
+    assert "delete" not in e["command"]
 
 
 def test_gateway_only_in_mail_proposals_and_udp_ignored() -> None:
@@ -317,5 +347,6 @@ def test_gateway_only_in_mail_proposals_and_udp_ignored() -> None:
               f"{T0},192.0.2.41,10.0.0.4,40000,22,U,I,A,E,10,5000,8,900"]
     logs = read_flow_logs([("s.json", nsg_blob(2, "UserRule_Allow-SSH", tuples))])
     [e] = evidence_for(_finding("Allow-SSH", port=22), logs.flows, GATEWAY_SETTINGS)
-    assert e["recommendation"] == "restrict" and e["proposed_prefixes"] == ["192.0.2.40/32"]
+    assert e["recommendation"] == "restrict"
+    assert e["proposed_prefixes"] == ["192.0.2.40/32"]
     assert [s["source"] for s in e["sources"]] == ["192.0.2.40"]

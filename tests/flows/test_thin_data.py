@@ -43,7 +43,8 @@ def test_five_huge_counters_never_wrap_to_a_negative_total() -> None:
     [e] = evidence_for(_finding("Allow-SMTP-Any"), logs.flows, load_settings(overrides={"flows": {
         "min_window_days": 1}}))
     [s] = e["sources"]
-    assert s["bytes"] == 10 * big > 0 and e["recommendation"] == "restrict"
+    assert s["bytes"] == 10 * big > 0
+    assert e["recommendation"] == "restrict"
 
 
 def test_saturating_sum_saturates_instead_of_wrapping() -> None:
@@ -59,7 +60,8 @@ def test_saturating_sum_saturates_instead_of_wrapping() -> None:
 def test_implausible_or_bad_counters_make_the_tuple_malformed(counters: str) -> None:
     logs = read_flow_logs([("x.json", nsg_blob(2, "UserRule_A", [
         f"{T0},192.0.2.25,10.0.0.4,40000,25,T,I,A,E,{counters}", f"{T0},192.0.2.25,10.0.0.4,40000,25,T,I,A,B,,,,"]))])
-    assert len(logs.flows) == 1 and logs.skipped["x.json"]["malformed_tuples"] == 1
+    assert len(logs.flows) == 1
+    assert logs.skipped["x.json"]["malformed_tuples"] == 1
 
 
 @pytest.mark.parametrize("days,skip,expected", [(5, (), "needs-evidence"), (29, (), "needs-evidence"),
@@ -70,25 +72,30 @@ def test_decisions_need_the_minimum_observation_window(days: int, skip: tuple, e
     [e] = evidence_for(_finding("Allow-SMTP-Any"), logs.flows, SETTINGS)
     assert e["recommendation"] == expected
     o = e["observed"]
-    assert o["days"] == days - len(skip) and o["span_days"] == days
+    assert o["days"] == days - len(skip)
+    assert o["span_days"] == days
     if skip:
         first = pd.Timestamp(T0 + skip[0] * DAY, unit="s").strftime("%Y-%m-%d")
         last = pd.Timestamp(T0 + skip[-1] * DAY, unit="s").strftime("%Y-%m-%d")
         assert o["gaps"] == [[first, last]]
     if expected == "needs-evidence":
-        assert f"Only {days - len(skip)} day(s) of flow logs" in e["note"] and "at least 30 days" in e["note"]
-        assert e["command"] == "" and e["proposed_prefixes"] == []
+        assert f"Only {days - len(skip)} day(s) of flow logs" in e["note"]
+        assert "at least 30 days" in e["note"]
+        assert e["command"] == ""
+        assert e["proposed_prefixes"] == []
 
 
 def test_no_legitimate_traffic_over_a_short_window_is_not_a_deletion() -> None:
     scans = [(f"s{d}.json", nsg_blob(2, "UserRule_Allow-SMTP-Any", [f"{T0 + d * DAY},45.1.2.3,10.0.0.4,1,25,T,I,A,B,,,,"]))
              for d in range(3)]
     [e] = evidence_for(_finding("Allow-SMTP-Any"), read_flow_logs(scans).flows, SETTINGS)
-    assert e["recommendation"] == "needs-evidence" and "delete" not in e["command"]
+    assert e["recommendation"] == "needs-evidence"
+    assert "delete" not in e["command"]
     many = [(f"s{d}.json", nsg_blob(2, "UserRule_Allow-SMTP-Any", [f"{T0 + d * DAY},45.1.2.3,10.0.0.4,1,25,T,I,A,B,,,,"]))
             for d in range(31)]
     [e] = evidence_for(_finding("Allow-SMTP-Any"), read_flow_logs(many).flows, SETTINGS)
-    assert e["recommendation"] == "decommission" and "587" in e["note"]
+    assert e["recommendation"] == "decommission"
+    assert "587" in e["note"]
 
 
 @pytest.mark.parametrize("port", [22, 3389])
@@ -129,7 +136,8 @@ def test_only_regular_files_of_flow_logs_are_read_and_the_rest_counted(tmp_path:
     assert reasons["pipe.json"] == "not a regular file"
     assert reasons["link-out.json"] == "a symbolic link leaving the folder"
     assert reasons["big.json"].startswith("larger than the limit of 1 MB")
-    assert reasons["notes.txt"].startswith("not a flow log") and reasons["other.json"].startswith("not a flow log")
+    assert reasons["notes.txt"].startswith("not a flow log")
+    assert reasons["other.json"].startswith("not a flow log")
     assert reasons["link-in.json"] == reasons["PT1H.json"] == reasons["ndjson.json"] == ""
     assert reasons["bare-list.json"] == reasons["single.json"] == ""
     # Read: the folder's blob twice (it and the link to it), NDJSON (2 records), bare list, single record.
@@ -146,5 +154,7 @@ def test_cli_flows_counts_skipped_files(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "auditkit", "flows", str(root), "--snapshot", str(snap)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "files not read" in r.stdout and "pipe.json: not a regular file" in r.stdout
-    assert "NEEDS-EVIDENCE" in r.stdout and "flow logs: none for this NSG" in r.stdout
+    assert "files not read" in r.stdout
+    assert "pipe.json: not a regular file" in r.stdout
+    assert "NEEDS-EVIDENCE" in r.stdout
+    assert "flow logs: none for this NSG" in r.stdout

@@ -54,16 +54,19 @@ def test_accepted_while_in_force_and_open_again_the_day_after_expiry(tmp_path: P
     h = history(tmp_path / "a", [{**ENTRY, "expires": "2026-12-31"}])
     assert status_of(h, "nsg-mail-edge-subnet", "Allow-SMTP-To-Mail-Servers") == "accepted"
     k = kpis_of(h)
-    assert k["accepted_findings"] == 1 and k["open_findings"]["25"] == base["open_findings"]["25"] - 1
+    assert k["accepted_findings"] == 1
+    assert k["open_findings"]["25"] == base["open_findings"]["25"] - 1
     assert k["reachable_findings"]["25"] == base["reachable_findings"]["25"] - 1
     # Expired on Oct 15: accepted in the Oct 1 snapshot, open again in the Nov 1 snapshot.
     h = history(tmp_path / "b", [ENTRY])
     assert status_of(h, "nsg-mail-edge-subnet", "Allow-SMTP-To-Mail-Servers") == "open"
     t = h.timeline[h.timeline["port"] == 25].set_index("snapshot")
-    assert list(t["accepted"]) == [1, 1, 0] and list(t["open"]) == [x - 1 for x in t["open"] + t["accepted"]][:2] + \
-        [t["open"].iloc[2]]
+    assert list(t["accepted"]) == [1, 1, 0]
+    assert (list(t["open"]) == [x - 1 for x in t["open"] + t["accepted"]][:2] +
+        [t["open"].iloc[2]])
     k = kpis_of(h)
-    assert k["accepted_findings"] == 0 and [e["ticket"] for e in k["expired_exceptions"]] == ["RISK-1"]
+    assert k["accepted_findings"] == 0
+    assert [e["ticket"] for e in k["expired_exceptions"]] == ["RISK-1"]
     # The expiry day itself is still covered.
     h = history(tmp_path / "c", [{**ENTRY, "expires": "2026-11-01"}])
     assert status_of(h, "nsg-mail-edge-subnet", "Allow-SMTP-To-Mail-Servers") == "accepted"
@@ -111,7 +114,9 @@ def test_bad_entries_are_one_line_errors_naming_the_entry(tmp_path: Path, change
 def test_cli_reports_a_bad_exceptions_file_in_one_line(tmp_path: Path) -> None:
     params, snaps = folder(tmp_path, [{**ENTRY, "expires": "soon"}])
     r = cli("kpis", "--snapshots", str(snaps), "--parameters", str(params))
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "entry 1" in r.stderr
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "entry 1" in r.stderr
 
 
 def test_shipped_file_is_empty_and_init_copies_it(tmp_path: Path, monkeypatch) -> None:
@@ -131,5 +136,6 @@ def test_demo_accepts_its_mx_and_flags_what_expires(demo_snapshots: Path) -> Non
     assert status_of(h, "nsg-mail-edge-subnet", "Allow-SMTP-To-Mail-Servers") == "accepted"
     assert status_of(h, "nsg-mail-01-nic", "Allow-SMTP-Any") == "accepted"  # expires 2026-11-20
     assert status_of(h, "nsg-relay-02-nic", "Allow-SMTP-Internet") == "open"  # expired 2026-08-31
-    assert k["accepted_findings"] == 2 and [e["ticket"] for e in k["expired_exceptions"]] == ["RISK-2026-044"]
+    assert k["accepted_findings"] == 2
+    assert [e["ticket"] for e in k["expired_exceptions"]] == ["RISK-2026-044"]
     assert k["unused_exceptions"] == []

@@ -103,7 +103,8 @@ def test_writes_killed_a_day_ago_are_swept_and_a_write_in_progress_is_not(snaps:
 
         shutil.rmtree(entry)  # the next run writes again
     assert _fresh(snaps) == reference
-    assert not killed.exists() and live.is_dir()
+    assert not killed.exists()
+    assert live.is_dir()
 
 
 def test_a_store_where_no_cache_can_be_written_still_works(snaps: Path) -> None:
@@ -195,7 +196,8 @@ def test_a_saved_history_is_the_history_built_again(demo_copy) -> None:
     [entry] = (root / CACHE_DIR).glob(f"{PREFIX}*")
     again = load_history(root, settings=settings)  # read back
     fresh = load_history(root, settings=settings, use_cache=False)
-    assert len(fresh.findings) and (fresh.findings["acceptance"].notna()).any()  # accepted risks are in it
+    assert len(fresh.findings)
+    assert (fresh.findings["acceptance"].notna()).any()  # accepted risks are in it
     _same_history(fresh, again)
     _same_history(built, again)
     assert kpis_of(again) == kpis_of(fresh)
@@ -217,9 +219,11 @@ def test_a_saved_history_follows_its_accepted_risks_and_snapshots(demo_copy) -> 
     assert before["accepted_findings"] > 0
     (params.parent / "exceptions.yaml").write_text("exceptions: []\n")
     after = kpis_of(load_history(root, settings=settings))
-    assert after["accepted_findings"] == 0 and after == kpis_of(load_history(root, settings=settings, use_cache=False))
+    assert after["accepted_findings"] == 0
+    assert after == kpis_of(load_history(root, settings=settings, use_cache=False))
     # A snapshot folder that became unreadable is a different run of snapshots, never the saved one.
     latest = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))[-1]
     (latest / "meta.json").write_text("{")
     shorter = kpis_of(load_history(root, settings=settings))
-    assert shorter["unreadable_snapshots"] and shorter["snapshots"] == before["snapshots"] - 1
+    assert shorter["unreadable_snapshots"]
+    assert shorter["snapshots"] == before["snapshots"] - 1

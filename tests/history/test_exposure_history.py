@@ -26,7 +26,8 @@ def test_demo_edge_network_carries_the_right_exposure_and_path(demo_snapshots: P
     edge = f[f["resource_group"] == "rg-mail-edge"]
     got = {(r.nsg_name, r.rule_name): r for r in edge.itertuples()}
     mail = got[("nsg-mail-01-nic", "Allow-SMTP-Any")]
-    assert mail.exposure == "reachable" and mail.severity == "critical"
+    assert mail.exposure == "reachable"
+    assert mail.severity == "critical"
     assert [(e["vm_name"], e["path"], e["public_ip"], e["frontend_port"]) for e in mail.endpoints] == \
         [("vm-mail-01", "load-balancer", "20.60.0.10", "25")]
     ssh = got[("nsg-mail-01-nic", "Allow-SSH-Any")]
@@ -34,14 +35,18 @@ def test_demo_edge_network_carries_the_right_exposure_and_path(demo_snapshots: P
         [("inbound-nat", "50022", "lb-mail-public/nat-ssh-mail-01")]
     assert got[("nsg-mail-edge-subnet", "Allow-SMTP-To-Mail-Servers")].exposure == "reachable"  # ASG member
     relay = got[("nsg-relay-02-nic", "Allow-SMTP-Internet")]
-    assert relay.exposure == "blocked" and relay.severity == "medium"
+    assert relay.exposure == "blocked"
+    assert relay.severity == "medium"
     assert relay.endpoints[0]["blocked_by"] == "nsg-dmz-subnet: Deny-SMTP-Internet"
     internal = got[("nsg-internal-subnet", "Allow-SMTP-Anywhere")]
-    assert internal.exposure == "no-public-path" and internal.severity == "high"
+    assert internal.exposure == "no-public-path"
+    assert internal.severity == "high"
     old = got[("nsg-internal-subnet", "Allow-SMTP-To-Old-Relay")]
-    assert old.exposure == "blocked" and "destination does not include" in old.endpoints[0]["blocked_by"]
+    assert old.exposure == "blocked"
+    assert "destination does not include" in old.endpoints[0]["blocked_by"]
     vmss = got[("nsg-vmss-web", "Allow-RDP-Any")]
-    assert vmss.exposure == "reachable" and vmss.endpoints[0]["frontend_port"] == "50100-50199"
+    assert vmss.exposure == "reachable"
+    assert vmss.endpoints[0]["frontend_port"] == "50100-50199"
     # Elsewhere in the demo: latent NSGs stay latent; every attached finding has a verdict from topology.
     assert set(f["exposure"]) == {"reachable", "no-public-path", "blocked", "latent"}
     assert set(f.loc[~f["attached"].astype(bool), "exposure"]) == {"latent"}
@@ -80,9 +85,13 @@ def test_old_snapshots_without_topology_still_load_as_unknown_topology(tmp_path:
     assert "has no topology" in str(reachability(ctx, SUB))
     snapshot_from_records(nsgs, snapshots_dir=root, as_of="2026-10-01T06:00:00Z", topology_rows=topo)
     h = load_history(root)
-    assert "reachable" in set(h.findings["exposure"]) and "unknown-topology" not in set(h.findings["exposure"])
+    assert "reachable" in set(h.findings["exposure"])
+    assert "unknown-topology" not in set(h.findings["exposure"])
     html = str(reachability(load_context(str(root)), SUB))
-    assert "vm-mail-01" in html and "20.60.0.10:50022" in html and "fw-hub" in html and "not modelled" in html
+    assert "vm-mail-01" in html
+    assert "20.60.0.10:50022" in html
+    assert "fw-hub" in html
+    assert "not modelled" in html
 
 
 def test_a_modified_topology_file_is_refused_by_every_command(tmp_path: Path) -> None:
@@ -94,7 +103,9 @@ def test_a_modified_topology_file_is_refused_by_every_command(tmp_path: Path) ->
     _tamper_table(target)  # one NIC fewer: a machine would silently vanish from the answer
     for args in (["scan", str(snap)], ["reach", str(snap)], ["kpis", "--snapshots", str(root)]):
         r = cli(*args)
-        assert r.returncode == 2 and str(target) in r.stderr and "SHA-256 differs" in r.stderr, (args, r.stderr)
+        assert r.returncode == 2, (args, r.stderr)
+        assert str(target) in r.stderr, (args, r.stderr)
+        assert "SHA-256 differs" in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1
 
 
@@ -107,16 +118,20 @@ def test_reports_put_reachable_findings_first_and_rank_subscriptions_by_them(dem
     table = html[html.index('id="findings"'):html.index('id="reach"')]
     exposures = [x for x in pd.Series(table.split(' ak-exp-')[1:]).str.split('"').str[0]]
     order = ["reachable", "no-public-path", "unknown-topology", "blocked", "latent"]
-    assert exposures and exposures[0] == "reachable"
+    assert exposures
+    assert exposures[0] == "reachable"
     assert [order.index(x) for x in exposures if x in order] == sorted(order.index(x) for x in exposures if x in order)
     assert "20.60.0.10:50022 (inbound NAT lb-mail-public/nat-ssh-mail-01) -&gt; subnet NSG nsg-mail-edge-subnet " \
            "-&gt; NIC NSG nsg-mail-01-nic -&gt; vm-mail-01 10.60.1.4:22" in table
     # The demo's MX rules are accepted on record: out of the findings table, in their own section.
     accepted = html[html.index('id="accepted"'):html.index('id="trends"')]
-    assert "RISK-2025-117" in accepted and "ciso@contoso.example" in accepted
-    assert "2026-11-20 (expires within 30 days)" in accepted and "2026-08-31 (expired: open again)" in accepted
+    assert "RISK-2025-117" in accepted
+    assert "ciso@contoso.example" in accepted
+    assert "2026-11-20 (expires within 30 days)" in accepted
+    assert "2026-08-31 (expired: open again)" in accepted
     assert "RISK-2025-117" not in table
     index = (demo_reports / "index.html").read_text()
     ranked = index[index.index("Subscriptions ranked"):]
     cells = [int(c) for c in pd.Series(ranked.split('<td class="ak-exp-reachable">')[1:]).str.split("<").str[0]]
-    assert cells == sorted(cells, reverse=True) and cells[0] > 0
+    assert cells == sorted(cells, reverse=True)
+    assert cells[0] > 0

@@ -82,8 +82,10 @@ def test_lifecycle(snaps: Path) -> None:
         "resolved", ts("2026-01-01", tz="UTC"), ts("2026-02-01", tz="UTC"), ts("2026-03-01", tz="UTC"))
     assert (f2.status, f2.reopened, f2.first_seen, f2.last_seen) == (
         "open", 1, ts("2026-01-01", tz="UTC"), ts("2026-04-01", tz="UTC"))
-    assert pd.isna(f2.resolved_at) and f2.age_days == 90
-    assert f3.status == "unknown" and pd.isna(f3.resolved_at)  # losing read access is not a fix
+    assert pd.isna(f2.resolved_at)
+    assert f2.age_days == 90
+    assert f3.status == "unknown"
+    assert pd.isna(f3.resolved_at)  # losing read access is not a fix
     assert (f4.status, f4.first_seen, f4.age_days) == ("open", ts("2026-04-01", tz="UTC"), 0)
     assert (f5.status, f5.resolved_at) == ("resolved", ts("2026-02-01", tz="UTC"))
     assert len(f) == 5
@@ -91,7 +93,9 @@ def test_lifecycle(snaps: Path) -> None:
 
 def test_kpis_computed_by_hand(snaps: Path) -> None:
     k = kpis(snaps)
-    assert k["as_of"] == "2026-04-01T00:00:00Z" and k["snapshots"] == 4 and k["ports"] == [25, 22, 3389]
+    assert k["as_of"] == "2026-04-01T00:00:00Z"
+    assert k["snapshots"] == 4
+    assert k["ports"] == [25, 22, 3389]
     assert k["open_findings"] == {"25": 1, "22": 1, "3389": 0}
     assert k["nsgs_with_open_findings"] == {"25": 1, "22": 1, "3389": 0}
     assert (k["resolved_findings"], k["reopened_findings"], k["unknown_findings"]) == (2, 1, 1)
@@ -111,7 +115,8 @@ def test_tag_coverage_of_latest_snapshot(snaps: Path) -> None:
     assert t["justification"] == 0.6  # a2 tag, a3 description ticket=, a4 purpose
     # Production: a1 (sub tag), a2 (sub), a3 (tag Production), a4 (env prd), a5 (sub): 5 rules,
     # documented: a2 (owner+justification tags), a3 (description), a4 (team+purpose) = 3/5.
-    assert t["production_rules"] == 5 and t["production_rules_documented"] == 0.6
+    assert t["production_rules"] == 5
+    assert t["production_rules_documented"] == 0.6
     k = kpis(snaps)
     assert [e["value"] for e in k["invalid_expiry"]] == ["not-a-date"]
 
@@ -131,14 +136,16 @@ def test_kpis_do_not_depend_on_the_wall_clock(snaps: Path, monkeypatch) -> None:
 
 def test_as_of_limits_history(snaps: Path) -> None:
     k = kpis(snaps, as_of="2026-02-15")
-    assert k["snapshots"] == 2 and k["as_of"] == "2026-02-01T00:00:00Z"
+    assert k["snapshots"] == 2
+    assert k["as_of"] == "2026-02-01T00:00:00Z"
     assert k["resolved_findings"] == 2  # f2 and f5 resolved at month 2
 
 
 def test_cache_beside_snapshots_and_rebuildable(snaps: Path) -> None:
     kpis(snaps)
     cache = snaps / ".cache"
-    assert cache.is_dir() and len([p for p in cache.iterdir() if not p.name.startswith(".")]) >= 4
+    assert cache.is_dir()
+    assert len([p for p in cache.iterdir() if not p.name.startswith(".")]) >= 4
     for snap in (p for p in snaps.iterdir() if not p.name.startswith(".")):
         assert not any(".cache" in str(q) for q in snap.rglob("*"))
     first = kpis(snaps)
@@ -163,12 +170,16 @@ def test_cli_kpis_json_and_table(snaps: Path) -> None:
     assert set(k["tag_coverage"]) >= {"nsgs", "owner", "expiry", "expired", "justification",
                                       "production_rules_documented"}
     r = cli("kpis", "--snapshots", str(snaps), "--ports", "25")
-    assert r.returncode == 0 and "MTTR" in r.stdout and "not-a-date" in r.stdout and "port 22" not in r.stdout
+    assert r.returncode == 0
+    assert "MTTR" in r.stdout
+    assert "not-a-date" in r.stdout
+    assert "port 22" not in r.stdout
 
 
 def test_no_snapshots_is_a_clear_error(tmp_path: Path) -> None:
     r = cli("kpis", "--snapshots", str(tmp_path))
-    assert r.returncode == 2 and "no snapshots" in r.stderr
+    assert r.returncode == 2
+    assert "no snapshots" in r.stderr
 
 
 ALIASES = [(what, key) for what in ("owner", "expiry", "justification") for key in defaults()["tags"][what]["keys"]]
@@ -199,7 +210,8 @@ def test_description_owner_and_justification(text: str, owner, just) -> None:
     t = rules_table([nsg(rule("a", description=text))])
     g = governance(t.nsgs, t.rules, pd.DataFrame(columns=["subscription_id", "tags"]),
                    pd.Timestamp("2026-01-01", tz="UTC"), load_settings())
-    assert g["owner"].iloc[0] == owner and g["justification"].iloc[0] == just
+    assert g["owner"].iloc[0] == owner
+    assert g["justification"].iloc[0] == just
 
 
 def test_empty_tag_value_is_not_an_owner() -> None:
@@ -219,7 +231,8 @@ def test_defaults_are_the_shipped_parameters_file(tmp_path: Path, monkeypatch) -
     monkeypatch.chdir(tmp_path)  # no audit folder here: the shipped defaults apply as they are
     monkeypatch.delenv("AUDITKIT_PARAMETERS", raising=False)
     s = load_settings()
-    assert s.raw == shipped and s.source == "built-in"
+    assert s.raw == shipped
+    assert s.source == "built-in"
 
 
 def test_shipped_defaults_name_no_mail_gateway() -> None:
@@ -231,7 +244,8 @@ def test_parameters_override(tmp_path: Path) -> None:
     p = tmp_path / "p.yaml"
     p.write_text("ports: [587]\ntags:\n  owner:\n    keys: [custodian]\n")
     s = load_settings(p)
-    assert s.ports == (587,) and s.tag_keys("owner") == ("custodian",)
+    assert s.ports == (587,)
+    assert s.tag_keys("owner") == ("custodian",)
     assert s.tag_keys("expiry") == tuple(defaults()["tags"]["expiry"]["keys"])
     bad = tmp_path / "bad.yaml"
     bad.write_text("ports: [smtp]\n")
@@ -251,7 +265,8 @@ def test_unreadable_nsg_record_is_not_a_fix(tmp_path: Path) -> None:
                               subscription_rows=[sub_row(A, "a", {})])
     h = load_history(tmp_path)
     [f] = h.findings.itertuples()
-    assert (f.status, f.reopened) == ("open", 0) and pd.isna(f.resolved_at)
+    assert (f.status, f.reopened) == ("open", 0)
+    assert pd.isna(f.resolved_at)
     assert kpis(tmp_path)["resolved_findings"] == 0
 
 
@@ -259,4 +274,5 @@ def test_timeline_keeps_findings_of_unreadable_subscriptions_open(snaps: Path) -
     t = load_history(snaps).timeline
     rdp = t[t["port"] == 3389].set_index("snapshot")
     # f3 (subscription B) is seen in months 1-2, then B cannot be read: still open as far as we know.
-    assert rdp["open"].tolist() == [1, 1, 0, 0] and rdp["unreadable"].tolist() == [0, 0, 1, 1]
+    assert rdp["open"].tolist() == [1, 1, 0, 0]
+    assert rdp["unreadable"].tolist() == [0, 0, 1, 1]

@@ -66,8 +66,10 @@ def test_ranges_lists_and_sources(spec: dict, expected: bool) -> None:
 
 def test_shadowing_is_invisible_to_a_policy_and_the_port_is_a_parameter() -> None:
     shadowed = nsg(rule("deny", 100, access="Deny"), rule("a", 200))
-    assert not auditkit.scan([shadowed]).findings.shape[0] and policy_flags(shadowed)
-    assert not policy_flags(nsg(rule("a", port="22")), 25) and policy_flags(nsg(rule("a", port="22")), 22)
+    assert not auditkit.scan([shadowed]).findings.shape[0]
+    assert policy_flags(shadowed)
+    assert not policy_flags(nsg(rule("a", port="22")), 25)
+    assert policy_flags(nsg(rule("a", port="22")), 22)
 
 
 def test_cli_writes_definition_bicep_and_commands(tmp_path: Path) -> None:
@@ -79,13 +81,18 @@ def test_cli_writes_definition_bicep_and_commands(tmp_path: Path) -> None:
                      "auditkit-internet-port-3389.json", "auditkit-internet-port-3389.params.json",
                      "auditkit-internet-port-3389.rules.json"]
     d = json.loads((tmp_path / "auditkit-internet-port-3389.json").read_text())
-    assert d["parameters"]["effect"]["defaultValue"] == "Deny" and d["parameters"]["port"]["defaultValue"] == "3389"
-    assert d["mode"] == "All" and d["policyRule"]["then"] == {"effect": "[parameters('effect')]"}
+    assert d["parameters"]["effect"]["defaultValue"] == "Deny"
+    assert d["parameters"]["port"]["defaultValue"] == "3389"
+    assert d["mode"] == "All"
+    assert d["policyRule"]["then"] == {"effect": "[parameters('effect')]"}
     bicep = (tmp_path / "auditkit-internet-port-3389.bicep").read_text()
-    assert "loadJsonContent('auditkit-internet-port-3389.json')" in bicep and "param effect string = 'Deny'" in bicep
+    assert "loadJsonContent('auditkit-internet-port-3389.json')" in bicep
+    assert "param effect string = 'Deny'" in bicep
     sh = (tmp_path / "auditkit-internet-port-3389.commands.sh").read_text()
-    assert "az policy definition create --name auditkit-internet-port-3389" in sh and "az policy assignment create" in sh
+    assert "az policy definition create --name auditkit-internet-port-3389" in sh
+    assert "az policy assignment create" in sh
     bad = subprocess.run([sys.executable, "-m", "auditkit", "guardrail", "--effect", "Block"], capture_output=True,
                          text=True, timeout=60)
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1
     assert write_guardrail(tmp_path / "again", 25)[0].is_file()

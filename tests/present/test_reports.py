@@ -71,7 +71,8 @@ def test_executive_summary_names_every_port_with_findings(ctx, demo_reports: Pat
     for p in ctx.history.ports:
         if k["open_findings"][str(p)]:
             assert port_label(p) in sentence, (p, sentence)
-    assert "1 subscription could not be read" in summary and "have been open more than 90 days" in summary
+    assert "1 subscription could not be read" in summary
+    assert "have been open more than 90 days" in summary
     # Worst first: the port with the most open findings comes first.
     worst = max(ctx.history.ports, key=lambda p: k["open_findings"][str(p)])
     assert sentence.index(port_label(worst)) == min(sentence.index(port_label(p)) for p in ctx.history.ports
@@ -97,9 +98,11 @@ def test_page_structure_title_contents_and_way_back(demo_reports: Path) -> None:
         anchors = set(re.findall(r'<h[23] id="([^"]+)"', page))
         for target in re.findall(r'<a href="#([^"]+)"', page):
             assert target in anchors, (rep["file"], target)
-        assert "Run All works" not in page and "Contents" in page
+        assert "Run All works" not in page
+        assert "Contents" in page
         if rep["subscription_id"]:
-            assert html.escape(rep["subscription_name"]) in title and rep["subscription_id"] in title
+            assert html.escape(rep["subscription_name"]) in title
+            assert rep["subscription_id"] in title
             assert '<a href="index.html">' in page
         else:
             assert "tenant overview" in title
@@ -115,8 +118,11 @@ def test_findings_table_has_what_an_auditor_needs(demo_reports: Path) -> None:
                    "Attached to", "Owner", "Justification", "Expiry", "First seen", "Last seen", "Age", "Status",
                    "Controls failed"):
         assert f">{header}</th>" in table, header
-    assert "subnet vnet-" in table and "at least" in table and "(expired)" in table
-    assert "PCI-DSS 1.3.1" in table and "CIS-Azure 7.1" in table
+    assert "subnet vnet-" in table
+    assert "at least" in table
+    assert "(expired)" in table
+    assert "PCI-DSS 1.3.1" in table
+    assert "CIS-Azure 7.1" in table
 
 
 def test_one_remediation_step_per_rule_with_one_command(demo_reports: Path) -> None:
@@ -129,8 +135,11 @@ def test_one_remediation_step_per_rule_with_one_command(demo_reports: Path) -> N
     wide = [s for s in re.split(r"(?=Step \d+:)", section) if "dev-allow-all" in s]
     assert len(wide) == 1
     assert wide[0].count("az network nsg rule update") == 1
-    assert "SMTP (25)" in wide[0] and "SSH (22)" in wide[0] and "RDP (3389)" in wide[0]
-    assert "Narrow the ports" in wide[0] and "--destination-port-ranges 25" in wide[0]
+    assert "SMTP (25)" in wide[0]
+    assert "SSH (22)" in wide[0]
+    assert "RDP (3389)" in wide[0]
+    assert "Narrow the ports" in wide[0]
+    assert "--destination-port-ranges 25" in wide[0]
     assert "Analyze before you restrict" in wide[0]  # the checklist points at the section above it
     assert page.rindex("Analyze before you restrict: flow-log evidence") < page.rindex("Remediation, one step")
 
@@ -188,7 +197,8 @@ def test_links_in_jupyterlab_point_at_rendered_reports_or_say_they_are_missing(d
     monkeypatch.chdir(tmp_path / "audit" / "notebooks")
     ctx = load_context(str(tmp_path / "audit" / "snapshots"))
     sub = ctx.subscriptions["subscription_id"].iloc[0]
-    assert ctx.report_href(sub) is None and "not rendered" in str(ranking(ctx))
+    assert ctx.report_href(sub) is None
+    assert "not rendered" in str(ranking(ctx))
     period = tmp_path / "audit" / "reports" / ctx.period
     period.mkdir(parents=True)
     (period / f"{sub}.html").write_text("<html></html>")

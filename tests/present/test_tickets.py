@@ -36,14 +36,17 @@ def test_ids_are_stable_and_a_fixed_finding_comes_back_resolved(tmp_path: Path) 
     first = {r["id"]: r for r in json.loads(export(snaps, "json"))["findings"]}
     nsg_id = f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Network/networkSecurityGroups/nsg-a"
     smtp = finding_id(nsg_id, "Allow-SMTP", 25)
-    assert smtp == finding_id(nsg_id.upper(), "Allow-SMTP", 25) and smtp in first
+    assert smtp == finding_id(nsg_id.upper(), "Allow-SMTP", 25)
+    assert smtp in first
     assert {r["status"] for r in first.values()} == {"open"}
-    assert first[smtp]["report"].endswith(f"/{SUB}.html#findings") and "az network nsg rule update" in \
-        first[smtp]["remediation"]
+    assert first[smtp]["report"].endswith(f"/{SUB}.html#findings")
+    assert ("az network nsg rule update" in
+        first[smtp]["remediation"])
     snapshot_from_records(nsgs(False), snapshots_dir=snaps, as_of="2026-10-01T06:00:00Z")
     second = {r["id"]: r for r in json.loads(export(snaps, "json"))["findings"]}
     assert set(second) == set(first)  # the same tickets, updated
-    assert second[smtp]["status"] == "resolved" and second[smtp]["resolved_at"] == "2026-10-01T06:00:00Z"
+    assert second[smtp]["status"] == "resolved"
+    assert second[smtp]["resolved_at"] == "2026-10-01T06:00:00Z"
     assert second[smtp]["remediation"] is None
     # Resolved before the --since period: no longer listed.
     later = {r["id"] for r in json.loads(export(snaps, "json", "--since", "2026-10"))["findings"]}
@@ -57,10 +60,15 @@ def test_ocsf_detection_findings_carry_the_required_attributes(tmp_path: Path) -
     out = json.loads(export(snaps, "ocsf"))
     assert out["ocsf_version"] == "1.8.0"
     for f in out["findings"]:
-        assert OCSF_REQUIRED <= set(f) and f["class_uid"] == 2004 and f["category_uid"] == 2
-        assert f["type_uid"] == 200400 + f["activity_id"] and f["metadata"]["version"] == "1.8.0"
-        assert f["metadata"]["product"]["name"] == "auditkit" and f["finding_info"]["uid"] == f["metadata"]["uid"]
-        assert f["cloud"]["provider"] == "Azure" and f["cloud"]["account"]["uid"] == SUB
+        assert OCSF_REQUIRED <= set(f)
+        assert f["class_uid"] == 2004
+        assert f["category_uid"] == 2
+        assert f["type_uid"] == 200400 + f["activity_id"]
+        assert f["metadata"]["version"] == "1.8.0"
+        assert f["metadata"]["product"]["name"] == "auditkit"
+        assert f["finding_info"]["uid"] == f["metadata"]["uid"]
+        assert f["cloud"]["provider"] == "Azure"
+        assert f["cloud"]["account"]["uid"] == SUB
     by_status = {f["unmapped"]["auditkit_status"]: f for f in out["findings"]}
     assert (by_status["resolved"]["status_id"], by_status["resolved"]["activity_id"]) == (4, 3)
     assert (by_status["open"]["status_id"], by_status["open"]["severity"]) == (1, "High")
@@ -70,7 +78,8 @@ def test_csv_cells_stay_text_in_a_spreadsheet(tmp_path: Path) -> None:
     snaps = tmp_path / "snaps"
     snapshot_from_records(nsgs(True, hostile="owner==@SUM(1+1)"), snapshots_dir=snaps, as_of="2026-09-01T06:00:00Z")
     rows = list(csv.DictReader(io.StringIO(export(snaps, "csv"))))
-    assert len(rows) == 2 and all(len(r["id"]) == 32 for r in rows)
+    assert len(rows) == 2
+    assert all(len(r["id"]) == 32 for r in rows)
     assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
 
 

@@ -23,9 +23,11 @@ def _legacy_id(history) -> str:
 def test_kpis_list_the_unread_subscription(demo_snapshots: Path) -> None:
     k = kpis(demo_snapshots, settings=load_settings())
     [u] = k["unread_subscriptions"]
-    assert u["name"] == LEGACY and u["last_read"] == "2026-09-01T06:00:00Z"
+    assert u["name"] == LEGACY
+    assert u["last_read"] == "2026-09-01T06:00:00Z"
     assert u["reason"].startswith("missing from the collection")
-    assert k["failed_subscriptions_latest"] == 1 and k["unknown_findings"] > 0
+    assert k["failed_subscriptions_latest"] == 1
+    assert k["unknown_findings"] > 0
 
 
 def test_snapshot_table_counts_a_subscription_that_disappeared(demo_snapshots: Path) -> None:
@@ -51,8 +53,10 @@ def test_a_failed_subscription_is_unread_with_its_reason(tmp_path: Path) -> None
               source={"source": {"kind": "test"}}, stats=None)
     k = kpis(tmp_path, settings=load_settings())
     [u] = k["unread_subscriptions"]
-    assert u["subscription_id"] == b and u["reason"] == "failed: 403 AuthorizationFailed: no access"
-    assert k["open_findings"]["25"] == 1 and k["unknown_findings"] == 1
+    assert u["subscription_id"] == b
+    assert u["reason"] == "failed: 403 AuthorizationFailed: no access"
+    assert k["open_findings"]["25"] == 1
+    assert k["unknown_findings"] == 1
 
 
 def _text(page: Path) -> str:
@@ -66,9 +70,12 @@ def test_reports_say_not_read_and_never_clean(demo_reports: Path) -> None:
     assert "Not read since 2026-09-01: the findings below are the last known state" in report
     assert "it cannot be assessed" in report
     summary = report[report.rindex("Executive summary"):report.rindex("Custom inbound Allow rules")]
-    assert "unknown open: SMTP (25)" in summary and "0 open:" not in summary
+    assert "unknown open: SMTP (25)" in summary
+    assert "0 open:" not in summary
     overview = " ".join(_text(demo_reports / "index.html").split())
-    assert "1 subscriptions not read" in overview and "1 subscription(s) not read in the latest snapshot" in overview
+    assert "1 subscriptions not read" in overview
+    assert "1 subscription(s) not read in the latest snapshot" in overview
     row = overview[overview.index("Subscriptions ranked"):]
-    assert f"{LEGACY} " in row and "not read" in row
+    assert f"{LEGACY} " in row
+    assert "not read" in row
     assert "Not read (failed or missing)" in report

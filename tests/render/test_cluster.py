@@ -62,32 +62,42 @@ def test_a_cluster_render_between_storage_urls_matches_the_local_render(cluster:
     result = render(join(storage, "snapshots"), out=join(storage, "reports"), cluster=cluster, subscriptions=SUBS,
                     parameters_file=demo_parameters(), assets="shared", keep_notebooks=False)
     assert not result.failures, result.failures
-    assert result.url == join(storage, "reports", result.folder.name) and not listing(join(storage, "reports")).keys() - \
-        {f"{result.folder.name}/{f}" for f in [*_manifest(result.folder)["files"], "manifest.json"]}
+    assert result.url == join(storage, "reports", result.folder.name)
+    assert (not listing(join(storage, "reports")).keys() -
+        {f"{result.folder.name}/{f}" for f in [*_manifest(result.folder)["files"], "manifest.json"]})
     folder = readable(result.url)  # what the storage holds, copied back
     a, local = _manifest(folder), _manifest(demo_reports)
-    assert a["runner"] == {"kind": "dask", "scheduler": cluster} and local["runner"]["kind"] == "local"
+    assert a["runner"] == {"kind": "dask", "scheduler": cluster}
+    assert local["runner"]["kind"] == "local"
     assert a["parameters"]["snapshots_dir"] == join(storage, "snapshots")
     assert any(k.startswith(".cache/") for k in listing(join(storage, "snapshots")))  # derived once, shared
     want = {r["subscription_id"]: r for r in local["reports"] if r["subscription_id"] in (*SUBS, None)}
     assert len(a["reports"]) == len(want) == 3
     for r in a["reports"]:
-        assert r["notebook"] is None and r["attempts"] == 1
+        assert r["notebook"] is None
+        assert r["attempts"] == 1
         assert {k: r[k] for k in STABLE if k != "notebook"} == \
             {k: want[r["subscription_id"]][k] for k in STABLE if k != "notebook"}
-    assert a["complete"] and a["snapshots"] == local["snapshots"] and verify(folder) == []
+    assert a["complete"]
+    assert a["snapshots"] == local["snapshots"]
+    assert verify(folder) == []
     bundles = list((folder / "assets").glob("plotly-*.min.js"))
-    assert len(bundles) == 1 and bundles[0].stat().st_size > 1_000_000
+    assert len(bundles) == 1
+    assert bundles[0].stat().st_size > 1_000_000
     sheets = list((folder / "assets").glob("lab-*.css"))
-    assert len(sheets) == 1 and sheets[0].stat().st_size > 100_000
+    assert len(sheets) == 1
+    assert sheets[0].stat().st_size > 100_000
     assert a["assets"] == {"mode": "shared", "plotly_js": f"assets/{bundles[0].name}",
                            "stylesheets": [f"assets/{sheets[0].name}"]}
     assert {f"assets/{bundles[0].name}", f"assets/{sheets[0].name}"} <= set(a["files"])
-    assert not list(folder.glob("*.ipynb")) and not list(folder.glob(".*"))
+    assert not list(folder.glob("*.ipynb"))
+    assert not list(folder.glob(".*"))
     for name in ("index.html", f"{SUBS[0]}.html"):
         text = (folder / name).read_text()
-        assert (folder / name).stat().st_size < 200_000 and "plotly.js v" not in text
-        assert f'href="assets/{sheets[0].name}"' in text and "auditkit-lab-css" not in text
+        assert (folder / name).stat().st_size < 200_000
+        assert "plotly.js v" not in text
+        assert f'href="assets/{sheets[0].name}"' in text
+        assert "auditkit-lab-css" not in text
         assert (folder / name).stat().st_size < (demo_reports / name).stat().st_size / 10
     if HAVE_CHROMIUM:
         from playwright.sync_api import sync_playwright
@@ -96,8 +106,10 @@ def test_a_cluster_render_between_storage_urls_matches_the_local_render(cluster:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             for name in ("index.html", f"{SUBS[0]}.html"):
                 seen = open_report(browser, folder / name)
-                assert seen["blocked"] == [] and seen["errors"] == [], seen
-                assert seen["charts"] >= 2 and seen["drawn"] == seen["charts"], f"{name}: {seen}"
+                assert seen["blocked"] == [], seen
+                assert seen["errors"] == [], seen
+                assert seen["charts"] >= 2, f"{name}: {seen}"
+                assert seen["drawn"] == seen["charts"], f"{name}: {seen}"
                 # The lab stylesheet applies: JupyterLab's output area styles reach the page.
                 assert seen["page"].evaluate("getComputedStyle(document.body).getPropertyValue("
                                              "'--jp-ui-font-family').trim().length > 0")
@@ -130,14 +142,18 @@ def test_a_report_that_fails_on_the_cluster_is_reported_for_its_subscription(clu
     result = render(demo_snapshots, out=tmp_path / "out", cluster=cluster, subscriptions=SUBS,
                     parameters_file=demo_parameters(), notebooks=nb_dir)
     assert killed.is_file(), "no worker was killed: the test did not test a retry"
-    assert not result.swapped and ".failed-" in result.folder.name
+    assert not result.swapped
+    assert ".failed-" in result.folder.name
     [failure] = result.failures
-    assert failure.subscription_id == SUBS[1] and failure.error["ename"] == "AssertionError"
+    assert failure.subscription_id == SUBS[1]
+    assert failure.error["ename"] == "AssertionError"
     m = _manifest(result.folder)
-    assert [f["subscription_id"] for f in m["failures"]] == [SUBS[1]] and not m["complete"]
+    assert [f["subscription_id"] for f in m["failures"]] == [SUBS[1]]
+    assert not m["complete"]
     assert (result.folder / f"{SUBS[0]}.html").is_file()
     [survivor] = [r for r in m["reports"] if r["subscription_id"] == SUBS[0]]
-    assert survivor["ok"] and survivor["attempts"] >= 1
+    assert survivor["ok"]
+    assert survivor["attempts"] >= 1
 
 
 def test_an_unreachable_cluster_is_one_line(tmp_path: Path, demo_snapshots: Path, monkeypatch) -> None:

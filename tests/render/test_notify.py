@@ -55,9 +55,13 @@ def test_summary_reaches_the_webhook_and_failures_never_fail_the_run(tmp_path: P
     r = monthly(tmp_path, "--notify", f"{url}/hook")
     assert r.returncode == 0, r.stderr
     ((path, ctype, body),) = got
-    assert path == "/hook" and ctype == "application/json"
-    assert body["period"] == "2026-09" and body["reachable_findings"] == 5 and body["open_findings"] == 8
-    assert body["failed_reports"] == 0 and len(body["manifest_sha256"]) == 64
+    assert path == "/hook"
+    assert ctype == "application/json"
+    assert body["period"] == "2026-09"
+    assert body["reachable_findings"] == 5
+    assert body["open_findings"] == 8
+    assert body["failed_reports"] == 0
+    assert len(body["manifest_sha256"]) == 64
     manifest = tmp_path / "reports" / "2026-09" / "manifest.json"
     import hashlib
 
@@ -67,9 +71,14 @@ def test_summary_reaches_the_webhook_and_failures_never_fail_the_run(tmp_path: P
     r = monthly(tmp_path / "teams", "--notify", target, "--notify-format", "teams")
     assert r.returncode == 0, r.stderr
     lines = [x for x in r.stderr.splitlines() if "notification" in x]
-    assert len(lines) == 1 and target in lines[0] and "failed (HTTP 500" in lines[0]
+    assert len(lines) == 1
+    assert target in lines[0]
+    assert "failed (HTTP 500" in lines[0]
     teams = got[-1][2]
-    assert teams["@type"] == "MessageCard" and "NSG exposure audit 2026-09" in teams["text"]
+    assert teams["@type"] == "MessageCard"
+    assert "NSG exposure audit 2026-09" in teams["text"]
+    assert "8 open findings (5 reachable)" in teams["text"]  # what the message says, not only that it came
+    assert teams["themeColor"] == "B00020"  # something is reachable: the red card
 
 
 def test_a_webhook_that_is_not_there_is_one_reason_not_an_exception() -> None:
@@ -79,5 +88,24 @@ def test_a_webhook_that_is_not_there_is_one_reason_not_an_exception() -> None:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     problem = post(f"http://127.0.0.1:{closed}/x", payload({"period": "2026-09"}, "json"), timeout=5)
-    assert problem and "refused" in problem.lower()
-    assert post("not a url", {}) is not None
+    assert problem
+    assert "refused" in problem.lower()
+    assert post("not a url", {}) == "unknown url type: 'not a url'"  # what is wrong, in its words
+
+
+def test_every_payload_says_the_counts_and_where_the_evidence_is() -> None:
+    from auditkit.render.notify import payload
+
+    s = {"tool": "auditkit", "version": "x", "period": "2026-09", "open_findings": 8, "reachable_findings": 5,
+         "accepted_findings": 1, "unknown_findings": 2, "new_findings": 3, "resolved_findings": 4,
+         "subscriptions_not_read": 1, "reports": "reports/2026-09", "manifest_sha256": "ab" * 32, "failed_reports": 1}
+    assert payload(s, "json") == s
+    text = ("NSG exposure audit 2026-09: 8 open findings (5 reachable), 3 new, 4 resolved, 1 accepted, 2 unknown; "
+            f"1 subscription(s) could not be read; 1 report(s) FAILED. Reports: reports/2026-09 (manifest SHA-256 "
+            f"{'ab' * 32}).")
+    assert payload(s, "slack") == {"text": text}
+    teams = payload(s, "teams")
+    assert teams["text"] == text
+    assert teams["title"] == "NSG exposure audit 2026-09"
+    assert teams["themeColor"] == "B00020"
+    assert payload({**s, "reachable_findings": 0}, "teams")["themeColor"] == "2E7D32"

@@ -102,7 +102,8 @@ def test_interrupt_stops_promptly_and_leaves_nothing(demo_snapshots: Path, tmp_p
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert time.monotonic() - started < 20
-    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
     assert _wait_gone(mark) == []  # workers and kernels are gone
     assert sorted(p.name for p in out.iterdir()) == []  # no period, no temporary folder, no lock
 
@@ -135,8 +136,10 @@ def test_a_second_render_of_the_same_period_is_refused(demo_snapshots: Path, tmp
     out = tmp_path / "reports"
     with period_lock(out, "2026-10"):
         r = _cli("render", "--snapshots", str(demo_snapshots), "--out", str(out), "--period", "2026-10")
-        assert r.returncode == 2 and "another render of this period is running" in r.stderr
-        assert f"pid {os.getpid()}" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert r.returncode == 2
+        assert "another render of this period is running" in r.stderr
+        assert f"pid {os.getpid()}" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
     assert not (out / "2026-10.lock").exists()
 
 
@@ -153,12 +156,15 @@ def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> N
              "--sign-key", str(key))
     assert r.returncode == 0, r.stderr
     period = weird / "2026-10"
-    assert (period / f"{sub}.html").is_file() and (period / "manifest.json.sig").is_file()
+    assert (period / f"{sub}.html").is_file()
+    assert (period / "manifest.json.sig").is_file()
     digest = manifest_sha256(period)
     assert digest in r.stdout
 
     r = _cli("verify", str(period), "--expect-sha256", digest, "--public-key", f"{key}.pub")
-    assert r.returncode == 0 and "the signature is valid" in r.stdout and digest in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "the signature is valid" in r.stdout, r.stdout + r.stderr
+    assert digest in r.stdout, r.stdout + r.stderr
     # OpenSSH alone checks the same signature (what an auditor does years later).
     (tmp_path / "allowed").write_text("auditor " + (tmp_path / "signing_key.pub").read_text())
     with open(period / "manifest.json", "rb") as fh:
@@ -176,9 +182,11 @@ def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> N
     (period / "manifest.json").write_text(json.dumps(m, indent=2))
     assert verify(period) == []  # consistent on its own...
     r = _cli("verify", str(period), "--public-key", f"{key}.pub")
-    assert r.returncode == 1 and "the manifest was changed after signing" in r.stdout
+    assert r.returncode == 1
+    assert "the manifest was changed after signing" in r.stdout
     r = _cli("verify", str(period), "--expect-sha256", digest)
-    assert r.returncode == 1 and "not the expected" in r.stdout
+    assert r.returncode == 1
+    assert "not the expected" in r.stdout
 
 
 @pytest.mark.skipif(KEYGEN is None and os.environ.get("CI") != "true", reason="needs ssh-keygen (CI installs it)")
@@ -215,7 +223,8 @@ def test_signatures_made_by_openssh_verify_and_bad_keys_are_one_line(tmp_path: P
                          (tmp_path / "missing", "cannot read")):
         with pytest.raises(InputError) as info:
             load_private_key(path)
-        assert needle in str(info.value) and "\n" not in str(info.value)
+        assert needle in str(info.value)
+        assert "\n" not in str(info.value)
 
 
 def test_verify_rejects_anything_that_is_not_a_listed_regular_file(demo_reports: Path, tmp_path: Path) -> None:
@@ -249,5 +258,7 @@ def test_verify_rejects_anything_that_is_not_a_listed_regular_file(demo_reports:
 def test_malformed_manifest_is_one_line(tmp_path: Path, content: bytes, needle: str) -> None:
     (tmp_path / "manifest.json").write_bytes(content)
     r = _cli("verify", str(tmp_path))
-    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Traceback" not in r.stderr

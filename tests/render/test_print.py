@@ -87,7 +87,8 @@ def test_render_pdf_writes_pdfs_listed_in_the_manifest(demo_snapshots: Path, tmp
     assert all(rep["pdf"] for rep in m["reports"])
     for name in ("index.pdf", f"{sub}.pdf"):
         data = (period / name).read_bytes()
-        assert data.startswith(b"%PDF") and b"/MediaBox [0 0 841.9" in data  # landscape A4
+        assert data.startswith(b"%PDF")
+        assert b"/MediaBox [0 0 841.9" in data  # landscape A4
     assert verify(period) == []
 
 
@@ -95,5 +96,7 @@ def test_pdf_without_chromium_is_one_line(demo_snapshots: Path, tmp_path: Path) 
     env = {**os.environ, "AUDITKIT_CHROMIUM": str(tmp_path / "no-such-chromium")}
     r = subprocess.run([sys.executable, "-m", "auditkit", "render", "--snapshots", str(demo_snapshots), "--out",
                         str(tmp_path / "out"), "--pdf"], capture_output=True, text=True, timeout=300, env=env)
-    assert r.returncode == 2 and "no such executable" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.returncode == 2
+    assert "no such executable" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

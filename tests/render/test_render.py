@@ -68,25 +68,32 @@ def test_notebook_runs_with_its_defaults(name: str, tmp_path: Path) -> None:
             drawn = page.eval_on_selector_all("div.plotly-graph-div",
                                               "els => els.filter(e => e.querySelector('.main-svg')).length")
             browser.close()
-        assert errors == [] and charts == drawn > 0, (errors, charts, drawn)
+        assert errors == [], (errors, charts, drawn)
+        assert charts == drawn > 0, (errors, charts, drawn)
     if name == "explore_findings":
         rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8-sig"))))
-        assert rows and all(r["status"] == "open" and r["port"] == "25" for r in rows)
+        assert rows
+        assert all(r["status"] == "open" and r["port"] == "25" for r in rows)
 
 
 def test_rendered_period_layout_and_manifest(demo_reports: Path) -> None:
     files = sorted(p.name for p in demo_reports.iterdir())
-    assert "index.html" in files and "index.ipynb" in files and "manifest.json" in files
+    assert "index.html" in files
+    assert "index.ipynb" in files
+    assert "manifest.json" in files
     subs = [f[:-5] for f in files if f.endswith(".html") and f != "index.html"]
-    assert len(subs) == 8 and all(len(s) == 36 for s in subs)  # named by subscription id
+    assert len(subs) == 8
+    assert all(len(s) == 36 for s in subs)  # named by subscription id
     assert all(f"{s}.ipynb" in files for s in subs)
     m = json.loads((demo_reports / "manifest.json").read_text())
     for key in ("files", "snapshots", "parameters", "versions", "started_at", "finished_at", "failures", "period"):
         assert key in m
     assert set(m["versions"]) >= {"auditkit", "papermill", "nbconvert", "plotly", "pandas"}
-    assert len(m["snapshots"]) == 12 and all(len(s["sha256"]) == 64 for s in m["snapshots"])
+    assert len(m["snapshots"]) == 12
+    assert all(len(s["sha256"]) == 64 for s in m["snapshots"])
     assert set(m["files"]) == set(files) - {"manifest.json"}
-    assert m["failures"] == [] and m["period"] == "2026-10"
+    assert m["failures"] == []
+    assert m["period"] == "2026-10"
     for name in files:
         if name.endswith(".html"):
             assert (demo_reports / name).stat().st_size < 6 * 1024 * 1024
@@ -102,14 +109,17 @@ def test_verify_names_changed_missing_and_extra_files(demo_reports: Path, tmp_pa
     (copy / "extra.txt").write_text("x")
     problems = verify(copy)
     assert f"{sub.name}: changed (SHA-256 differs from the manifest)" in problems
-    assert "index.ipynb: missing" in problems and "extra.txt: not in the manifest" in problems
+    assert "index.ipynb: missing" in problems
+    assert "extra.txt: not in the manifest" in problems
     r = subprocess.run([sys.executable, "-m", "auditkit", "verify", str(copy)], capture_output=True, text=True)
-    assert r.returncode == 1 and sub.name in r.stdout
+    assert r.returncode == 1
+    assert sub.name in r.stdout
 
 
 def test_reports_hide_code_and_have_no_error_banner(demo_reports: Path) -> None:
     html = (demo_reports / "index.html").read_text()
-    assert "import auditkit.present.notebook" not in html and "papermill-error-cell" not in html
+    assert "import auditkit.present.notebook" not in html
+    assert "papermill-error-cell" not in html
     import re
 
     # Nothing is loaded from elsewhere: no external script, stylesheet or image.
@@ -134,7 +144,8 @@ def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, tmp_pat
     victim = subs[2]
     out = tmp_path / "reports"
     good = render(demo_snapshots, out=out, workers=1, subscriptions=subs[:1])
-    assert good.swapped and good.failures == []
+    assert good.swapped
+    assert good.failures == []
     kept_hash = manifest_sha256(good.folder)
 
     nbdir = tmp_path / "notebooks"
@@ -147,19 +158,30 @@ def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, tmp_pat
     # One failing subscription does not stop the others...
     assert [f.subscription_id for f in failed.failures] == [victim]
     err = failed.failures[0].error
-    assert err["ename"] == "RuntimeError" and "on purpose" in err["evalue"] and isinstance(err["cell"], int)
+    assert err["ename"] == "RuntimeError"
+    assert "on purpose" in err["evalue"]
+    assert isinstance(err["cell"], int)
     # ...but the period is swapped in only when every report rendered: the good one stays untouched.
-    assert not failed.swapped and failed.folder.name.startswith("2026-10.failed-")
-    assert manifest_sha256(out / "2026-10") == kept_hash and verify(out / "2026-10") == []
+    assert not failed.swapped
+    assert failed.folder.name.startswith("2026-10.failed-")
+    assert manifest_sha256(out / "2026-10") == kept_hash
+    assert verify(out / "2026-10") == []
     m = json.loads(failed.manifest.read_text())
-    assert m["failures"][0]["subscription_id"] == victim and m["complete"] is False
-    assert not (failed.folder / f"{victim}.html").exists() and (failed.folder / f"{victim}.ipynb").exists()
-    assert (failed.folder / f"{subs[0]}.html").exists() and verify(failed.folder) == []
+    assert m["failures"][0]["subscription_id"] == victim
+    assert m["complete"] is False
+    assert not (failed.folder / f"{victim}.html").exists()
+    assert (failed.folder / f"{victim}.ipynb").exists()
+    assert (failed.folder / f"{subs[0]}.html").exists()
+    assert verify(failed.folder) == []
 
     partial = render(demo_snapshots, out=out, workers=1, subscriptions=[subs[0], victim], allow_partial=True)
-    assert partial.swapped and partial.partial and partial.folder == out / "2026-10"
+    assert partial.swapped
+    assert partial.partial
+    assert partial.folder == out / "2026-10"
     m = json.loads(partial.manifest.read_text())
-    assert m["partial"] is True and m["complete"] is False and len(m["failures"]) == 1
+    assert m["partial"] is True
+    assert m["complete"] is False
+    assert len(m["failures"]) == 1
     # No temporary, old or lock files are left behind by any of the runs.
     names = sorted(p.name for p in out.iterdir())
     assert names == ["2026-10", failed.folder.name], names
@@ -169,14 +191,16 @@ def test_cli_render_exit_code_and_unknown_subscription(demo_snapshots: Path, tmp
     r = subprocess.run([sys.executable, "-m", "auditkit", "render", "--snapshots", str(demo_snapshots), "--out",
                         str(tmp_path), "--subscription", "00000000-0000-0000-0000-000000000000"],
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "appears in no snapshot" in r.stderr
+    assert r.returncode == 2
+    assert "appears in no snapshot" in r.stderr
 
 
 def test_period_selection(demo_snapshots: Path) -> None:
     from auditkit.history.period import cutoff, period_of
     from auditkit.present.context import load_context
 
-    assert period_of("2026-11-01T06:00:00Z") == "2026-10" and period_of("2026-11-15T00:00:00Z") == "2026-11"
+    assert period_of("2026-11-01T06:00:00Z") == "2026-10"
+    assert period_of("2026-11-15T00:00:00Z") == "2026-11"
     assert cutoff("2026-10").isoformat() == "2026-11-07T23:59:59+00:00"
     ctx = load_context(str(demo_snapshots), period="2026-05")
     assert ctx.history.snapshots["as_of"].iloc[-1].strftime("%Y-%m-%d") == "2026-06-01"
@@ -191,7 +215,10 @@ def test_overview_shows_a_subscription_that_can_no_longer_be_read(demo_reports: 
     assert row, "the lost subscription keeps its name"
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0))
     # name, id, reachable, 3 ports, open, unknown, read, guardrail, report
-    assert cells[2] == "-" and cells[6] == "0" and int(cells[7]) > 0 and cells[8] == "not read"
+    assert cells[2] == "-"
+    assert cells[6] == "0"
+    assert int(cells[7]) > 0
+    assert cells[8] == "not read"
 
 
 @pytest.mark.slow
@@ -226,7 +253,8 @@ def test_render_refuses_a_period_without_snapshots(demo_snapshots: Path, tmp_pat
                                                     needle: str) -> None:
     r = subprocess.run([sys.executable, "-m", "auditkit", "render", "--snapshots", str(demo_snapshots), "--out",
                         str(tmp_path / "out"), "--period", period], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and needle in r.stderr, r.stderr
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     if "has no snapshot" in needle:

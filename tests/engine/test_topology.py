@@ -42,10 +42,13 @@ def test_topology_arrives_per_type_paged_and_gives_the_same_answer_as_the_record
         queries = [b["query"] for b in emu.requests]
     snap = open_snapshot(path)
     info = snap.meta["topology"]
-    assert info["failed_subscriptions"] == [] and info["errors"] == 0
-    assert info["queries"]["nics"]["rows"] == 3 + 1100 and info["queries"]["nics"]["requests"] == 2  # paged
+    assert info["failed_subscriptions"] == []
+    assert info["errors"] == 0
+    assert info["queries"]["nics"]["rows"] == 3 + 1100
+    assert info["queries"]["nics"]["requests"] == 2  # paged
     assert all(info["queries"][q]["requests"] >= 1 for q in TOPOLOGY_QUERIES)
-    assert sum("networkinterfaces" in q for q in queries) == 2 and not any("mv-expand" in q for q in queries)
+    assert sum("networkinterfaces" in q for q in queries) == 2
+    assert not any("mv-expand" in q for q in queries)
     assert len(snap.table("topo_ipconfigs")) == 3 + 1100 + 1  # NICs and the scale set profile
     assert snap.table("topo_unmodelled")["what"].tolist() == ["Azure Firewall (DNAT rules)"]
     live = scan(path).findings
@@ -67,7 +70,8 @@ def test_unreadable_topology_keeps_nsgs_and_says_unknown_topology(tmp_path: Path
     assert snap.meta["topology"]["failed_subscriptions"] == [SUBS[0]]
     f = auditkit.scan(path).findings
     mine = f[f["subscription_id"].str.lower() == SUBS[0]]
-    assert len(mine) and set(mine["exposure"]) == {"unknown-topology"}
+    assert len(mine)
+    assert set(mine["exposure"]) == {"unknown-topology"}
     assert set(mine["exposure_note"]) == {"the subscription's topology could not be read"}
     assert set(mine["severity"]) <= {"high", "latent"}
 

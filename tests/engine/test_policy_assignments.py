@@ -50,5 +50,6 @@ def test_demo_mail_subscription_has_the_guardrail(demo_snapshots: Path) -> None:
     ctx = load_context(str(demo_snapshots))
     texts = dict(zip(ctx.subscriptions["name"], guardrail_text(ctx, ctx.subscriptions["subscription_id"]),
                      strict=True))
-    assert texts["contoso-prod-mail"].startswith("SMTP (25) Audit: ") and "non-compliant" in texts["contoso-prod-mail"]
+    assert texts["contoso-prod-mail"].startswith("SMTP (25) Audit: ")
+    assert "non-compliant" in texts["contoso-prod-mail"]
     assert texts["contoso-prod-web"] == "none"

@@ -34,7 +34,8 @@ def test_changes_are_collected_paged_and_attributed_end_to_end(tmp_path: Path) -
         change_queries = [b for b in emu.requests if b["query"].startswith("resourcechanges")]
     assert len(change_queries) == 2  # paged
     snap = open_snapshot(path)
-    assert snap.meta["changes"]["rows"] == 1201 and snap.meta["changes"]["attributed"] == 1
+    assert snap.meta["changes"]["rows"] == 1201
+    assert snap.meta["changes"]["attributed"] == 1
     h = load_history(path.parent)
     row = h.findings[h.findings["rule_name"] == "Allow-SMTP-Internet"].iloc[0]
     who = change["properties"]["changeAttributes"]
@@ -43,16 +44,20 @@ def test_changes_are_collected_paged_and_attributed_end_to_end(tmp_path: Path) -
     assert row["first_seen_source"] == "change"
     assert row["first_seen"] == row["changed_at"] < snap.as_of
     other = h.findings[h.findings["rule_name"] == "Allow-RDP-Any"].iloc[0]
-    assert other["first_seen_source"] == "snapshot" and other["changed_by"] is None
+    assert other["first_seen_source"] == "snapshot"
+    assert other["changed_by"] is None
     html = str(findings_table(load_context(str(path.parent)), SUB))
-    assert "terraform-sp (service principal) (Terraform, " in html and "(change)" in html and "(snapshot)" in html
+    assert "terraform-sp (service principal) (Terraform, " in html
+    assert "(change)" in html
+    assert "(snapshot)" in html
 
 
 def test_demo_attributes_the_rules_that_opened_during_the_year(demo_snapshots: Path) -> None:
     h = load_history(demo_snapshots)
     f = h.findings
     changed = f[f["first_seen_source"] == "change"]
-    assert len(changed) >= 3 and changed["changed_by"].notna().all()
+    assert len(changed) >= 3
+    assert changed["changed_by"].notna().all()
     assert (f.loc[f["first_seen_source"] == "snapshot", "first_seen"] >= h.snapshots["as_of"].iloc[0]).all()
 
 
@@ -63,7 +68,8 @@ def test_a_findings_timeline_marks_who_changed_it(demo_snapshots: Path) -> None:
     f = ctx.history.findings
     row = f[f["first_seen_source"] == "change"].iloc[0]
     fig = timeline(ctx, row)
-    assert len(fig.data) == 2 and fig.data[1].marker.symbol == "diamond"
+    assert len(fig.data) == 2
+    assert fig.data[1].marker.symbol == "diamond"
     assert any(row["changed_by"] in t for t in fig.data[1].text)
     quiet = f[f["changed_by"].isna()].iloc[0]
     assert len(timeline(ctx, quiet).data) == 1
