@@ -21,7 +21,10 @@ def _name(req: str) -> str:
 
 def test_environment_yml_matches_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
     runtime = {_name(r) for r in project["dependencies"]}
+    # Every extra but the test tools (the conda environment is the whole kit), without self-references.
+    runtime |= {_name(r) for name, reqs in extras.items() if name != "test" for r in reqs} - {"auditkit"}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = set()
     pip_extra = set()
@@ -56,3 +59,15 @@ def test_reports_dir_is_ignored() -> None:
     ignore = (ROOT / ".gitignore").read_text().splitlines()
     assert "reports/*" in ignore
     assert "!reports/.gitkeep" in ignore
+
+
+def test_optional_parts_are_extras_and_all_adds_every_one() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {_name(r) for r in project["dependencies"]}
+    extras = project["optional-dependencies"]
+    assert "distributed" not in core
+    assert "adlfs" not in core
+    assert {_name(r) for r in extras["cluster"]} == {"distributed"}
+    assert "adlfs" in {_name(r) for r in extras["storage"]}
+    assert "jupyterlab" in core
+    assert extras["all"] == ["auditkit[cluster,storage]"]
