@@ -18,9 +18,10 @@ import pytest
 from tests.storage_emulator import azurite  # noqa: F401 - the Azurite fixture, for every test module
 
 
-def _shared_root(tmp_path_factory, worker_id: str) -> Path:
+def _shared_root(tmp_path_factory) -> Path:
+    """The run's temporary folder, which every xdist worker of the run shares (each has a folder in it)."""
     base = tmp_path_factory.getbasetemp()
-    return base.parent if worker_id != "master" else base
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @contextmanager
@@ -34,10 +35,10 @@ def _exclusive(path: Path) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def demo_snapshots(tmp_path_factory, worker_id) -> Path:
+def demo_snapshots(tmp_path_factory) -> Path:
     from auditkit.demo.tenant import build_snapshots
 
-    root = _shared_root(tmp_path_factory, worker_id) / "shared-demo"
+    root = _shared_root(tmp_path_factory) / "shared-demo"
     root.mkdir(parents=True, exist_ok=True)
     with _exclusive(root / "snapshots.lock"):
         if not (root / "snapshots.done").exists():
@@ -47,7 +48,7 @@ def demo_snapshots(tmp_path_factory, worker_id) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_reports(demo_snapshots: Path, tmp_path_factory, worker_id) -> Path:
+def demo_reports(demo_snapshots: Path, tmp_path_factory) -> Path:
     """The demo's period rendered as ``auditkit demo`` renders it (its settings and flow logs)."""
     from auditkit.demo.flows import ensure_flow_logs
     from auditkit.demo.tenant import demo_parameters
@@ -63,26 +64,32 @@ def demo_reports(demo_snapshots: Path, tmp_path_factory, worker_id) -> Path:
         return Path((root / "reports.done").read_text())
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium for the module's tests; they skip, saying what installs it, without one.
+    Name it first among a test's fixtures, so that a skip comes before any expensive set-up."""
+    from tests.browser import chromium_browser
+
+    with chromium_browser() as b:
+        yield b
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _demo_cache(tmp_path_factory, worker_id):
+def _demo_cache(tmp_path_factory):
     """Notebook defaults build the demo tenant in a per-user cache: keep tests out of the real one
     (one cache for the whole run; building it is safe with several processes at once)."""
-    os.environ["AUDITKIT_DEMO_DIR"] = str(_shared_root(tmp_path_factory, worker_id) / "demo-cache")
+    os.environ["AUDITKIT_DEMO_DIR"] = str(_shared_root(tmp_path_factory) / "demo-cache")
     yield
 
 
-# Files whose tests take minutes (a wheel installed into a fresh venv, whole periods rendered,
-# browsers): scheduled first, so that the two xdist workers finish together instead of one of
-# them starting a four-minute test at the end of the run (longest first).
-LONG_FIRST = ["test_packaging.py", "render/test_render.py", "render/test_period_safety.py", "render/test_print.py",
-              "present/test_jupyterlab.py", "render/test_browser.py", "render/test_notify.py",
-              "render/test_cluster.py", "collect/test_collect.py", "render/test_security.py",
-              "flows/test_blob_storage.py"]
-
-
 def pytest_collection_modifyitems(session, config, items) -> None:
-    def rank(item) -> int:
-        path = item.path.as_posix()
-        return next((i for i, name in enumerate(LONG_FIRST) if path.endswith("tests/" + name)), len(LONG_FIRST))
-
-    items.sort(key=rank)  # stable: the order inside each file and among the rest is kept
+    """Longest files first. Under ``make test``'s ``-n auto --dist loadfile`` each file runs whole on
+    one worker (one per core), handed out in collection order: a file that takes minutes must not
+    be the last one started while the other workers sit idle. A file's weight is the sum of its
+    tests' ``slow(seconds=...)`` estimates (``slow`` alone counts 20 s); the order is stable."""
+    weight: dict = {}
+    for item in items:
+        marker = item.get_closest_marker("slow")
+        if marker is not None:
+            weight[item.path] = weight.get(item.path, 0) + marker.kwargs.get("seconds", 20)
+    items.sort(key=lambda item: -weight.get(item.path, 0))

@@ -1,32 +1,20 @@
 """Azurite, Microsoft's local Blob Storage emulator (from npm), on 127.0.0.1 for the tests that
-read and write Azure storage for real. CI installs it; locally those tests skip when it is absent."""
+read and write Azure storage for real. ``make setup`` installs it where npm exists; without it
+those tests skip, saying so in one line (``tests/parts.py``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.parts import need
+
 # Azurite's documented development account (a public, well-known key).
 ACCOUNT = "devstoreaccount1"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def azurite_bin() -> str | None:
-    for candidate in (os.environ.get("AZURITE_BLOB"), shutil.which("azurite-blob"),
-                      str(ROOT / ".ci" / "azurite" / "node_modules" / ".bin" / "azurite-blob")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-BIN = azurite_bin()
 
 
 def connection_string(endpoint: str, key: str = KEY) -> str:
@@ -37,11 +25,11 @@ def connection_string(endpoint: str, key: str = KEY) -> str:
 @pytest.fixture(scope="module")
 def azurite(tmp_path_factory):
     """The emulator's blob endpoint, ``http://127.0.0.1:PORT/devstoreaccount1``."""
-    assert BIN, "azurite-blob is missing: .ci/run must npm install azurite"
+    binary = need("azurite")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([BIN, "--blobHost", "127.0.0.1", "--blobPort", str(port),
+    proc = subprocess.Popen([binary, "--blobHost", "127.0.0.1", "--blobPort", str(port),
                              "--inMemoryPersistence", "--skipApiVersionCheck", "--silent", "--loose"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path_factory.mktemp("azurite"))
     deadline = time.monotonic() + 30
@@ -59,6 +47,7 @@ def azurite(tmp_path_factory):
     proc.wait(timeout=10)
 
 
+
 def skip_without_azurite() -> None:
-    if BIN is None and os.environ.get("CI") != "true":
-        pytest.skip("Azurite is not installed (npm install azurite); CI installs it", allow_module_level=True)
+    """Skip the whole module when Azurite is absent (one line saying what installs it)."""
+    need("azurite", module=True)

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.render.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM
-
-if not HAVE_CHROMIUM and os.environ.get("CI") != "true":
-    pytest.skip("Debian's chromium is not installed; CI installs it", allow_module_level=True)
+from tests.browser import chromium_browser
+from tests.parts import need
 
 
 def _free_port() -> int:
@@ -43,10 +41,9 @@ def _wait_up(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
 
 @pytest.mark.slow
 def test_explore_notebook_runs_in_jupyterlab_with_drawn_charts_and_interactive_table(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     from auditkit.settings import init_folder
 
+    need("chromium")  # before JupyterLab is started for nothing
     folder = tmp_path / "audit"
     init_folder(folder)
     port, token = _free_port(), uuid.uuid4().hex
@@ -61,8 +58,7 @@ def test_explore_notebook_runs_in_jupyterlab_with_drawn_charts_and_interactive_t
     page_errors: list = []
     try:
         _wait_up(f"http://127.0.0.1:{port}/api/status?token={token}", proc)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        with chromium_browser() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda e: page_errors.append(str(e)))
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(f"http://127.0.0.1:{port}")
@@ -87,7 +83,6 @@ def test_explore_notebook_runs_in_jupyterlab_with_drawn_charts_and_interactive_t
             errors = page.eval_on_selector_all(".jp-OutputArea-output [data-mime-type='application/vnd.jupyter.stderr']",
                                                "els => els.map(e => e.textContent)")
             assert not [e for e in errors if "Traceback" in e or "Error" in e], errors
-            browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

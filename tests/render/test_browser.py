@@ -2,61 +2,16 @@
 
 Every non-file request is blocked and recorded (the test fails if any was attempted), page and
 console errors fail the test, and every chart container must hold a drawn SVG. Without Chromium
-these tests skip locally and fail in CI (CI=true).
+these tests skip, saying what installs it (``tests/parts.py``).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).is_file()
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-quic"]
-
-if not HAVE_CHROMIUM and os.environ.get("CI") != "true":
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); CI installs it",
-                allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert HAVE_CHROMIUM, f"{CHROMIUM} is missing: .ci/run must apt-get install chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def open_report(browser, path: Path) -> dict:
-    """Open a report; return what happened: blocked requests, errors, charts, dialogs, the page."""
-    page = browser.new_page()
-    seen: dict = {"blocked": [], "errors": [], "dialogs": []}
-
-    def route(r):
-        if r.request.url.startswith("file:"):
-            r.continue_()
-        else:
-            seen["blocked"].append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: seen["errors"].append(f"pageerror: {e}"))
-    page.on("console", lambda m: m.type == "error" and seen["errors"].append(f"console: {m.text}"))
-    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-    page.goto(path.resolve().as_uri(), wait_until="load")
-    page.wait_for_timeout(300)
-    seen["charts"] = page.eval_on_selector_all("div.plotly-graph-div", "els => els.length")
-    seen["drawn"] = page.eval_on_selector_all("div.plotly-graph-div",
-                                              "els => els.filter(e => e.querySelector('.main-svg')).length")
-    seen["page"] = page
-    return seen
+from tests.browser import open_report
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 from auditkit.demo.tenant import demo_parameters
 from auditkit.render import notebooks_dir, render
 from auditkit.render.manifest import verify
-from tests.storage_emulator import connection_string, skip_without_azurite
+from tests.storage_emulator import connection_string
 
 pytestmark = pytest.mark.slow
 SUBS = ["f38b2ffc-80a4-4f5a-81c9-bc701e7ea419", "14aa4e71-9d3c-4dec-80a6-1f933d6c51e3"]
@@ -21,21 +21,7 @@ STABLE = ("file", "notebook", "pdf", "subscription_id", "subscription_name", "ok
 
 
 @pytest.fixture(scope="module")
-def storage(azurite: str, tmp_path_factory) -> str:
-    """Azurite's credentials and a staging folder in the environment the cluster's workers start with."""
-    from auditkit.evidence.storage import filesystem
-
-    skip_without_azurite()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(azurite))
-        mp.setenv("AUDITKIT_STAGING", str(tmp_path_factory.mktemp("staging")))
-        fs, _ = filesystem("abfs://audit")
-        fs.mkdir("audit")
-        yield "abfs://audit"
-
-
-@pytest.fixture(scope="module")
-def cluster(storage: str):
+def cluster():
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -43,29 +29,58 @@ def cluster(storage: str):
         yield c.scheduler_address
 
 
+def _set_environment(values: dict) -> None:
+    os.environ.update(values)
+
+
+@pytest.fixture(scope="module")
+def storage(azurite: str, cluster: str, tmp_path_factory) -> str:
+    """Azurite's credentials and a staging folder, here and in the environment of the cluster's workers."""
+    from distributed import Client
+
+    from auditkit.evidence.storage import filesystem
+
+    env = {"AZURE_STORAGE_CONNECTION_STRING": connection_string(azurite),
+           "AUDITKIT_STAGING": str(tmp_path_factory.mktemp("staging"))}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        with Client(cluster) as client:
+            client.run(_set_environment, env)
+        fs, _ = filesystem("abfs://audit")
+        fs.mkdir("audit")
+        yield "abfs://audit"
+
+
 def _manifest(folder: Path) -> dict:
     return json.loads((folder / "manifest.json").read_text())
 
 
-def test_a_cluster_render_between_storage_urls_matches_the_local_render(cluster: str, storage: str,
-                                                                        demo_snapshots: Path, demo_reports: Path) -> None:
+@pytest.fixture(scope="module")
+def published(storage: str, cluster: str, demo_snapshots: Path) -> tuple:
     """Snapshots read from and reports published to Blob Storage (``abfs://`` on Azurite), on the
-    cluster, with --assets shared and --no-notebooks: the local render's reports (same manifest
-    entries), plotly.js once per period, loaded by relative path and pinned in the manifest, each
-    report under 400 KB, and charts drawn offline in Chromium."""
-    from auditkit.evidence.storage import join, listing, readable, upload
-    from tests.render.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM, open_report
+    cluster, with --assets shared and --no-notebooks: the render result and the period copied back."""
+    from auditkit.evidence.storage import join, readable, upload
 
     upload(demo_snapshots, join(storage, "snapshots"), only=[
         p.relative_to(demo_snapshots).as_posix() for p in demo_snapshots.rglob("*")
         if p.is_file() and not p.relative_to(demo_snapshots).as_posix().startswith(".cache")])
     result = render(join(storage, "snapshots"), out=join(storage, "reports"), cluster=cluster, subscriptions=SUBS,
                     parameters_file=demo_parameters(), assets="shared", keep_notebooks=False)
+    return result, readable(result.url)  # what the storage holds, copied back
+
+
+def test_a_cluster_render_between_storage_urls_matches_the_local_render(published: tuple, storage: str, cluster: str,
+                                                                        demo_reports: Path, tmp_path: Path) -> None:
+    """The local render's reports (same manifest entries), plotly.js once per period, loaded by
+    relative path and pinned in the manifest, each report under 400 KB; a changed bundle is caught."""
+    from auditkit.evidence.storage import join, listing
+
+    result, folder = published
     assert not result.failures, result.failures
     assert result.url == join(storage, "reports", result.folder.name)
     assert (not listing(join(storage, "reports")).keys() -
         {f"{result.folder.name}/{f}" for f in [*_manifest(result.folder)["files"], "manifest.json"]})
-    folder = readable(result.url)  # what the storage holds, copied back
     a, local = _manifest(folder), _manifest(demo_reports)
     assert a["runner"] == {"kind": "dask", "scheduler": cluster}
     assert local["runner"]["kind"] == "local"
@@ -99,27 +114,31 @@ def test_a_cluster_render_between_storage_urls_matches_the_local_render(cluster:
         assert f'href="assets/{sheets[0].name}"' in text
         assert "auditkit-lab-css" not in text
         assert (folder / name).stat().st_size < (demo_reports / name).stat().st_size / 10
-    if HAVE_CHROMIUM:
-        from playwright.sync_api import sync_playwright
+    copy = tmp_path / "period"  # the published period stays whole for the browser test
+    shutil.copytree(folder, copy)
+    bundle = copy / "assets" / bundles[0].name
+    bundle.chmod(0o644)
+    bundle.write_bytes(bundle.read_bytes() + b"\n;alert(1)")
+    assert any(bundles[0].name in p for p in verify(copy))
 
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            for name in ("index.html", f"{SUBS[0]}.html"):
-                seen = open_report(browser, folder / name)
-                assert seen["blocked"] == [], seen
-                assert seen["errors"] == [], seen
-                assert seen["charts"] >= 2, f"{name}: {seen}"
-                assert seen["drawn"] == seen["charts"], f"{name}: {seen}"
-                # The lab stylesheet applies: JupyterLab's output area styles reach the page.
-                assert seen["page"].evaluate("getComputedStyle(document.body).getPropertyValue("
-                                             "'--jp-ui-font-family').trim().length > 0")
-                seen["page"].close()
-            browser.close()
-    else:
-        assert os.environ.get("CI") != "true", f"{CHROMIUM} is missing: .ci/run must apt-get install chromium"
-    bundles[0].chmod(0o644)
-    bundles[0].write_bytes(bundles[0].read_bytes() + b"\n;alert(1)")
-    assert any(bundles[0].name in p for p in verify(folder))
+
+def test_reports_published_from_the_cluster_draw_their_charts_offline(browser, published: tuple) -> None:
+    """Opened in Chromium: no request leaves the machine, every chart is drawn, the shared lab
+    stylesheet applies."""
+    from tests.browser import open_report
+
+    folder = published[1]
+    for name in ("index.html", f"{SUBS[0]}.html"):
+        seen = open_report(browser, folder / name)
+        assert seen["blocked"] == [], seen
+        assert seen["errors"] == [], seen
+        assert seen["charts"] >= 2, f"{name}: {seen}"
+        assert seen["drawn"] == seen["charts"], f"{name}: {seen}"
+        # The lab stylesheet applies: JupyterLab's output area styles reach the page.
+        assert seen["page"].evaluate("getComputedStyle(document.body).getPropertyValue("
+                                     "'--jp-ui-font-family').trim().length > 0")
+        seen["page"].close()
+
 
 
 def test_a_report_that_fails_on_the_cluster_is_reported_for_its_subscription(cluster: str, demo_snapshots: Path,

@@ -17,8 +17,9 @@ import pytest
 
 from auditkit.render.manifest import manifest_sha256, verify
 from auditkit.render.swap import period_lock
+from tests.parts import need, ssh_keygen
 
-KEYGEN = shutil.which("ssh-keygen")
+KEYGEN = ssh_keygen()
 
 
 def _cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -144,8 +145,8 @@ def test_a_second_render_of_the_same_period_is_refused(demo_snapshots: Path, tmp
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(KEYGEN is None and os.environ.get("CI") != "true", reason="needs ssh-keygen (CI installs it)")
 def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> None:
+    need("ssh-keygen")
     weird = tmp_path / "re{ports}%s %(x)s {0}"
     snaps = tmp_path / "snap{shots}%d"
     shutil.copytree(demo_snapshots, snaps)
@@ -189,10 +190,11 @@ def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> N
     assert "not the expected" in r.stdout
 
 
-@pytest.mark.skipif(KEYGEN is None and os.environ.get("CI") != "true", reason="needs ssh-keygen (CI installs it)")
 def test_signatures_made_by_openssh_verify_and_bad_keys_are_one_line(tmp_path: Path) -> None:
     from auditkit.errors import InputError
     from auditkit.render.signature import check, load_private_key, load_public_key, sign
+
+    need("ssh-keygen")
 
     key = tmp_path / "k"
     subprocess.run([KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

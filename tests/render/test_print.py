@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 
 from auditkit.render.manifest import verify
-from tests.render.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM
-
-if not HAVE_CHROMIUM and os.environ.get("CI") != "true":
-    pytest.skip("Debian's chromium is not installed; CI installs it", allow_module_level=True)
+from tests.browser import chromium_browser
+from tests.parts import need
 
 # Landscape A4 is 297 mm; the print stylesheet keeps 12 mm margins: 273 mm of content, in CSS pixels.
 PRINTABLE_PX = 273 / 25.4 * 96
@@ -31,11 +29,8 @@ def _screens_dir(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_every_report_prints_with_charts_and_columns_on_the_page(demo_reports: Path, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     shots = _screens_dir(tmp_path)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium_browser() as browser:
         for path in sorted(demo_reports.glob("*.html")):
             page = browser.new_page(viewport={"width": int(PRINTABLE_PX), "height": 900})
             errors: list = []
@@ -63,7 +58,6 @@ def test_every_report_prints_with_charts_and_columns_on_the_page(demo_reports: P
             page.set_viewport_size({"width": 1300, "height": 900})
             page.screenshot(path=str(shots / f"{path.stem}.png"), full_page=True)
             page.close()
-        browser.close()
     if shutil.which("pdftoppm"):
         pdf = next(tmp_path.glob("*.pdf"))
         subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "6", str(pdf), str(shots / "pdf")],
@@ -75,6 +69,7 @@ def test_every_report_prints_with_charts_and_columns_on_the_page(demo_reports: P
 def test_render_pdf_writes_pdfs_listed_in_the_manifest(demo_snapshots: Path, tmp_path: Path) -> None:
     from auditkit.history.timeline import load_history
 
+    need("chromium")
     sub = load_history(demo_snapshots).subscriptions["subscription_id"].iloc[0]
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "auditkit", "render", "--snapshots", str(demo_snapshots), "--out",

@@ -46,34 +46,29 @@ def test_notebook_runs_with_its_defaults(name: str, tmp_path: Path) -> None:
     html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.get("outputs", []))
     assert "plotly-graph-div" in html
-    # Opened as exported HTML in Chromium: no page or console error, every chart drawn.
-    from auditkit.render.html_export import to_html
-    from tests.render.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM
-
-    page_file = tmp_path / "out.html"
-    page_file.write_text(to_html(nb, name))
-    if HAVE_CHROMIUM:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page()
-            errors: list = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
-            page.goto(page_file.as_uri(), wait_until="load")
-            page.wait_for_timeout(500)
-            charts = page.eval_on_selector_all("div.plotly-graph-div", "els => els.length")
-            drawn = page.eval_on_selector_all("div.plotly-graph-div",
-                                              "els => els.filter(e => e.querySelector('.main-svg')).length")
-            browser.close()
-        assert errors == [], (errors, charts, drawn)
-        assert charts == drawn > 0, (errors, charts, drawn)
     if name == "explore_findings":
         rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8-sig"))))
         assert rows
         assert all(r["status"] == "open" and r["port"] == "25" for r in rows)
+    # Opened as exported HTML in Chromium: no page or console error, every chart drawn.
+    from auditkit.render.html_export import to_html
+    from tests.browser import chromium_browser
+
+    page_file = tmp_path / "out.html"
+    page_file.write_text(to_html(nb, name))
+    with chromium_browser() as browser:
+        page = browser.new_page()
+        errors: list = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+        page.goto(page_file.as_uri(), wait_until="load")
+        page.wait_for_timeout(500)
+        charts = page.eval_on_selector_all("div.plotly-graph-div", "els => els.length")
+        drawn = page.eval_on_selector_all("div.plotly-graph-div",
+                                          "els => els.filter(e => e.querySelector('.main-svg')).length")
+    assert errors == [], (errors, charts, drawn)
+    assert charts == drawn > 0, (errors, charts, drawn)
 
 
 def test_rendered_period_layout_and_manifest(demo_reports: Path) -> None:

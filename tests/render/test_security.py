@@ -13,7 +13,7 @@ from auditkit.collect import snapshot_from_records
 from auditkit.demo.synthetic import nsg_record, security_rule
 from auditkit.formats import to_csv
 from auditkit.render import render
-from tests.render.test_browser import HAVE_CHROMIUM, open_report
+from tests.browser import open_report
 
 SUB = "cccccccc-0000-4000-8000-00000000000c"
 PAYLOADS = ["<script>alert('rule')</script>", "<img src=x onerror=alert('tag')>", "javascript:alert('sub')",
@@ -60,35 +60,27 @@ def test_payloads_never_become_markup_in_files(hostile_reports: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian's chromium is not installed")
-def test_payloads_stay_text_in_the_browser(hostile_reports: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from tests.render.test_browser import ARGS, CHROMIUM
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        for path in sorted(hostile_reports.glob("*.html")):
-            seen = open_report(browser, path)
-            page = seen["page"]
-            page.mouse.move(200, 300)
-            assert seen["dialogs"] == [], f"{path.name} ran a payload: {seen['dialogs']}"
-            assert seen["blocked"] == [], (path.name, seen["blocked"], seen["errors"])
-            assert seen["errors"] == [], (path.name, seen["blocked"], seen["errors"])
-            handlers = page.evaluate("""() => [...document.querySelectorAll('*')].flatMap(e =>
-                [...e.attributes].filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name))""")
-            assert handlers == [], f"{path.name}: event handlers from tenant text: {handlers}"
-            assert page.eval_on_selector_all("a[href^='javascript']", "els => els.length") == 0
-            assert page.eval_on_selector_all("img", "els => els.length") == 0
-            text = page.inner_text("body")
-            if path.name != "index.html":
-                assert PAYLOADS[0] in text
-                assert PAYLOADS[1] in text
-                assert "\u202e" not in text
-                assert "allow-\\u202eliam\\u2066-gw" in text  # visible, not reordering
-            assert seen["drawn"] == seen["charts"] > 0
-            page.close()
-        browser.close()
+def test_payloads_stay_text_in_the_browser(browser, hostile_reports: Path) -> None:
+    for path in sorted(hostile_reports.glob("*.html")):
+        seen = open_report(browser, path)
+        page = seen["page"]
+        page.mouse.move(200, 300)
+        assert seen["dialogs"] == [], f"{path.name} ran a payload: {seen['dialogs']}"
+        assert seen["blocked"] == [], (path.name, seen["blocked"], seen["errors"])
+        assert seen["errors"] == [], (path.name, seen["blocked"], seen["errors"])
+        handlers = page.evaluate("""() => [...document.querySelectorAll('*')].flatMap(e =>
+            [...e.attributes].filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name))""")
+        assert handlers == [], f"{path.name}: event handlers from tenant text: {handlers}"
+        assert page.eval_on_selector_all("a[href^='javascript']", "els => els.length") == 0
+        assert page.eval_on_selector_all("img", "els => els.length") == 0
+        text = page.inner_text("body")
+        if path.name != "index.html":
+            assert PAYLOADS[0] in text
+            assert PAYLOADS[1] in text
+            assert "\u202e" not in text
+            assert "allow-\\u202eliam\\u2066-gw" in text  # visible, not reordering
+        assert seen["drawn"] == seen["charts"] > 0
+        page.close()
 
 
 def test_csv_exports_neutralise_formulas() -> None:
