@@ -4,6 +4,10 @@ The kit's defaults are the ``parameters/audit.yaml`` it ships (one file, copied 
 init``); a user's file is merged on top of them. The user's file is ``--parameters FILE``, else
 ``$AUDITKIT_PARAMETERS``, else the ``parameters/audit.yaml`` of the audit folder the command runs
 in (the working directory or one of its parents, as git finds its repository).
+
+The shipped ``audit.yaml`` is the one source of the defaults: the code holds none. Its model
+(``auditkit.settings.schema``) requires every key, so the merged settings are complete or refused,
+and the properties below read the checked values without a fallback of their own.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from auditkit.settings.folders import (  # noqa: F401 (part of this module's int
     init_folder,
     kit_path,
 )
-from auditkit.settings.schema import validate
+from auditkit.settings.schema import AuditSettings, validate
 
 
 @functools.cache
@@ -49,40 +53,42 @@ class Settings:
 
     raw: dict
     source: str
+    checked: AuditSettings
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return tuple(int(p) for p in self.raw["ports"])
+        return tuple(self.checked.ports)
 
     def tag_keys(self, what: str) -> tuple[str, ...]:
-        return tuple(k.lower() for k in self.raw["tags"][what].get("keys", []))
+        return tuple(k.lower() for k in getattr(self.checked.tags, what).keys)
 
     def description_keys(self, what: str) -> tuple[str, ...]:
-        return tuple(k.lower() for k in self.raw["tags"][what].get("description", []))
+        """The description words for ``what``; none for tags that have no description aliases (expiry)."""
+        return tuple(k.lower() for k in getattr(getattr(self.checked.tags, what), "description", ()))
 
     @property
     def production_values(self) -> tuple[str, ...]:
-        return tuple(v.lower() for v in self.raw["tags"]["environment"].get("production", []))
+        return tuple(v.lower() for v in self.checked.tags.environment.production)
 
     @property
     def mail_gateways(self) -> tuple[str, ...]:
-        return tuple(str(p) for p in self.raw["flows"].get("mail_gateways", []))
+        return tuple(self.checked.flows.mail_gateways)
 
     @property
     def min_bytes(self) -> int:
-        return int(self.raw["flows"].get("min_bytes", 1024))
+        return self.checked.flows.min_bytes
 
     @property
     def max_prefix(self) -> int:
-        return int(self.raw["flows"].get("max_prefix", 24))
+        return self.checked.flows.max_prefix
 
     @property
     def min_window_days(self) -> int:
-        return int(self.raw["flows"].get("min_window_days", 30))
+        return self.checked.flows.min_window_days
 
     @property
     def max_file_mb(self) -> int:
-        return int(self.raw["flows"].get("max_file_mb", 512))
+        return self.checked.flows.max_file_mb
 
     @property
     def fingerprint(self) -> str:
@@ -126,5 +132,5 @@ def load_settings(path: str | Path | None = None, overrides: dict | None = None)
     merged = _merge(_shipped_defaults(), data)
     if overrides:
         merged = _merge(merged, overrides)
-    validate(merged, str(found or "built-in defaults"))
-    return Settings(raw=merged, source=str(found) if found else "built-in")
+    checked = validate(merged, str(found or "built-in defaults"))
+    return Settings(raw=merged, source=str(found) if found else "built-in", checked=checked)
