@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
-from auditkit.errors import InputError
+from pydantic import AfterValidator, Field
+from pydantic_core import ErrorDetails
+
 from auditkit.settings.folders import read_yaml, settings_file
+from auditkit.settings.schema import Port
+from auditkit.settings.validation import UNKNOWN, FileModel, checked, unknown_first
 
 
 @dataclass(frozen=True)
@@ -36,39 +41,71 @@ def controls_file(parameters_file: str | Path | None = None) -> Path:
     return settings_file("controls.yaml", parameters_file)
 
 
+def _label(v: str | int | float) -> str:
+    return str(v)
+
+
+Label = Annotated[Annotated[str, Field(min_length=1)] | int | float, AfterValidator(_label)]  # 2022 or "v4.0.1"
+
+
+class FrameworkEntry(FileModel):
+    """One framework of ``frameworks:``; its controls are checked one by one (``ControlEntry``)."""
+
+    id: Label
+    name: Label
+    version: Label
+    controls: Annotated[list[Any], Field(min_length=1)]
+
+
+class ControlEntry(FileModel):
+    id: Annotated[str, Field(min_length=1)]  # text: YAML reads 7.1 as a number
+    title: str
+    ports: list[Port] = []  # none: every audited port
+
+
+class ControlsFile(FileModel):
+    frameworks: list[Any]
+
+
+def _unknown(e: ErrorDetails, model: type[FileModel]) -> str:
+    return f"unknown key {e['loc'][-1]!r} (known: {', '.join(model.model_fields)})"
+
+
+def _framework_line(where: str, fw: Any, errors: list[ErrorDetails]) -> str:
+    e = unknown_first(errors)
+    if e["type"] == "model_type":
+        return f"{where}: expected a mapping"
+    if e["type"] in UNKNOWN:
+        return f"{where}: {_unknown(e, FrameworkEntry)}"
+    if e["loc"][0] == "controls":
+        return f"{where} ({fw['id']}): 'controls' must be a non-empty list"
+    return f"{where}: {e['loc'][0]!r} must be text"
+
+
+def _control_line(where: str, errors: list[ErrorDetails]) -> str:
+    e = unknown_first(errors)
+    if e["type"] == "model_type":
+        return f"{where}: expected a mapping"
+    if e["type"] in UNKNOWN:
+        return f"{where}: {_unknown(e, ControlEntry)}"
+    if e["loc"][0] == "ports":
+        return f"{where}: 'ports' must be a list of port numbers"
+    return f"{where}: 'id' and 'title' must be text (quote ids such as \"7.1\")"
+
+
 def load_controls(parameters_file: str | Path | None = None) -> list[Control]:
     """Every control of the controls file, checked: one-line errors name the file and the entry."""
     path = controls_file(parameters_file)
-    data = read_yaml(path)
-    if not isinstance(data, dict) or set(data) != {"frameworks"} or not isinstance(data["frameworks"], list):
-        raise InputError(f"{path}: expected one key, 'frameworks', holding a list")
+    data = checked(ControlsFile, read_yaml(path),
+                   lambda _: f"{path}: expected one key, 'frameworks', holding a list")
     out: list[Control] = []
-    for i, fw in enumerate(data["frameworks"], 1):
+    for i, raw in enumerate(data.frameworks, 1):
         where = f"{path}: frameworks entry {i}"
-        if not isinstance(fw, dict):
-            raise InputError(f"{where}: expected a mapping")
-        unknown = set(fw) - {"id", "name", "version", "controls"}
-        if unknown:
-            raise InputError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: id, name, version, controls)")
-        for key in ("id", "name", "version"):
-            if not isinstance(fw.get(key), str | int | float) or isinstance(fw.get(key), bool) or not str(fw[key]):
-                raise InputError(f"{where}: {key!r} must be text")
-        if not isinstance(fw.get("controls"), list) or not fw["controls"]:
-            raise InputError(f"{where} ({fw['id']}): 'controls' must be a non-empty list")
-        for j, c in enumerate(fw["controls"], 1):
-            cwhere = f"{where} ({fw['id']}), control {j}"
-            if not isinstance(c, dict):
-                raise InputError(f"{cwhere}: expected a mapping")
-            unknown = set(c) - {"id", "title", "ports"}
-            if unknown:
-                raise InputError(f"{cwhere}: unknown key {sorted(unknown)[0]!r} (known: id, title, ports)")
-            if not isinstance(c.get("id"), str) or not c["id"] or not isinstance(c.get("title"), str):
-                raise InputError(f"{cwhere}: 'id' and 'title' must be text (quote ids such as \"7.1\")")
-            ports = c.get("ports", [])
-            if not isinstance(ports, list) or not all(type(p) is int and 0 <= p <= 65535 for p in ports):
-                raise InputError(f"{cwhere}: 'ports' must be a list of port numbers")
-            out.append(Control(str(fw["id"]), str(fw["name"]), str(fw["version"]), c["id"], c["title"],
-                               tuple(ports)))
+        fw = checked(FrameworkEntry, raw, lambda errors, where=where, raw=raw: _framework_line(where, raw, errors))
+        for j, c in enumerate(fw.controls, 1):
+            cwhere = f"{where} ({fw.id}), control {j}"
+            control = checked(ControlEntry, c, lambda errors, cwhere=cwhere: _control_line(cwhere, errors))
+            out.append(Control(fw.id, fw.name, fw.version, control.id, control.title, tuple(control.ports)))
     return out
 
 
