@@ -13,11 +13,15 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from auditkit.errors import InputError
+from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, StringConstraints
+from pydantic_core import ErrorDetails
+
 from auditkit.settings.folders import read_yaml, settings_file
+from auditkit.settings.validation import TEXT, UNKNOWN, FileModel, checked, near_miss, problem, unknown_first
 
+# The keys of ExceptionEntry, in the order error lines name them (tests/settings check they agree).
 REQUIRED = ("nsg", "rule", "port", "justification", "approved_by", "ticket", "expires")
 OPTIONAL = ("max_sources", "note")
 _NSG = re.compile(r"^/subscriptions/([^/*?]+)/resourcegroups/([^/]+)/providers/microsoft\.network/"
@@ -70,55 +74,75 @@ def exceptions_file(parameters_file: str | Path | None = None) -> Path:
     return settings_file("exceptions.yaml", parameters_file)
 
 
-def _text(entry: dict, key: str, where: str) -> str:
-    value = entry[key]
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{where}: {key} must be non-empty text, got {value!r}")
-    return value.strip()
-
-
-def _entry(i: int, entry: Any, path: Path) -> Acceptance:
-    where = f"{path}: exceptions entry {i}"
-    if not isinstance(entry, dict):
-        raise InputError(f"{where}: expected a mapping with {', '.join(REQUIRED)}")
-    missing = [k for k in REQUIRED if k not in entry]
-    if missing:
-        raise InputError(f"{where}: missing {', '.join(missing)} (an accepted risk needs all of {', '.join(REQUIRED)})")
-    unknown = sorted(set(map(str, entry)) - set(REQUIRED) - set(OPTIONAL))
-    if unknown:
-        import difflib
-
-        hint = difflib.get_close_matches(unknown[0], REQUIRED + OPTIONAL, n=1)
-        raise InputError(f"{where}: unknown key {unknown[0]!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    nsg = _text(entry, "nsg", where).lower().rstrip("/")
+def _nsg_id(v: str) -> str:
+    nsg = v.strip().lower().rstrip("/")
     if not _NSG.match(nsg):
-        raise InputError(f"{where}: nsg {entry['nsg']!r} is not an NSG id (/subscriptions/<id>/resourceGroups/<rg>/"
-                         "providers/Microsoft.Network/networkSecurityGroups/<name>; * only in <rg> and <name>)")
-    rule = _text(entry, "rule", where).lower()
-    port_raw = entry["port"]
-    if port_raw == "*":
-        port = None
-    elif isinstance(port_raw, int) and not isinstance(port_raw, bool) and 0 <= port_raw <= 65535:
-        port = port_raw
-    elif isinstance(port_raw, str) and port_raw.strip().isdigit() and int(port_raw) <= 65535:
-        port = int(port_raw)
-    else:
-        raise InputError(f"{where}: port {port_raw!r} is not a port number or '*'")
-    expires_raw = entry["expires"]
-    if isinstance(expires_raw, date):
-        expires = expires_raw
-    else:
-        try:
-            expires = date.fromisoformat(str(expires_raw).strip())
-        except ValueError:
-            raise InputError(f"{where}: expires {expires_raw!r} is not a date (YYYY-MM-DD)") from None
-    sources = entry.get("max_sources")
-    if sources is not None:
-        if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s.strip() for s in sources):
-            raise InputError(f"{where}: max_sources must be a non-empty list of prefixes or tags")
-        sources = tuple(s.strip().lower() for s in sources)
-    return Acceptance(i, nsg, rule, port, _text(entry, "justification", where), _text(entry, "approved_by", where),
-                      _text(entry, "ticket", where), expires, sources)
+        raise problem("nsg_id", "{value} is not an NSG id (/subscriptions/<id>/resourceGroups/<rg>/providers/"
+                      "Microsoft.Network/networkSecurityGroups/<name>; * only in <rg> and <name>)", value=repr(v))
+    return nsg
+
+
+def _port(v: Any) -> int | None:
+    if v == "*":
+        return None
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 65535:
+        return v
+    if isinstance(v, str) and v.strip().isdigit() and int(v) <= 65535:
+        return int(v)
+    raise problem("port", "{value} is not a port number or '*'", value=repr(v))
+
+
+def _expires(v: Any) -> date:
+    if isinstance(v, date):
+        return v
+    try:
+        return date.fromisoformat(str(v).strip())
+    except ValueError:
+        raise problem("date", "{value} is not a date (YYYY-MM-DD)", value=repr(v)) from None
+
+
+def _sources(v: list[str]) -> tuple[str, ...]:
+    return tuple(s.strip().lower() for s in v)
+
+
+Text = Annotated[str, StringConstraints(pattern=r"\S"), AfterValidator(str.strip)]
+
+
+class ExceptionEntry(FileModel):
+    """One entry of ``exceptions:``, its keys in the order they are checked (the first mistake is reported)."""
+
+    nsg: Annotated[str, StringConstraints(pattern=r"\S"), AfterValidator(_nsg_id)]
+    rule: Annotated[Text, AfterValidator(str.lower)]
+    port: Annotated[int | None, PlainValidator(_port)]
+    expires: Annotated[date, PlainValidator(_expires)]
+    max_sources: Annotated[list[Text], Field(min_length=1), AfterValidator(_sources)] | None = None
+    justification: Text
+    approved_by: Text
+    ticket: Text
+    note: Any = None
+
+
+class ExceptionsFile(FileModel):
+    exceptions: Annotated[list[Any], BeforeValidator(lambda v: v or [])]  # "exceptions:" alone: none
+
+
+def _entry_line(where: str, errors: list[ErrorDetails]) -> str:
+    if errors[0]["type"] == "model_type":
+        return f"{where}: expected a mapping with {', '.join(REQUIRED)}"
+    absent = {e["loc"][0] for e in errors if e["type"] == "missing"}
+    if absent:
+        missing = ", ".join(k for k in REQUIRED if k in absent)
+        return f"{where}: missing {missing} (an accepted risk needs all of {', '.join(REQUIRED)})"
+    e = unknown_first(errors)
+    key = e["loc"][0]
+    if e["type"] in UNKNOWN:
+        near = near_miss(key, REQUIRED + OPTIONAL)
+        return f"{where}: unknown key {str(key)!r}" + (f" (did you mean {near!r}?)" if near else "")
+    if key == "max_sources":
+        return f"{where}: max_sources must be a non-empty list of prefixes or tags"
+    if e["type"] in TEXT:
+        return f"{where}: {key} must be non-empty text, got {e['input']!r}"
+    return f"{where}: {key} {e['msg']}"
 
 
 def load_exceptions(parameters_file: str | Path | None = None) -> list[Acceptance]:
@@ -127,6 +151,11 @@ def load_exceptions(parameters_file: str | Path | None = None) -> list[Acceptanc
     data = read_yaml(path)
     if data is None:
         return []
-    if not isinstance(data, dict) or set(data) != {"exceptions"} or not isinstance(data["exceptions"] or [], list):
-        raise InputError(f"{path}: expected 'exceptions:' followed by a list of entries")
-    return [_entry(i, e, path) for i, e in enumerate(data["exceptions"] or [], start=1)]
+    entries = checked(ExceptionsFile, data, lambda _: f"{path}: expected 'exceptions:' followed by a list of entries")
+    out = []
+    for i, raw in enumerate(entries.exceptions, start=1):
+        where = f"{path}: exceptions entry {i}"
+        e = checked(ExceptionEntry, raw, lambda errors, where=where: _entry_line(where, errors))
+        out.append(Acceptance(i, e.nsg, e.rule, e.port, e.justification, e.approved_by, e.ticket, e.expires,
+                              e.max_sources))
+    return out
