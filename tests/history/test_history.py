@@ -223,38 +223,6 @@ def test_empty_tag_value_is_not_an_owner() -> None:
     assert g["owner"].iloc[0] is None
 
 
-def test_defaults_are_the_shipped_parameters_file(tmp_path: Path, monkeypatch) -> None:
-    import yaml
-
-    shipped = yaml.safe_load((ROOT / "parameters" / "audit.yaml").read_text())
-    assert shipped == defaults()
-    monkeypatch.chdir(tmp_path)  # no audit folder here: the shipped defaults apply as they are
-    monkeypatch.delenv("AUDITKIT_PARAMETERS", raising=False)
-    s = load_settings()
-    assert s.raw == shipped
-    assert s.source == "built-in"
-
-
-def test_shipped_defaults_name_no_mail_gateway() -> None:
-    # Documentation prefixes as a real tenant's "trusted" sources would end up in az commands.
-    assert defaults()["flows"]["mail_gateways"] == []
-
-
-def test_parameters_override(tmp_path: Path) -> None:
-    p = tmp_path / "p.yaml"
-    p.write_text("ports: [587]\ntags:\n  owner:\n    keys: [custodian]\n")
-    s = load_settings(p)
-    assert s.ports == (587,)
-    assert s.tag_keys("owner") == ("custodian",)
-    assert s.tag_keys("expiry") == tuple(defaults()["tags"]["expiry"]["keys"])
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("ports: [smtp]\n")
-    from auditkit.errors import InputError
-
-    with pytest.raises(InputError, match="ports"):
-        load_settings(bad)
-
-
 def test_unreadable_nsg_record_is_not_a_fix(tmp_path: Path) -> None:
     from auditkit.collect import snapshot_from_records
 
