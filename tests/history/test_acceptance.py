@@ -1,20 +1,17 @@
-"""Accepted risks: parameters/exceptions.yaml checked like the settings, evaluated as of each
-snapshot, out of the open count while in force, back to open the day after expiry."""
+"""Accepted risks evaluated as of each snapshot: out of the open count while in force, back to open the
+day after expiry (the file's own checks: tests/settings/test_accepted_risks.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from auditkit.collect import snapshot_from_records
 from auditkit.demo.estate import edge_network
-from auditkit.errors import InputError
 from auditkit.history.kpis import kpis_of
 from auditkit.history.timeline import load_history
 from auditkit.settings import load_settings
-from auditkit.settings.accepted_risks import load_exceptions
 from tests.evidence.test_verification import cli
 
 SUB = "40000000-0000-4000-8000-000000000001"
@@ -92,40 +89,12 @@ def test_unused_entries_are_listed(tmp_path: Path) -> None:
     assert [e["ticket"] for e in k["unused_exceptions"]] == ["RISK-2"]
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"expires": None}, "missing expires"),
-    ({"expires": "next year"}, "expires 'next year' is not a date"),
-    ({"port": "smtp"}, "port 'smtp' is not a port number"),
-    ({"nsg": "nsg-mail"}, "is not an NSG id"),
-    ({"nsg": "/subscriptions/*/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n"},
-     "is not an NSG id"),
-    ({"approved_by": ""}, "approved_by must be non-empty text"),
-    ({"approvd_by": "x"}, "unknown key 'approvd_by' \\(did you mean 'approved_by'\\?\\)"),
-    ({"max_sources": "*"}, "max_sources must be a non-empty list"),
-])
-def test_bad_entries_are_one_line_errors_naming_the_entry(tmp_path: Path, change: dict, message: str) -> None:
-    entry = {**ENTRY, **change}
-    entry = {k: v for k, v in entry.items() if v is not None}
-    params, _ = folder(tmp_path, [ENTRY, entry])
-    with pytest.raises(InputError, match=f"exceptions.yaml: exceptions entry 2: .*{message}"):
-        load_exceptions(params)
-
-
 def test_cli_reports_a_bad_exceptions_file_in_one_line(tmp_path: Path) -> None:
     params, snaps = folder(tmp_path, [{**ENTRY, "expires": "soon"}])
     r = cli("kpis", "--snapshots", str(snaps), "--parameters", str(params))
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1
     assert "entry 1" in r.stderr
-
-
-def test_shipped_file_is_empty_and_init_copies_it(tmp_path: Path, monkeypatch) -> None:
-    from auditkit.settings import init_folder
-
-    monkeypatch.chdir(tmp_path)
-    assert load_exceptions() == []
-    init_folder(tmp_path / "audit")
-    assert (tmp_path / "audit" / "parameters" / "exceptions.yaml").is_file()
 
 
 def test_demo_accepts_its_mx_and_flags_what_expires(demo_snapshots: Path) -> None:
