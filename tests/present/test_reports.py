@@ -18,8 +18,6 @@ from auditkit.present.context import load_context
 from auditkit.present.findings import port_label
 from auditkit.present.summary import tiles
 from auditkit.present.tenant import subscriptions_ranked
-from auditkit.settings import load_settings
-from auditkit.settings.controls import load_controls
 
 
 def _text(page: Path) -> str:
@@ -161,27 +159,6 @@ def test_overview_controls_table_counts_failing_findings(ctx, demo_reports: Path
     assert re.search(rf"PCI-DSS 1\.3\.1 .*? {total_open} {k['unknown_findings']} ", part)
     rdp = k["open_findings"]["3389"]
     assert re.search(rf"CIS-Azure 7\.1 Ensure that RDP .*? {rdp} ", part)
-
-
-def test_controls_file_can_be_replaced_and_is_checked(tmp_path: Path, monkeypatch) -> None:
-    from auditkit.errors import InputError
-    from auditkit.settings import init_folder
-
-    controls = load_controls()
-    assert {c.label for c in controls} >= {"CIS-Azure 7.1", "CIS-Azure 7.2", "PCI-DSS 1.3.1", "PCI-DSS 1.4.2",
-                                           "NIST-800-53 SC-7", "SOC2 CC6.6", "ISO27001 A.8.20", "ISO27001 A.8.22"}
-    assert [c.label for c in controls if c.applies(25) and c.framework == "CIS-Azure"] == []
-    init_folder(tmp_path / "audit")
-    (tmp_path / "audit" / "parameters" / "controls.yaml").write_text(
-        "frameworks:\n  - id: HOUSE\n    name: House rules\n    version: '1'\n    controls:\n"
-        "      - id: MAIL-1\n        title: No open relay\n        ports: [25]\n")
-    monkeypatch.chdir(tmp_path / "audit")
-    assert [c.label for c in load_controls()] == ["HOUSE MAIL-1"]
-    (tmp_path / "audit" / "parameters" / "controls.yaml").write_text(
-        "frameworks:\n  - id: HOUSE\n    name: x\n    version: '1'\n    controls:\n      - id: 7.1\n        title: t\n")
-    with pytest.raises(InputError, match="frameworks entry 1 \\(HOUSE\\), control 1.*quote ids"):
-        load_controls()
-    assert load_settings().ports == (25, 22, 3389)
 
 
 def test_links_in_jupyterlab_point_at_rendered_reports_or_say_they_are_missing(demo_snapshots: Path, tmp_path: Path,
