@@ -49,7 +49,8 @@ def defaults() -> dict:
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings; ``raw`` keeps the merged mapping for provenance (reports, manifests)."""
+    """Validated settings: the properties read ``checked`` (the model); ``raw`` keeps the merged
+    mapping for provenance (reports, manifests) and the fingerprint."""
 
     raw: dict
     source: str

@@ -41,11 +41,7 @@ def controls_file(parameters_file: str | Path | None = None) -> Path:
     return settings_file("controls.yaml", parameters_file)
 
 
-def _label(v: str | int | float) -> str:
-    return str(v)
-
-
-Label = Annotated[Annotated[str, Field(min_length=1)] | int | float, AfterValidator(_label)]  # 2022 or "v4.0.1"
+Label = Annotated[Annotated[str, Field(min_length=1)] | int | float, AfterValidator(str)]  # 2022 or "v4.0.1"
 
 
 class FrameworkEntry(FileModel):
