@@ -14,6 +14,7 @@ import pytest
 from tests.browser import open_report
 
 
+@pytest.mark.needs("chromium")
 @pytest.mark.slow
 def test_every_report_opens_offline_with_charts_drawn(browser, demo_reports: Path) -> None:
     reports = sorted(demo_reports.glob("*.html"))
@@ -29,6 +30,7 @@ def test_every_report_opens_offline_with_charts_drawn(browser, demo_reports: Pat
         seen["page"].close()
 
 
+@pytest.mark.needs("chromium")
 @pytest.mark.slow
 def test_overview_links_to_each_subscription_report(browser, demo_reports: Path) -> None:
     seen = open_report(browser, demo_reports / "index.html")

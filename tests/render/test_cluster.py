@@ -70,6 +70,7 @@ def published(storage: str, cluster: str, demo_snapshots: Path) -> tuple:
     return result, readable(result.url)  # what the storage holds, copied back
 
 
+@pytest.mark.needs("azurite")
 def test_a_cluster_render_between_storage_urls_matches_the_local_render(published: tuple, storage: str, cluster: str,
                                                                         demo_reports: Path, tmp_path: Path) -> None:
     """The local render's reports (same manifest entries), plotly.js once per period, loaded by
@@ -122,6 +123,7 @@ def test_a_cluster_render_between_storage_urls_matches_the_local_render(publishe
     assert any(bundles[0].name in p for p in verify(copy))
 
 
+@pytest.mark.needs("azurite", "chromium")
 def test_reports_published_from_the_cluster_draw_their_charts_offline(browser, published: tuple) -> None:
     """Opened in Chromium: no request leaves the machine, every chart is drawn, the shared lab
     stylesheet applies."""

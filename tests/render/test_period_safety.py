@@ -17,7 +17,7 @@ import pytest
 
 from auditkit.render.manifest import manifest_sha256, verify
 from auditkit.render.swap import period_lock
-from tests.parts import need, ssh_keygen
+from tests.parts import ssh_keygen
 
 KEYGEN = ssh_keygen()
 
@@ -144,9 +144,9 @@ def test_a_second_render_of_the_same_period_is_refused(demo_snapshots: Path, tmp
     assert not (out / "2026-10.lock").exists()
 
 
+@pytest.mark.needs("ssh-keygen")
 @pytest.mark.slow
 def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> None:
-    need("ssh-keygen")
     weird = tmp_path / "re{ports}%s %(x)s {0}"
     snaps = tmp_path / "snap{shots}%d"
     shutil.copytree(demo_snapshots, snaps)
@@ -190,11 +190,11 @@ def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> N
     assert "not the expected" in r.stdout
 
 
+@pytest.mark.needs("ssh-keygen")
 def test_signatures_made_by_openssh_verify_and_bad_keys_are_one_line(tmp_path: Path) -> None:
     from auditkit.errors import InputError
     from auditkit.render.signature import check, load_private_key, load_public_key, sign
 
-    need("ssh-keygen")
 
     key = tmp_path / "k"
     subprocess.run([KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

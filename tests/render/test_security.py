@@ -59,6 +59,7 @@ def test_payloads_never_become_markup_in_files(hostile_reports: Path) -> None:
     assert "\\u200b" in sub_html
 
 
+@pytest.mark.needs("chromium")
 @pytest.mark.slow
 def test_payloads_stay_text_in_the_browser(browser, hostile_reports: Path) -> None:
     for path in sorted(hostile_reports.glob("*.html")):
