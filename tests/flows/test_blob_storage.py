@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from auditkit.flows.logs import iter_blobs, read_flow_logs, read_paths
 from tests.storage_emulator import ACCOUNT, KEY, skip_without_azurite
 
 skip_without_azurite()
 
 
+@pytest.mark.slow(seconds=12)
 def test_flow_logs_from_blob_storage_equal_the_local_export(azurite: str, tmp_path: Path) -> None:
     from azure.storage.blob import BlobServiceClient
 

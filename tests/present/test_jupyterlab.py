@@ -38,7 +38,7 @@ def _wait_up(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
     raise AssertionError("JupyterLab did not start")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 @pytest.mark.needs("chromium")
 def test_explore_notebook_runs_in_jupyterlab_with_drawn_charts_and_interactive_table(tmp_path: Path) -> None:
     from auditkit.settings import init_folder

@@ -184,6 +184,7 @@ def test_controls_file_can_be_replaced_and_is_checked(tmp_path: Path, monkeypatc
     assert load_settings().ports == (25, 22, 3389)
 
 
+@pytest.mark.slow(seconds=18)
 def test_links_in_jupyterlab_point_at_rendered_reports_or_say_they_are_missing(demo_snapshots: Path, tmp_path: Path,
                                                                              monkeypatch) -> None:
     import shutil

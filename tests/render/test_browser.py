@@ -15,7 +15,7 @@ from tests.browser import open_report
 
 
 @pytest.mark.needs("chromium")
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 def test_every_report_opens_offline_with_charts_drawn(browser, demo_reports: Path) -> None:
     reports = sorted(demo_reports.glob("*.html"))
     assert len(reports) == 9
@@ -31,7 +31,7 @@ def test_every_report_opens_offline_with_charts_drawn(browser, demo_reports: Pat
 
 
 @pytest.mark.needs("chromium")
-@pytest.mark.slow
+@pytest.mark.slow(seconds=12)
 def test_overview_links_to_each_subscription_report(browser, demo_reports: Path) -> None:
     seen = open_report(browser, demo_reports / "index.html")
     hrefs = seen["page"].eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")

@@ -15,7 +15,7 @@ from auditkit.render import notebooks_dir, render
 from auditkit.render.manifest import verify
 from tests.storage_emulator import connection_string
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=30)  # each test; the cluster and the published period are shared
 SUBS = ["f38b2ffc-80a4-4f5a-81c9-bc701e7ea419", "14aa4e71-9d3c-4dec-80a6-1f933d6c51e3"]
 STABLE = ("file", "notebook", "pdf", "subscription_id", "subscription_name", "ok")
 

@@ -87,7 +87,7 @@ def _wait_for_a_report(out: Path, proc: subprocess.Popen, seconds: float = 120) 
     raise AssertionError("no report started")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=12)
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
 def test_interrupt_stops_promptly_and_leaves_nothing(demo_snapshots: Path, tmp_path: Path, how: str) -> None:
     mark = uuid.uuid4().hex
@@ -109,7 +109,7 @@ def test_interrupt_stops_promptly_and_leaves_nothing(demo_snapshots: Path, tmp_p
     assert sorted(p.name for p in out.iterdir()) == []  # no period, no temporary folder, no lock
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=26)
 def test_kill_9_of_the_parent_takes_workers_and_kernels_along(demo_snapshots: Path, tmp_path: Path) -> None:
     mark = uuid.uuid4().hex
     out = tmp_path / "reports"
@@ -145,7 +145,7 @@ def test_a_second_render_of_the_same_period_is_refused(demo_snapshots: Path, tmp
 
 
 @pytest.mark.needs("ssh-keygen")
-@pytest.mark.slow
+@pytest.mark.slow(seconds=19)
 def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> None:
     weird = tmp_path / "re{ports}%s %(x)s {0}"
     snaps = tmp_path / "snap{shots}%d"

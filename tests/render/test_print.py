@@ -26,7 +26,7 @@ def _screens_dir(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=50)
 @pytest.mark.needs("chromium")
 def test_every_report_prints_with_charts_and_columns_on_the_page(demo_reports: Path, tmp_path: Path) -> None:
     shots = _screens_dir(tmp_path)
@@ -65,7 +65,7 @@ def test_every_report_prints_with_charts_and_columns_on_the_page(demo_reports: P
     assert len(list(shots.glob("*.png"))) >= 9
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=21)
 @pytest.mark.needs("chromium")
 def test_render_pdf_writes_pdfs_listed_in_the_manifest(demo_snapshots: Path, tmp_path: Path) -> None:
     from auditkit.history.timeline import load_history
