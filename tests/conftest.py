@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.parts import need
 from tests.storage_emulator import azurite  # noqa: F401 - the Azurite fixture, for every test module
 
 
@@ -66,8 +67,8 @@ def demo_reports(demo_snapshots: Path, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's headless Chromium for the module's tests; they skip, saying what installs it, without one.
-    Name it first among a test's fixtures, so that a skip comes before any expensive set-up."""
+    """Debian's headless Chromium for the module's tests; they skip, saying what installs it, without one
+    (mark the test ``needs("chromium")`` so that it skips before any session fixture is built)."""
     from tests.browser import chromium_browser
 
     with chromium_browser() as b:
@@ -80,6 +81,15 @@ def _demo_cache(tmp_path_factory):
     (one cache for the whole run; building it is safe with several processes at once)."""
     os.environ["AUDITKIT_DEMO_DIR"] = str(_shared_root(tmp_path_factory) / "demo-cache")
     yield
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    """``@pytest.mark.needs("azurite", ...)``: skip, with the line that says what installs the part,
+    before any fixture is set up (session fixtures such as the demo's reports are built first otherwise)."""
+    for marker in item.iter_markers("needs"):
+        for part in marker.args:
+            need(part)
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:

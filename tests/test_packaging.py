@@ -76,7 +76,7 @@ def _sources(dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=180)
 def test_wheel_installs_into_a_fresh_environment_and_works_from_an_empty_folder(tmp_path: Path) -> None:
     src = _sources(tmp_path / "src")
     build = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(src)],

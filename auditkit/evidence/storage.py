@@ -10,6 +10,8 @@ way (``upload``): every blob commits whole, and the files that make a folder com
 and credentials from the URL (``abfs://container@account.dfs.core.windows.net/path``) or from
 ``AZURE_STORAGE_ACCOUNT_NAME`` plus ``AZURE_STORAGE_CONNECTION_STRING``/``..._ACCOUNT_KEY``/
 ``..._SAS_TOKEN``, else ``DefaultAzureCredential`` (managed identity, workload identity, az login).
+Blob ``https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH`` URLs (flow logs) go the same way
+(``evidence.blob_url``). fsspec and adlfs are the ``storage`` extra.
 """
 
 from __future__ import annotations
@@ -36,8 +38,15 @@ _AZURE_ENV = {"connection_string": "AZURE_STORAGE_CONNECTION_STRING", "account_n
               "account_key": "AZURE_STORAGE_ACCOUNT_KEY", "sas_token": "AZURE_STORAGE_SAS_TOKEN"}
 
 
+STORAGE_EXTRA = "storage URLs need the storage extra: pip install 'auditkit[storage]'"
+
+
 class StorageError(AuditkitError):
     """A storage URL that cannot be reached, read or written (missing, forbidden, throttled)."""
+
+
+class NoContainer(StorageError):
+    """A storage URL whose container (or bucket) does not exist."""
 
 
 @dataclass(frozen=True)
@@ -80,18 +89,27 @@ def join(url: str, *parts: str) -> str:
     return "/".join([url.rstrip("/"), *(p.strip("/") for p in parts)])
 
 
-def filesystem(url: str) -> tuple[Any, str]:
-    """The fsspec file system of ``url`` and the path within it, or a one-line error."""
-    import fsspec
-
-    scheme = url.split("://", 1)[0]
-    # adlfs reads these itself; passed explicitly, they are part of fsspec's instance-cache key, so
-    # a changed credential is never answered by a file system opened with the previous one.
-    options = {name: os.environ[var] for name, var in _AZURE_ENV.items() if os.environ.get(var)} \
-        if scheme in ("abfs", "abfss", "az") else {}
+def filesystem(url: str, credential: Any = None) -> tuple[Any, str]:
+    """The fsspec file system of ``url`` and the path within it, or a one-line error; ``credential``
+    is for Azure Blob ``http(s)://`` URLs (see ``evidence.blob_url``)."""
     try:
-        fs, root = fsspec.core.url_to_fs(url, **options)
+        import fsspec
+    except ImportError:
+        raise StorageError(f"{url}: {STORAGE_EXTRA}") from None
+    from auditkit.evidence import blob_url
+
+    blob = blob_url.parse(url)
+    scheme = "abfs" if blob else url.split("://", 1)[0]
+    try:
+        # adlfs reads these itself; passed explicitly, they are part of fsspec's instance-cache key, so
+        # a changed credential is never answered by a file system opened with the previous one.
+        options = blob_url.options(blob, credential) if blob else \
+            {name: os.environ[var] for name, var in _AZURE_ENV.items() if os.environ.get(var)} \
+            if scheme in ("abfs", "abfss", "az") else {}
+        fs, root = fsspec.core.url_to_fs(f"abfs://{blob.path}" if blob else url, **options)
     except ImportError as exc:
+        if scheme in ("abfs", "abfss", "az"):
+            raise StorageError(f"{url}: {STORAGE_EXTRA}") from None
         raise StorageError(f"{url}: {scheme}:// storage needs a package that is not installed "
                            f"({str(exc).splitlines()[0]})") from None
     except ValueError as exc:
@@ -99,7 +117,7 @@ def filesystem(url: str) -> tuple[Any, str]:
         if "Protocol not known" in said:
             raise StorageError(f"{url}: not a storage URL this kit can open: {said}") from None
         hint = " (name the account: abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH, or set " \
-            "AZURE_STORAGE_ACCOUNT_NAME)" if options == {} and scheme in ("abfs", "abfss", "az") else ""
+            "AZURE_STORAGE_ACCOUNT_NAME)" if not blob and options == {} and scheme in ("abfs", "abfss", "az") else ""
         raise StorageError(f"{url}: cannot open: {said}{hint}") from None
     except Exception as exc:  # noqa: BLE001 - credentials and account settings are checked here
         raise _failure(url, "cannot open", exc) from None
@@ -152,18 +170,18 @@ def is_relative_name(rel: str) -> bool:
     return bool(rel) and "\\" not in rel and "\x00" not in rel and not any(p in ("", ".", "..") for p in parts)
 
 
-def listing(url: str) -> dict[str, dict]:
+def listing(url: str, credential: Any = None) -> dict[str, dict]:
     """Every file under ``url``: relative path -> its details (size, ETag); a one-line error when
-    the folder cannot be listed, is a file, or its container does not exist. A folder that does
-    not exist in an existing container has no files, as on a disk a missing snapshots folder has
-    no snapshots (object storage has no empty folders)."""
-    fs, root = filesystem(url)
+    the folder cannot be listed, is a file, or its container does not exist (``NoContainer``). A
+    folder that does not exist in an existing container has no files, as on a disk a missing
+    snapshots folder has no snapshots (object storage has no empty folders)."""
+    fs, root = filesystem(url, credential)
     try:
         found = fs.find(root, detail=True)
         if not found:
             container = root.split("/", 1)[0]
             if container and not fs.exists(container):
-                raise StorageError(f"{url}: no such container or bucket ({container})")
+                raise NoContainer(f"{url}: no such container or bucket ({container})")
     except StorageError:
         raise
     except FileNotFoundError:
@@ -364,6 +382,26 @@ def read_bytes(url: str) -> bytes | None:
         return None
     except Exception as exc:  # noqa: BLE001
         raise _failure(url, "cannot read", exc) from None
+
+
+def read_each(url: str, rels: Iterable[str], credential: Any = None,
+              batch: int = 16) -> Iterator[tuple[str, bytes | StorageError]]:
+    """The bytes of each file ``url/rel``, in order, fetched ``batch`` at a time (concurrently); one
+    that cannot be read comes as its one-line ``StorageError`` and the others still come."""
+    fs, root = filesystem(url, credential)
+    rels = list(rels)
+    for start in range(0, len(rels), batch):
+        some = rels[start:start + batch]
+        try:
+            got = fs.cat([f"{root}/{rel}" for rel in some], on_error="return")
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed: each says so
+            got = {}
+            failed = exc
+        else:
+            failed = FileNotFoundError()
+        for rel in some:
+            data = got.get(fs._strip_protocol(f"{root}/{rel}"), failed)
+            yield rel, data if isinstance(data, bytes) else _failure(join(url, rel), "cannot read", data)
 
 
 def remove(urls: str | list[str], recursive: bool = False) -> None:

@@ -399,29 +399,36 @@ def iter_files(paths: Iterable[str | Path], max_file_mb: int = MAX_FILE_MB) -> I
             raise InputError(f"{path}: no such flow-log file or folder")
 
 
-def iter_blobs(account_url: str, credential, containers: Iterable[str] = (NSG_CONTAINER, VNET_CONTAINER),
-               prefix: str | None = None, max_file_mb: int = MAX_FILE_MB,
-               **client_kwargs) -> Iterator[tuple[str, bytes | NotRead]]:
-    """(name, bytes) of every blob in the flow-log containers of a storage account."""
-    max_bytes = int(max_file_mb) << 20
-    try:
-        from azure.storage.blob import BlobServiceClient
-    except ImportError:  # pragma: no cover - declared dependency
-        raise InputError("reading from Blob Storage needs azure-storage-blob") from None
-    from azure.core.exceptions import ResourceNotFoundError
+def iter_blobs(url: str, credential: Any = None, containers: Iterable[str] = (NSG_CONTAINER, VNET_CONTAINER),
+               prefix: str | None = None, max_file_mb: int = MAX_FILE_MB) -> Iterator[tuple[str, bytes | NotRead]]:
+    """(name, bytes) of every blob under a storage URL, read through ``evidence.storage``: an account
+    (``https://ACCOUNT.blob.core.windows.net``: its flow-log ``containers``, those it has), or a
+    container or folder in one (also ``abfs://``). Names are ``CONTAINER/PATH``; a blob that
+    cannot be read comes as NotRead with its one-line reason, and the others still come."""
+    from auditkit.evidence import blob_url, storage
 
-    service = BlobServiceClient(account_url, credential=credential, **client_kwargs)
-    for container in containers:
-        client = service.get_container_client(container)
+    if url.startswith(("http://", "https://")) and blob_url.parse(url) is None:
+        raise InputError(f"{url}: not an Azure Blob Storage URL (https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH)")
+    max_bytes = int(max_file_mb) << 20
+    account = storage.filesystem(url, credential)[1] == ""
+    for where in [storage.join(url, c) for c in containers] if account else [url]:
         try:
-            for blob in client.list_blobs(name_starts_with=prefix):
-                name = f"{container}/{blob.name}"
-                if (blob.size or 0) > max_bytes:
-                    yield name, NotRead(f"larger than the limit of {max_bytes // (1 << 20)} MB (flows.max_file_mb)")
-                else:
-                    yield name, client.download_blob(blob.name).readall()
-        except ResourceNotFoundError:
-            continue
+            files = storage.listing(where, credential)
+        except storage.NoContainer:
+            if account:  # an account with NSG flow logs only, or VNet flow logs only
+                continue
+            raise
+        root = storage.filesystem(where, credential)[1]
+        wanted = []
+        for rel, info in sorted(files.items()):
+            if prefix and not f"{root}/{rel}".split("/", 1)[-1].startswith(prefix):
+                continue
+            if (info.get("size") or 0) > max_bytes:
+                yield f"{root}/{rel}", NotRead(f"larger than the limit of {max_bytes >> 20} MB (flows.max_file_mb)")
+            else:
+                wanted.append(rel)
+        for rel, data in storage.read_each(where, wanted, credential):
+            yield f"{root}/{rel}", data if isinstance(data, bytes) else NotRead(f"unreadable: {data}")
 
 
 # A tuple's counters cover at most the blob's hour; the fastest Azure NICs carry 200 Gbit/s, i.e.
@@ -474,18 +481,14 @@ def read_flow_logs(blobs: Iterable[tuple[str, bytes | NotRead]]) -> FlowLogs:
     return FlowLogs(flows.sort_values("time", kind="stable").reset_index(drop=True), skipped)
 
 
-def read_paths(paths: Iterable[str | Path], credential=None, max_file_mb: int = MAX_FILE_MB,
-               **client_kwargs) -> FlowLogs:
-    """Flow logs from local files or folders, or from storage account URLs (``https://...``,
-    read with ``credential``; by default azure-identity's ``DefaultAzureCredential``)."""
+def read_paths(paths: Iterable[str | Path], credential: Any = None, max_file_mb: int = MAX_FILE_MB) -> FlowLogs:
+    """Flow logs from local files or folders, or from storage URLs (``https://...`` blob URLs, read
+    with ``credential``, by default what ``evidence.blob_url`` says; ``abfs://``; see ``iter_blobs``)."""
+    from auditkit.evidence.storage import is_url
+
     local, remote = [], []
     for p in paths:
-        (remote if str(p).startswith(("https://", "http://")) else local).append(p)
+        (remote if is_url(str(p)) else local).append(p)
     sources: list = [iter_files(local, max_file_mb)]
-    if remote:
-        if credential is None:
-            from azure.identity import DefaultAzureCredential
-
-            credential = DefaultAzureCredential()
-        sources += [iter_blobs(url, credential, max_file_mb=max_file_mb, **client_kwargs) for url in remote]
+    sources += [iter_blobs(str(url), credential, max_file_mb=max_file_mb) for url in remote]
     return read_flow_logs(item for src in sources for item in src)

@@ -21,10 +21,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from distributed.diagnostics.plugin import WorkerPlugin
-
 from auditkit.errors import AuditkitError
 from auditkit.render.workers import Job, Outcome, run
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError:  # the cluster extra is not installed: ``connect`` says so, before any use
+    WorkerPlugin = object
+
+CLUSTER_EXTRA = "render --cluster needs the cluster extra: pip install 'auditkit[cluster]'"
 
 RETRIES = 2
 PLUGIN = "auditkit-kernel"
@@ -85,7 +90,10 @@ class KernelPlugin(WorkerPlugin):
 
 def connect(address: str) -> Any:
     """A client of the Dask scheduler at ``address`` (``tcp://host:8786``), or a one-line error."""
-    from distributed import Client
+    try:
+        from distributed import Client
+    except ImportError:
+        raise AuditkitError(CLUSTER_EXTRA) from None
 
     try:
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)

@@ -78,7 +78,7 @@ def run_collect(emu: Emulator, tmp_path: Path, credential=None, **kw) -> Path:
                    connection_verify=emu.ca_file, retry_backoff_factor=0.01, **kw)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=19)
 def test_whole_tenant_arrives_exactly_once(emulator: Emulator, tenant: Tenant, tmp_path: Path) -> None:
     path = run_collect(emulator, tmp_path)
     snap = open_snapshot(path)
@@ -110,6 +110,7 @@ def test_whole_tenant_arrives_exactly_once(emulator: Emulator, tenant: Tenant, t
     assert len(findings) == 2999 + 12
 
 
+@pytest.mark.slow(seconds=6)
 def test_pages_of_1000_and_requests_at_minimum(small: Emulator, tmp_path: Path) -> None:
     # One batch of 12 subscriptions, 40 NSGs: a page each. Then a tiny batch size forces paging per batch.
     path = run_collect(small, tmp_path, batch_size=5)
@@ -137,6 +138,7 @@ def test_paging_follows_skip_token_even_when_truncated_says_false(tenant: Tenant
         assert stats.pages == 2
 
 
+@pytest.mark.slow(seconds=14)
 def test_throttling_is_survived(small: Emulator, tmp_path: Path) -> None:
     small.faults.throttle_next = 3  # 429 without Retry-After, three times in a row
     small.faults.enforce_quota = True
@@ -286,7 +288,7 @@ collect(FakeCredential(), endpoint={url!r}, snapshots_dir={snaps!r}, connection_
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=10)
 def test_interrupted_collection_leaves_no_snapshot(small: Emulator, tmp_path: Path) -> None:
     small.faults.delay = 0.2  # 12 batches + discovery: a few seconds
     snaps = tmp_path / "snaps"
@@ -342,7 +344,7 @@ def test_tampered_snapshot_is_named(small: Emulator, tmp_path: Path, capsys) -> 
     assert "rules.parquet: changed" in capsys.readouterr().err
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=15)
 def test_monthly_collects_then_renders(small: Emulator, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr("auditkit.collect.credentials.credential", lambda auth, cloud: FakeCredential())
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", small.ca_file)
@@ -361,7 +363,7 @@ def test_monthly_collects_then_renders(small: Emulator, tmp_path: Path, monkeypa
     assert sorted(p.stem for p in (reports / "2026-11").glob("*.html")) == sorted(["index", *two])
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=10)
 def test_terminated_cli_collection_leaves_no_snapshot(small: Emulator, tmp_path: Path) -> None:
     """A scheduler's SIGTERM during a CLI collection leaves neither a snapshot nor a temporary folder."""
     small.faults.delay = 0.2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +58,7 @@ def _engine(records: list[dict]) -> set:
             zip(f["nsg_id"], f["rule_name"], f["port"], f["shadowed"], strict=True)}
 
 
+@pytest.mark.slow(seconds=12)
 @given(st.lists(rules_strategy(simple_denies=False), min_size=1, max_size=10))
 def test_engine_is_sound_against_reference(nsgs: list) -> None:
     """Rules 1-4 agree exactly; a rule the engine calls shadowed is shadowed for every concrete packet."""
@@ -67,6 +69,7 @@ def test_engine_is_sound_against_reference(nsgs: list) -> None:
     assert {e[:3] for e in engine if e[3]} <= ref_shadowed
 
 
+@pytest.mark.slow(seconds=20)
 @given(st.lists(rules_strategy(simple_denies=True), min_size=1, max_size=10))
 def test_engine_equals_reference_when_denies_cover_all_destinations(nsgs: list) -> None:
     """With Deny rules to any destination from any source port, the verdicts are identical."""

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,6 +86,7 @@ def _rule_items(rec: Mapping) -> tuple[int, int] | None:
     return None
 
 
+@pytest.mark.slow(seconds=17)
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
 def test_mutations_never_crash_and_never_lose_a_rule(obj) -> None:

@@ -41,6 +41,7 @@ def _last(snaps: Path) -> Path:
     return sorted(p for p in snaps.iterdir() if not p.name.startswith("."))[-1]
 
 
+@pytest.mark.slow(seconds=25)
 @pytest.mark.parametrize("rel", ["rules.parquet", "nsgs.parquet", "subscriptions.parquet"])
 def test_every_command_refuses_a_modified_snapshot_file(snaps: Path, rel: str, tmp_path: Path) -> None:
     assert cli("kpis", "--snapshots", str(snaps)).returncode == 0  # warms the derived cache
@@ -111,7 +112,7 @@ def test_unreadable_meta_is_listed_and_skipped(snaps: Path, content: bytes, reas
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=10)
 def test_report_lists_skipped_folders_and_unchecked_hashes(snaps: Path, tmp_path: Path) -> None:
     bad = snaps / "2026-09-15T060000Z"
     bad.mkdir()

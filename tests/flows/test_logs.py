@@ -245,7 +245,7 @@ def test_cli_flows_json_csv_table(tmp_path: Path) -> None:
     assert "1 malformed tuples" in r.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=10)
 def test_demo_finding_gets_gateway_and_partner_but_not_scanners(demo_snapshots: Path, tmp_path: Path) -> None:
     from auditkit.demo.flows import write_flow_logs
     from auditkit.demo.tenant import PARTNER_RELAY, demo_parameters

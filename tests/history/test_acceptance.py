@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from auditkit.collect import snapshot_from_records
@@ -46,6 +47,7 @@ def status_of(h, nsg: str, rule: str, port: int = 25) -> str:
     return row["status"].iloc[0]
 
 
+@pytest.mark.slow(seconds=12)
 def test_accepted_while_in_force_and_open_again_the_day_after_expiry(tmp_path: Path) -> None:
     base = kpis_of(history(tmp_path / "none", []))
     h = history(tmp_path / "a", [{**ENTRY, "expires": "2026-12-31"}])
@@ -69,6 +71,7 @@ def test_accepted_while_in_force_and_open_again_the_day_after_expiry(tmp_path: P
     assert status_of(h, "nsg-mail-edge-subnet", "Allow-SMTP-To-Mail-Servers") == "accepted"
 
 
+@pytest.mark.slow(seconds=13)
 def test_wildcards_ports_and_widened_sources(tmp_path: Path) -> None:
     h = history(tmp_path / "w", [{**ENTRY, "nsg": f"/subscriptions/{SUB}/resourceGroups/rg-*/providers/"
                                   "Microsoft.Network/networkSecurityGroups/nsg-mail-*", "rule": "allow-s*",
@@ -84,11 +87,13 @@ def test_wildcards_ports_and_widened_sources(tmp_path: Path) -> None:
     assert status_of(h, "nsg-mail-edge-subnet", "Allow-SMTP-To-Mail-Servers") == "accepted"
 
 
+@pytest.mark.slow(seconds=5)
 def test_unused_entries_are_listed(tmp_path: Path) -> None:
     k = kpis_of(history(tmp_path, [ENTRY, {**ENTRY, "rule": "No-Such-Rule", "ticket": "RISK-2"}]))
     assert [e["ticket"] for e in k["unused_exceptions"]] == ["RISK-2"]
 
 
+@pytest.mark.slow(seconds=7)
 def test_cli_reports_a_bad_exceptions_file_in_one_line(tmp_path: Path) -> None:
     params, snaps = folder(tmp_path, [{**ENTRY, "expires": "soon"}])
     r = cli("kpis", "--snapshots", str(snaps), "--parameters", str(params))

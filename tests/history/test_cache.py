@@ -117,6 +117,7 @@ def test_a_store_where_no_cache_can_be_written_still_works(snaps: Path) -> None:
     assert (snaps / CACHE_DIR).is_file()
 
 
+@pytest.mark.slow(seconds=40)
 def test_one_subscription_read_from_its_partition_equals_the_tenant_history_restricted(demo_snapshots: Path,
                                                                                       tmp_path: Path) -> None:
     """A report reads only its subscription's rows of the derived cache: its history (findings,
@@ -185,6 +186,7 @@ def _same_history(a, b) -> None:
         pd.testing.assert_frame_equal(plain(getattr(a, name)), plain(getattr(b, name)), obj=name)
 
 
+@pytest.mark.slow(seconds=20)
 def test_a_saved_history_is_the_history_built_again(demo_copy) -> None:
     from auditkit.history.kpis import kpis_of
     from auditkit.history.saved import PREFIX
@@ -209,6 +211,7 @@ def test_a_saved_history_is_the_history_built_again(demo_copy) -> None:
         _same_history(fresh, load_history(root, settings=settings))
 
 
+@pytest.mark.slow(seconds=14)
 def test_a_saved_history_follows_its_accepted_risks_and_snapshots(demo_copy) -> None:
     from auditkit.history.kpis import kpis_of
     from auditkit.history.timeline import load_history

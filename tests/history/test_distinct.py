@@ -92,6 +92,7 @@ def snaps(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow(seconds=6)
 def test_each_table_is_the_same_as_evaluating_every_snapshot_whole(snaps: Path) -> None:
     settings = load_settings()
     contents = Contents(settings.ports, settings)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from auditkit.collect import snapshot_from_records
 from auditkit.demo.estate import EDGE_SUBSCRIPTION, edge_network
@@ -94,6 +95,7 @@ def test_old_snapshots_without_topology_still_load_as_unknown_topology(tmp_path:
     assert "not modelled" in html
 
 
+@pytest.mark.slow(seconds=5)
 def test_a_modified_topology_file_is_refused_by_every_command(tmp_path: Path) -> None:
     nsgs, topo = _edge_records()
     root = tmp_path / "snaps"

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from tests.browser import chromium_browser
-from tests.parts import need
 
 
 def _free_port() -> int:
@@ -39,11 +38,11 @@ def _wait_up(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
     raise AssertionError("JupyterLab did not start")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
+@pytest.mark.needs("chromium")
 def test_explore_notebook_runs_in_jupyterlab_with_drawn_charts_and_interactive_table(tmp_path: Path) -> None:
     from auditkit.settings import init_folder
 
-    need("chromium")  # before JupyterLab is started for nothing
     folder = tmp_path / "audit"
     init_folder(folder)
     port, token = _free_port(), uuid.uuid4().hex

@@ -161,6 +161,7 @@ def test_overview_controls_table_counts_failing_findings(ctx, demo_reports: Path
     assert re.search(rf"CIS-Azure 7\.1 Ensure that RDP .*? {rdp} ", part)
 
 
+@pytest.mark.slow(seconds=18)
 def test_links_in_jupyterlab_point_at_rendered_reports_or_say_they_are_missing(demo_snapshots: Path, tmp_path: Path,
                                                                              monkeypatch) -> None:
     import shutil

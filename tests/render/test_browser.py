@@ -14,7 +14,8 @@ import pytest
 from tests.browser import open_report
 
 
-@pytest.mark.slow
+@pytest.mark.needs("chromium")
+@pytest.mark.slow(seconds=20)
 def test_every_report_opens_offline_with_charts_drawn(browser, demo_reports: Path) -> None:
     reports = sorted(demo_reports.glob("*.html"))
     assert len(reports) == 9
@@ -29,7 +30,8 @@ def test_every_report_opens_offline_with_charts_drawn(browser, demo_reports: Pat
         seen["page"].close()
 
 
-@pytest.mark.slow
+@pytest.mark.needs("chromium")
+@pytest.mark.slow(seconds=12)
 def test_overview_links_to_each_subscription_report(browser, demo_reports: Path) -> None:
     seen = open_report(browser, demo_reports / "index.html")
     hrefs = seen["page"].eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")

@@ -15,7 +15,7 @@ from auditkit.render import notebooks_dir, render
 from auditkit.render.manifest import verify
 from tests.storage_emulator import connection_string
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=30)  # each test; the cluster and the published period are shared
 SUBS = ["f38b2ffc-80a4-4f5a-81c9-bc701e7ea419", "14aa4e71-9d3c-4dec-80a6-1f933d6c51e3"]
 STABLE = ("file", "notebook", "pdf", "subscription_id", "subscription_name", "ok")
 
@@ -70,6 +70,7 @@ def published(storage: str, cluster: str, demo_snapshots: Path) -> tuple:
     return result, readable(result.url)  # what the storage holds, copied back
 
 
+@pytest.mark.needs("azurite")
 def test_a_cluster_render_between_storage_urls_matches_the_local_render(published: tuple, storage: str, cluster: str,
                                                                         demo_reports: Path, tmp_path: Path) -> None:
     """The local render's reports (same manifest entries), plotly.js once per period, loaded by
@@ -122,6 +123,7 @@ def test_a_cluster_render_between_storage_urls_matches_the_local_render(publishe
     assert any(bundles[0].name in p for p in verify(copy))
 
 
+@pytest.mark.needs("azurite", "chromium")
 def test_reports_published_from_the_cluster_draw_their_charts_offline(browser, published: tuple) -> None:
     """Opened in Chromium: no request leaves the machine, every chart is drawn, the shared lab
     stylesheet applies."""

@@ -49,7 +49,7 @@ def monthly(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=35)
 def test_summary_reaches_the_webhook_and_failures_never_fail_the_run(tmp_path: Path, hook) -> None:
     url, got = hook
     r = monthly(tmp_path, "--notify", f"{url}/hook")

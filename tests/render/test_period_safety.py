@@ -17,7 +17,7 @@ import pytest
 
 from auditkit.render.manifest import manifest_sha256, verify
 from auditkit.render.swap import period_lock
-from tests.parts import need, ssh_keygen
+from tests.parts import ssh_keygen
 
 KEYGEN = ssh_keygen()
 
@@ -87,7 +87,7 @@ def _wait_for_a_report(out: Path, proc: subprocess.Popen, seconds: float = 120) 
     raise AssertionError("no report started")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=12)
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
 def test_interrupt_stops_promptly_and_leaves_nothing(demo_snapshots: Path, tmp_path: Path, how: str) -> None:
     mark = uuid.uuid4().hex
@@ -109,7 +109,7 @@ def test_interrupt_stops_promptly_and_leaves_nothing(demo_snapshots: Path, tmp_p
     assert sorted(p.name for p in out.iterdir()) == []  # no period, no temporary folder, no lock
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=26)
 def test_kill_9_of_the_parent_takes_workers_and_kernels_along(demo_snapshots: Path, tmp_path: Path) -> None:
     mark = uuid.uuid4().hex
     out = tmp_path / "reports"
@@ -144,9 +144,9 @@ def test_a_second_render_of_the_same_period_is_refused(demo_snapshots: Path, tmp
     assert not (out / "2026-10.lock").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.needs("ssh-keygen")
+@pytest.mark.slow(seconds=19)
 def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> None:
-    need("ssh-keygen")
     weird = tmp_path / "re{ports}%s %(x)s {0}"
     snaps = tmp_path / "snap{shots}%d"
     shutil.copytree(demo_snapshots, snaps)
@@ -190,11 +190,11 @@ def test_odd_paths_signing_and_verify(demo_snapshots: Path, tmp_path: Path) -> N
     assert "not the expected" in r.stdout
 
 
+@pytest.mark.needs("ssh-keygen")
 def test_signatures_made_by_openssh_verify_and_bad_keys_are_one_line(tmp_path: Path) -> None:
     from auditkit.errors import InputError
     from auditkit.render.signature import check, load_private_key, load_public_key, sign
 
-    need("ssh-keygen")
 
     key = tmp_path / "k"
     subprocess.run([KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

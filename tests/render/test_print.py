@@ -15,7 +15,6 @@ import pytest
 
 from auditkit.render.manifest import verify
 from tests.browser import chromium_browser
-from tests.parts import need
 
 # Landscape A4 is 297 mm; the print stylesheet keeps 12 mm margins: 273 mm of content, in CSS pixels.
 PRINTABLE_PX = 273 / 25.4 * 96
@@ -27,7 +26,8 @@ def _screens_dir(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=50)
+@pytest.mark.needs("chromium")
 def test_every_report_prints_with_charts_and_columns_on_the_page(demo_reports: Path, tmp_path: Path) -> None:
     shots = _screens_dir(tmp_path)
     with chromium_browser() as browser:
@@ -65,11 +65,11 @@ def test_every_report_prints_with_charts_and_columns_on_the_page(demo_reports: P
     assert len(list(shots.glob("*.png"))) >= 9
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=21)
+@pytest.mark.needs("chromium")
 def test_render_pdf_writes_pdfs_listed_in_the_manifest(demo_snapshots: Path, tmp_path: Path) -> None:
     from auditkit.history.timeline import load_history
 
-    need("chromium")
     sub = load_history(demo_snapshots).subscriptions["subscription_id"].iloc[0]
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "auditkit", "render", "--snapshots", str(demo_snapshots), "--out",

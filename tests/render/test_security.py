@@ -59,7 +59,8 @@ def test_payloads_never_become_markup_in_files(hostile_reports: Path) -> None:
     assert "\\u200b" in sub_html
 
 
-@pytest.mark.slow
+@pytest.mark.needs("chromium")
+@pytest.mark.slow(seconds=15)
 def test_payloads_stay_text_in_the_browser(browser, hostile_reports: Path) -> None:
     for path in sorted(hostile_reports.glob("*.html")):
         seen = open_report(browser, path)
