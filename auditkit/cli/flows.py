@@ -8,7 +8,7 @@ from pathlib import Path
 from auditkit.cli import options
 from auditkit.cli.console import EXIT_OK, write
 from auditkit.errors import AuditkitError
-from auditkit.formats import to_csv, to_json, visible
+from auditkit.formats import to_csv, to_json
 from auditkit.settings import default_folder
 
 
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from auditkit.evidence.snapshot import is_snapshot, list_snapshots, open_snapshot
     from auditkit.flows.logs import read_paths
     from auditkit.flows.sources import evidence_for, nsg_guids
+    from auditkit.present.text import flows_text
     from auditkit.settings import load_settings
 
     snap_path = Path(args.snapshot) if args.snapshot else default_folder("snapshots")
@@ -65,37 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 for f in found for s in (f["sources"] or [{}])]
         text = to_csv(pd.DataFrame(rows))
     else:
-        lines = [f"{len(logs.flows)} flows read; findings on port {args.port} in snapshot {snap.id}: {len(found)}"]
-        for f in found:
-            classes: dict = {}
-            for s in f["sources"]:
-                classes[s["class"]] = classes.get(s["class"], 0) + 1
-            lines.append("")
-            lines.append(f"{f['nsg_name']} / {f['rule_name']} (port {f['port']}): {f['recommendation'].upper()}")
-            lines.append("  sources seen: " + (", ".join(f"{n} {c}" for c, n in sorted(classes.items())) or "none"))
-            lines.append(f"  flow logs: {observed(f['observed'])}")
-            if f["proposed_prefixes"]:
-                lines.append("  proposed: " + " ".join(f["proposed_prefixes"]))
-            lines.append(f"  {f['note']}")
-            if f["command"]:
-                lines.append(f"  {f['command']}")
-        bad = {k: v for k, v in logs.skipped.items() if any(v.values())}
-        if bad:
-            lines.append("")
-            lines.append(f"skipped in {len(bad)} files: "
-                         f"{sum(1 for v in bad.values() if v['file_skipped'])} files not read, "
-                         f"{sum(v['incomplete_records'] for v in bad.values())} incomplete records, "
-                         f"{sum(v['unreadable_records'] for v in bad.values())} unreadable records, "
-                         f"{sum(v['malformed_tuples'] for v in bad.values())} malformed tuples (see --format json)")
-            lines.extend(f"  {k}: {v['file_skipped']}" for k, v in list(bad.items())[:20] if v["file_skipped"])
-        text = "".join(visible(line) + "\n" for line in lines)
+        text = flows_text(found, len(logs.flows), logs.skipped, args.port, snap.id)
     write(text, None)
     return EXIT_OK
 
-
-def observed(o: dict) -> str:
-    """The days of flow logs an NSG has, and the gaps in them, in a line."""
-    if not o.get("days"):
-        return "none for this NSG"
-    gaps = ", ".join(a if a == b else f"{a}..{b}" for a, b in o["gaps"][:5]) + (" ..." if len(o["gaps"]) > 5 else "")
-    return f"{o['days']} day(s) from {o['first']} to {o['last']}" + (f"; gaps {gaps}" if gaps else "; no gap")

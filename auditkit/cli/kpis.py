@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Say the KPIs as a table or JSON; unreadable snapshot folders on stderr."""
     from auditkit.history.kpis import kpis
+    from auditkit.present.text import kpis_text
     from auditkit.settings import load_settings
 
     settings = load_settings(args.parameters)
@@ -31,39 +32,5 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         write(to_json(k), None)
         return EXIT_OK
-    lines = [f"KPIs as of {k['as_of']} over {k['snapshots']} snapshots (since {k['first_snapshot']})", ""]
-    lines.append("open findings          " + "  ".join(f"port {p}: {n}" for p, n in k["open_findings"].items()))
-    lines.append("NSGs with open findings " + "  ".join(f"port {p}: {n}" for p, n in
-                                                         k["nsgs_with_open_findings"].items()))
-    lines.append(f"attached / latent      {k['attached_open_findings']} / {k['latent_open_findings']}")
-    lines.append(f"resolved               {k['resolved_findings']}   reopened {k['reopened_findings']}   "
-                 f"unknown {k['unknown_findings']}")
-    mttr = "n/a (nothing resolved)" if k["mttr_days"] is None else f"{k['mttr_days']} days"
-    lines.append(f"MTTR                   {mttr}")
-    age = k["open_age_days"]
-    lines.append(f"open age (days)        median {age['median']}   max {age['max']}")
-    rate = "n/a (one snapshot)" if k["new_findings_per_week"] is None else k["new_findings_per_week"]
-    lines.append(f"new findings per week  {rate}")
-    t = k["tag_coverage"]
-
-    def pct(x: float | None) -> str:
-        return "n/a" if x is None else f"{100 * x:.1f}%"
-
-    lines.append(f"tag coverage ({t['nsgs']} NSGs)  owner {pct(t['owner'])}   expiry {pct(t['expiry'])}   "
-                 f"expired {pct(t['expired'])}   justification {pct(t['justification'])}")
-    lines.append(f"production rules documented  {pct(t['production_rules_documented'])} "
-                 f"of {t['production_rules']}")
-    if k["invalid_expiry"]:
-        lines.append(f"unparseable expiry dates ({len(k['invalid_expiry'])}, counted as missing):")
-        lines.extend(f"  {e['nsg_id']}: {e['value']!r}" for e in k["invalid_expiry"][:20])
-        if len(k["invalid_expiry"]) > 20:
-            lines.append(f"  ... {len(k['invalid_expiry']) - 20} more (see --format json)")
-    if k["unread_subscriptions"]:
-        lines.append(f"not read in the latest snapshot ({len(k['unread_subscriptions'])}; their findings are "
-                     "unknown, never fixed):")
-        lines.extend(f"  {u['name']} ({u['subscription_id']}): last read {u['last_read'] or 'never'}; {u['reason']}"
-                     for u in k["unread_subscriptions"])
-    if not k["snapshot_hashes_checked"]:
-        lines.append("snapshot hashes not checked (--no-verify)")
-    say("\n".join(lines))
+    say(kpis_text(k))
     return EXIT_OK

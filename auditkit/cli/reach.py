@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from auditkit import __version__
 from auditkit.cli import options
 from auditkit.cli.console import EXIT_FINDINGS, EXIT_OK, say, write
-from auditkit.formats import records, to_csv, to_json, to_table
-
-REACH_COLUMNS = ["vm_name", "public_ip", "frontend_port", "port", "path", "via", "private_ip", "subnet_nsg",
-                 "subnet_rule", "nic_nsg", "nic_rule", "power_state", "subscription_id"]
+from auditkit.formats import records, to_csv, to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the reachable endpoints; exit 1 when the answer may be incomplete."""
     from auditkit.engine.scan import reach
+    from auditkit.present.text import reach_table
 
     out = reach(args.snapshot, args.port, verify=not args.no_verify)
     unknown = out.attrs.get("unknown_subscriptions", [])
@@ -35,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         text = to_csv(out)
     else:
-        text = (f"auditkit {__version__}: {len(out)} endpoint paths the internet reaches on TCP {args.port}\n"
-                + to_table(out, REACH_COLUMNS, empty=f"Nothing the internet reaches on TCP {args.port}."))
+        text = reach_table(out, args.port)
     write(text, args.output)
     incomplete = out.attrs.get("incomplete", [])
     if incomplete:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from auditkit import __version__
 from auditkit.cli import options
 from auditkit.cli.console import EXIT_FINDINGS, EXIT_OK, say, write
-from auditkit.formats import records, to_csv, to_json, to_table
+from auditkit.formats import records, to_csv, to_json
 
-TABLE_COLUMNS = ["severity", "exposure", "port", "subscription_id", "resource_group", "nsg_name", "rule_name",
-                 "priority", "sources", "reached"]
 # Worst first; --fail-on SEVERITY fails on that severity and every worse one.
 SEVERITIES = ("critical", "high", "medium", "low", "latent", "info")
 
@@ -44,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _scan(args: argparse.Namespace) -> int:
     from auditkit.engine.scan import scan
+    from auditkit.present.text import first_error, scan_table
     from auditkit.settings import load_settings
 
     ports = args.ports or load_settings(args.parameters).ports
@@ -57,20 +55,10 @@ def _scan(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         text = to_csv(findings)
     else:
-        parts = [f"auditkit {__version__}: {summary['nsgs']} NSGs, {summary['rules']} rules, "
-                 f"{summary['findings']} findings ("
-                 + ", ".join(f"port {p}: {n}" for p, n in summary["per_port"].items())
-                 + f"; {summary['attached']} attached, {summary['latent']} latent, {summary['shadowed']} shadowed)\n",
-                 _exposure_line(summary, result.topology_note),
-                 to_table(findings.assign(reached=_reached(findings)), TABLE_COLUMNS,
-                          empty="No internet-exposed rules on the audited ports.")]
-        if len(result.errors):
-            parts.append(f"\n{len(result.errors)} input errors (rules evaluated on what could be read):\n")
-            parts.append(to_table(result.errors, ["nsg_id", "rule_name", "field", "message"]))
-        text = "".join(parts)
+        text = scan_table(summary, findings, result.errors, result.topology_note)
     write(text, args.output)
     if len(result.errors):
-        say(f"auditkit: {len(result.errors)} input errors; first: {_first_error(result.errors)}", err=True)
+        say(f"auditkit: {len(result.errors)} input errors; first: {first_error(result.errors)}", err=True)
     if args.fail_on_findings and summary["findings"]:
         return EXIT_FINDINGS
     if args.fail_on and len(findings):
@@ -89,26 +77,3 @@ def _worst_first(findings):
     return findings.assign(_rank=rank).sort_values(["_rank", "port", "subscription_id", "nsg_name", "priority"],
                                                    kind="stable").drop(columns="_rank").reset_index(drop=True)
 
-
-def _reached(findings) -> list[str]:
-    """Per finding: the machines the internet reaches through it ("vm-mail-01 via 20.60.0.10:25 (load-balancer)")."""
-    out = []
-    for eps in findings.get("endpoints", [()] * len(findings)):
-        hits = [f"{e.get('vm_name') or e.get('nic_id', '').rsplit('/', 1)[-1]} via {e['public_ip']}:{e['frontend_port']}"
-                f" ({e['path']})" for e in eps or () if e.get("path") and not e.get("blocked_by")]
-        out.append(", ".join(hits[:3]) + (f" (+{len(hits) - 3} more)" if len(hits) > 3 else ""))
-    return out
-
-
-def _exposure_line(summary: dict, note: str) -> str:
-    e = summary.get("exposure", {})
-    if note:
-        return f"effective exposure unknown: {note}\n"
-    return (f"effective exposure: {e.get('reachable', 0)} reachable, {e.get('no-public-path', 0)} no public path, "
-            f"{e.get('blocked', 0)} blocked, {e.get('latent', 0)} latent, {e.get('unknown-topology', 0)} unknown\n")
-
-
-def _first_error(errors) -> str:
-    e = errors.iloc[0]
-    where = e["nsg_id"] + (f" rule {e['rule_name']}" if e["rule_name"] else "")
-    return f"{where}: {e['field']}: {e['message']}"
