@@ -6,10 +6,8 @@ import argparse
 
 from auditkit.cli import options
 from auditkit.cli.console import EXIT_FINDINGS, EXIT_OK, say, write
+from auditkit.engine.severity import SEVERITIES
 from auditkit.formats import records, to_csv, to_json
-
-# Worst first; --fail-on SEVERITY fails on that severity and every worse one.
-SEVERITIES = ("critical", "high", "medium", "low", "latent", "info")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "or az network nsg list")
     p.add_argument("--include-shadowed", action="store_true", help="also list rules hidden by earlier Deny rules")
     p.add_argument("--fail-on-findings", action="store_true", help="exit with 1 when any finding exists")
+    # --fail-on SEVERITY fails on that severity and every worse one.
     p.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
                    help="exit with 1 when a finding of this severity or worse exists (critical, high, medium, low)")
     p.add_argument("--exposure", action=argparse.BooleanOptionalAction, default=None,
@@ -41,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _scan(args: argparse.Namespace) -> int:
     from auditkit.engine.scan import scan
+    from auditkit.engine.severity import at_least
     from auditkit.present.text import first_error, scan_table
     from auditkit.settings import load_settings
 
@@ -62,18 +62,19 @@ def _scan(args: argparse.Namespace) -> int:
     if args.fail_on_findings and summary["findings"]:
         return EXIT_FINDINGS
     if args.fail_on and len(findings):
-        worse = SEVERITIES[:SEVERITIES.index(args.fail_on) + 1]
         live = findings[~findings["shadowed"].astype(bool)]
-        if live["severity"].isin(worse).any():
+        if live["severity"].isin(at_least(args.fail_on)).any():
             return EXIT_FINDINGS
     return EXIT_OK
 
 
 def _worst_first(findings):
     """Findings sorted critical first (then by port, subscription, NSG, priority)."""
+    from auditkit.engine.severity import severity_rank
+
     if not len(findings):
         return findings
-    rank = findings["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).fillna(len(SEVERITIES))
-    return findings.assign(_rank=rank).sort_values(["_rank", "port", "subscription_id", "nsg_name", "priority"],
-                                                   kind="stable").drop(columns="_rank").reset_index(drop=True)
+    ranked = findings.assign(_rank=severity_rank(findings["severity"]))
+    return ranked.sort_values(["_rank", "port", "subscription_id", "nsg_name", "priority"],
+                              kind="stable").drop(columns="_rank").reset_index(drop=True)
 
