@@ -234,21 +234,21 @@ def test_disk_full_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
         pytest.skip("no /dev/full on this system")
     monkeypatch.chdir(tmp_path)
     export = _export(tmp_path, [nsg(rule("a"))])
-    import auditkit.cli as cli
+    import auditkit.cli.scan as cli
 
-    real = cli._write
+    real = cli.write
 
     def to_full(text: str, out: str | None) -> None:
         with open("/dev/full", "w") as fh:
             fh.write(text)
             fh.flush()
 
-    monkeypatch.setattr(cli, "_write", to_full)
+    monkeypatch.setattr(cli, "write", to_full)
     assert main(["scan", export]) == 2
     _, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1
     assert "No space left on device" in err
-    monkeypatch.setattr(cli, "_write", real)
+    monkeypatch.setattr(cli, "write", real)
 
 
 def test_read_only_output_folder_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:

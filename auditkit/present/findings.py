@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from auditkit.engine.severity import severity_rank
 from auditkit.history.tag_coverage import description_value
 from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN, History
 from auditkit.settings.controls import Control
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "latent": 4, "info": 5}
 EXPOSURE_ORDER = {"reachable": 0, "no-public-path": 1, "unknown-topology": 2, "blocked": 3, "latent": 4}
 MAX_PATHS = 3
 PORT_NAMES = {25: "SMTP", 22: "SSH", 3389: "RDP"}
@@ -148,7 +148,7 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
     order = np.lexsort((f["rule_name"].astype(str).to_numpy(), f["nsg_name"].astype(str).to_numpy(),
                         f["port"].to_numpy(), f["exposure"].map(EXPOSURE_ORDER).fillna(9).to_numpy(),
                         (f["status"] != STATUS_OPEN).to_numpy(),
-                        f["severity"].map(SEVERITY_ORDER).fillna(9).to_numpy()))
+                        severity_rank(f["severity"]).to_numpy()))
     return f.iloc[order].reset_index(drop=True)
 
 

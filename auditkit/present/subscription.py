@@ -29,6 +29,7 @@ from auditkit.present.html import (
 )
 from auditkit.present.scope import block
 from auditkit.present.summary import summary_text, tiles
+from auditkit.present.text import flow_log_skips
 
 SECTIONS = [("scope", "Scope"), ("summary", "Executive summary"), ("findings", "Findings"),
             ("reach", "What the internet reaches"), ("accepted", "Accepted risks"), ("trends", "Trends"),
@@ -223,10 +224,7 @@ def flow_evidence(ctx: ReportContext, subscription_id: str, flowlogs: str | None
     first, last = (logs.flows["time"].min(), logs.flows["time"].max()) if len(logs.flows) else (None, None)
     span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if first is not None else "no flows"
     blocks.append(paragraph(f"{len(logs.flows)} flows read from {len(logs.skipped)} blobs ({span}); skipped: "
-                            f"{sum(1 for v in skipped.values() if v.get('file_skipped'))} files not read, "
-                            f"{sum(v['incomplete_records'] for v in skipped.values())} incomplete records, "
-                            f"{sum(v.get('unreadable_records', 0) for v in skipped.values())} unreadable records, "
-                            f"{sum(v['malformed_tuples'] for v in skipped.values())} malformed tuples.", "ak-note"))
+                            f"{flow_log_skips(skipped)}.", "ak-note"))
     section = FlowSection(blocks, given=True, ports_in_use=ports_in_use(f, logs.flows, guids))
     if len(matched):
         matched = matched.assign(cls=classify(matched["source"], settings.mail_gateways))

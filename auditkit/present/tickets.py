@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit import __version__
+from auditkit.engine.severity import SEVERITIES
 from auditkit.flows.remediation import PLACEHOLDER_PREFIXES, restrict_command
 from auditkit.history.period import period_of
 from auditkit.history.timeline import STATUS_RESOLVED, History
@@ -23,8 +24,10 @@ from auditkit.settings.controls import Control
 
 OCSF_VERSION = "1.8.0"
 # OCSF Detection Finding enumerations (schema 1.8.0).
-_OCSF_SEVERITY = {"info": (1, "Informational"), "low": (2, "Low"), "latent": (2, "Low"), "medium": (3, "Medium"),
-                  "high": (4, "High"), "critical": (5, "Critical")}
+# Each of the kit's severities (worst first) to its OCSF severity id and name; strict: a severity
+# added to the vocabulary fails here until it is given one.
+_OCSF_SEVERITY = dict(zip(SEVERITIES, [(5, "Critical"), (4, "High"), (3, "Medium"), (2, "Low"), (2, "Low"),
+                                       (1, "Informational")], strict=True))
 _OCSF_STATUS = {"open": (1, "New"), "accepted": (3, "Suppressed"), "resolved": (4, "Resolved"),
                 "unknown": (0, "Unknown")}
 _OCSF_ACTIVITY = {"open": (1, "Create"), "accepted": (2, "Update"), "unknown": (2, "Update"),
