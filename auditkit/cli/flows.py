@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               parents=[options.format_options(("table", "json", "csv"), "table", output=False),
                                        options.parameters_option(), options.no_verify_option()])
     p.add_argument("paths", nargs="+", metavar="PATH", help="flow-log files or folders (an export of the "
-                   "insights-logs-* containers), or https://<account>.blob.core.windows.net URLs")
+                   "insights-logs-* containers), or storage URLs: https://<account>.blob.core.windows.net[/CONTAINER[/PATH]], "
+                   "abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH")
     p.add_argument("--snapshot", default=None, metavar="DIR", help="a snapshot, or a folder of them (the latest is "
                    "used; default: the audit folder's snapshots/)")
     p.add_argument("--port", type=options.port, default=25)
