@@ -15,6 +15,7 @@ from auditkit.collect.store import write
 from auditkit.engine.changes import CHANGE_TYPE
 from auditkit.engine.policy_assignments import POLICY_TYPES
 from auditkit.engine.topology import TOPOLOGY_TYPES
+from auditkit.evidence.codec import pack_received
 from auditkit.evidence.records import (
     paused_gc,
     read_bytes,
@@ -24,7 +25,7 @@ from auditkit.evidence.records import (
     subscription_records_from,
     typed_records_from,
 )
-from auditkit.evidence.snapshot import pack_received, parse_as_of
+from auditkit.evidence.snapshot import parse_as_of
 
 
 def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,

@@ -20,7 +20,8 @@ from auditkit.engine.changes import CHANGE_TYPE, change_table
 from auditkit.engine.policy_assignments import POLICY_TYPES, guardrail_table
 from auditkit.engine.rules import rules_table
 from auditkit.engine.topology import TOPOLOGY_TYPES, topology_table
-from auditkit.evidence.snapshot import pack_received, write_snapshot
+from auditkit.evidence.codec import pack_received
+from auditkit.evidence.writing import write_snapshot
 
 
 def subscription_table(rows: Sequence[dict], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
