@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.synthetic import synthetic_nsgs
 from auditkit.evidence.snapshot import list_snapshots
 from auditkit.history.kpis import kpis, kpis_of
@@ -52,7 +52,7 @@ def generate(root: Path, nsgs: int, months: int) -> None:
         if day in have:
             continue
         t0 = time.perf_counter()
-        snapshot_from_records(records, snapshots_dir=root, as_of=day, source={"kind": "benchmark"})
+        snapshot_from_records(Rows(records), snapshots_dir=root, as_of=day, source={"kind": "benchmark"})
         print(f"  wrote snapshot {day} in {time.perf_counter() - t0:.1f} s", flush=True)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench_kpis import change_month, month_start
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.synthetic import synthetic_nsgs
 from auditkit.demo.tenant import build_snapshots, demo_parameters
 from auditkit.history.kpis import kpis
@@ -34,7 +34,8 @@ def large_tenant(root: Path, nsgs: int, subscriptions: int, months: int) -> Path
     records = list(synthetic_nsgs(nsgs, subscriptions=subscriptions))
     for month in range(months):
         change_month(records, month)
-        snapshot_from_records(records, snapshots_dir=root, as_of=month_start(month), source={"kind": "benchmark"})
+        snapshot_from_records(Rows(records), snapshots_dir=root, as_of=month_start(month),
+                              source={"kind": "benchmark"})
     return root
 
 

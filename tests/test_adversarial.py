@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from auditkit.cli import main
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from tests.builders import nsg, rule
 
 BIDI = "\u202e\u2066"
@@ -24,8 +24,8 @@ BIDI = "\u202e\u2066"
 def snaps(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("adversarial") / "snaps"
     for month in (9, 10):
-        snapshot_from_records([nsg(rule("smtp")), nsg(rule("ssh", port="22"), name="nsg-2")], snapshots_dir=root,
-                              as_of=f"2026-{month:02d}-01T06:00:00Z")
+        snapshot_from_records(Rows([nsg(rule("smtp")), nsg(rule("ssh", port="22"), name="nsg-2")]),
+                              snapshots_dir=root, as_of=f"2026-{month:02d}-01T06:00:00Z")
     return root
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.collect.clouds import cloud as cloud_of
+from auditkit.collect.collection import Collection, Rows
 from auditkit.collect.queries import (
     CHANGES_QUERY,
     GUARDRAILS_QUERY,
@@ -132,15 +133,16 @@ def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
                                                   batch_size, notify, "guardrails")
             stats.minimum_requests += minimum
 
-    collected = [s for s in wanted if s not in failed]
-    failures = [{"subscription_id": s, **failed[s]} for s in sorted(failed)]
-    return write(snapshots_dir=snapshots_dir, as_of=as_of_dt, collected_at=collected_at, nsg_rows=nsg_rows,
-                     sub_rows=sub_rows, requested=requested, collected=collected, failed=failures,
-                     source={"source": {"kind": "resource-graph", "api_version": "2021-03-01"}, "cloud": info.name,
-                             "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
-                 stats=stats, identity=identity, topology_rows=topo_rows, topology_failed=sorted(topo_failed),
-                 topology_queries=topo_queries, change_rows=change_rows, changes_failed=sorted(changes_failed),
-                 policy_rows=policy_rows, received=querier.received)
+    rows = Rows(nsgs=nsg_rows, subscriptions=sub_rows, topology=topo_rows, changes=change_rows, policy=policy_rows,
+                received=querier.received)
+    return write(Collection(
+        rows=rows, as_of=as_of_dt, collected_at=collected_at, requested=requested,
+        collected=[s for s in wanted if s not in failed],
+        failed=[{"subscription_id": s, **failed[s]} for s in sorted(failed)],
+        source={"source": {"kind": "resource-graph", "api_version": "2021-03-01"}, "cloud": info.name,
+                "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
+        stats=stats, identity=identity, topology_failed=sorted(topo_failed), topology_queries=topo_queries,
+        changes_failed=sorted(changes_failed)), snapshots_dir)
 
 
 def _identity(credential: Any, scope: str) -> dict:

@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from auditkit.collect.collection import Collection, Rows
 from auditkit.collect.store import write
 from auditkit.engine.changes import CHANGE_TYPE
 from auditkit.engine.policy_assignments import POLICY_TYPES
 from auditkit.engine.topology import TOPOLOGY_TYPES
+from auditkit.evidence.codec import pack_received
 from auditkit.evidence.records import (
     paused_gc,
     read_bytes,
@@ -24,23 +26,20 @@ from auditkit.evidence.records import (
     subscription_records_from,
     typed_records_from,
 )
-from auditkit.evidence.snapshot import pack_received, parse_as_of
+from auditkit.evidence.snapshot import parse_as_of
 
 
-def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
-                          subscription_rows: Sequence[dict] = (), subscriptions: Sequence[str] = (),
-                          source: dict | None = None, topology_rows: list | None = None,
-                          change_rows: list | None = None, policy_rows: list | None = None,
-                          received: list[tuple[str, bytes]] | tuple[bytes, list[dict]] | None = None) -> Path:
-    """Write NSG records already in memory (an export, the demo tenant) as a snapshot.
+def snapshot_from_records(rows: Rows, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
+                          subscriptions: Sequence[str] = (), source: dict | None = None) -> Path:
+    """Write records already in memory (an export, the demo tenant) as a snapshot.
 
-    The subscriptions collected are those in ``subscriptions``, those of ``subscription_rows`` and
-    those that own an NSG in ``records``. ``topology_rows`` (NICs, VNets, load balancers...) are
-    the topology read with them; ``None`` means none was read (exposure is then unknown).
+    The subscriptions collected are those in ``subscriptions``, those of ``rows.subscriptions``
+    and those that own an NSG in ``rows.nsgs``. ``rows.topology`` (NICs, VNets, load balancers...)
+    is the topology read with them; ``None`` means none was read (exposure is then unknown).
     """
     ids = {s.lower() for s in subscriptions}
-    ids |= {str(r.get("subscriptionId", "")).lower() for r in subscription_rows if r.get("subscriptionId")}
-    for r in records:
+    ids |= {str(r.get("subscriptionId", "")).lower() for r in rows.subscriptions if r.get("subscriptionId")}
+    for r in rows.nsgs:
         if isinstance(r, dict):
             sid = r.get("subscriptionId")
             if not isinstance(sid, str) or not sid:
@@ -48,13 +47,11 @@ def snapshot_from_records(records: list, *, snapshots_dir: str | Path = "snapsho
             if sid:
                 ids.add(sid.lower())
     now = datetime.now(UTC).replace(microsecond=0)
-    return write(snapshots_dir=snapshots_dir, as_of=parse_as_of(as_of, now), collected_at=now,
-                     nsg_rows=list(records), sub_rows=list(subscription_rows), requested=sorted(ids),
-                     collected=sorted(ids), failed=[],
-                 source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None}, stats=None,
-                 topology_rows=topology_rows, change_rows=change_rows, policy_rows=policy_rows, received=received,
-                 identity={"kind": "offline", "note": "records imported without credentials: the identity that "
-                                                      "exported them is not known to the kit"})
+    return write(Collection(
+        rows=rows, as_of=parse_as_of(as_of, now), collected_at=now, requested=sorted(ids), collected=sorted(ids),
+        failed=[], source={"source": source or {"kind": "records"}, "cloud": None, "endpoint": None},
+        identity={"kind": "offline", "note": "records imported without credentials: the identity that exported "
+                                             "them is not known to the kit"}), snapshots_dir)
 
 
 def collect_from_file(path: str | Path, *, snapshots_dir: str | Path = "snapshots", as_of: Any = None,
@@ -84,10 +81,10 @@ def _collect_from_file(path: Path, snapshots_dir: str | Path, as_of: Any, subscr
     topology = typed_records_from(obj, TOPOLOGY_TYPES)
     changes = typed_records_from(obj, [CHANGE_TYPE])
     policy = typed_records_from(obj, POLICY_TYPES)
-    return snapshot_from_records(records, snapshots_dir=snapshots_dir, as_of=as_of, topology_rows=topology or None,
-                                 change_rows=changes or None, policy_rows=policy or None,
-                                 subscription_rows=subscription_records_from(obj), subscriptions=subscriptions or (),
-                                 received=received, source={"kind": "file", "name": path.name, "sha256": sha256})
+    rows = Rows(nsgs=records, subscriptions=subscription_records_from(obj), topology=topology or None,
+                changes=changes or None, policy=policy or None, received=received)
+    return snapshot_from_records(rows, snapshots_dir=snapshots_dir, as_of=as_of, subscriptions=subscriptions or (),
+                                 source={"kind": "file", "name": path.name, "sha256": sha256})
 
 
 def _segment_after(resource_id: str, name: str) -> str:

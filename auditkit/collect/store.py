@@ -7,20 +7,19 @@ its records arrived.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from auditkit import __version__
+from auditkit.collect.collection import Collection
 from auditkit.collect.queries import QUERIES
-from auditkit.collect.resourcegraph import Stats
 from auditkit.engine.changes import CHANGE_TYPE, change_table
 from auditkit.engine.policy_assignments import POLICY_TYPES, guardrail_table
-from auditkit.engine.rules import rules_table
+from auditkit.engine.rules import Tables, rules_table
 from auditkit.engine.topology import TOPOLOGY_TYPES, topology_table
-from auditkit.evidence.snapshot import pack_received, write_snapshot
+from auditkit.evidence.codec import pack_received
+from auditkit.evidence.writing import write_snapshot
 
 
 def subscription_table(rows: Sequence[dict], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
@@ -62,78 +61,90 @@ def token_identity(token: str) -> dict:
     return {"kind": "token", **{k: str(claims[k]) for k in keep if k in claims}}
 
 
-def write(*, snapshots_dir: str | Path, as_of: datetime, collected_at: datetime, nsg_rows: list, sub_rows: list,
-          requested: Any, collected: list[str], failed: list[dict], source: dict,
-          stats: Stats | None, identity: dict | None = None, topology_rows: list | None = None,
-          topology_failed: Sequence[str] = (), topology_queries: dict | None = None,
-          change_rows: list | None = None, changes_failed: Sequence[str] = (),
-          policy_rows: list | None = None,
-          received: list[tuple[str, bytes]] | tuple[bytes, list[dict]] | None = None) -> Path:
-    """Write one snapshot: the NSG tables, and the topology tables when ``topology_rows`` were read.
+def write(collection: Collection, snapshots_dir: str | Path) -> Path:
+    """Write one snapshot of ``collection``: the NSG tables, and the topology, change and guardrail
+    tables of the kinds it read.
 
-    ``topology_rows=None`` means the topology was not collected (reports then say
-    "unknown-topology"); ``topology_failed`` names subscriptions whose topology queries failed.
-    ``received`` are the documents exactly as they arrived (labelled response pages, or an export
-    file; or already packed by ``pack_received``): they are the raw evidence, and the rows are then
-    not written a second time.
+    With ``rows.received`` (the documents exactly as they arrived) those are the raw evidence, and
+    the rows are then not written a second time.
     """
+    c, rows = collection, collection.rows
+    nsg_rows, sub_rows = list(rows.nsgs), list(rows.subscriptions)
     tables = rules_table(nsg_rows)
-    subs = subscription_table(sub_rows, collected)
-    keys = {str(r.get("id", "")).lower() for r in nsg_rows if isinstance(r, dict)}
-    meta = {
-        "collected_at": collected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tool": "auditkit",
-        "version": __version__,
-        **source,
-        "queries": QUERIES,
-        "tenant_ids": tenant_ids(sub_rows, nsg_rows),
-        "identity": identity or {"kind": "unknown"},
-        "subscriptions": {"requested": requested, "collected": sorted(collected), "failed": failed},
-        "counts": {"subscriptions": len(collected), "failed_subscriptions": len(failed), "nsgs": len(tables.nsgs),
-                   "rules": len(tables.rules), "raw_nsg_rows": len(nsg_rows),
-                   "duplicate_rows": len(nsg_rows) - len(keys), "record_errors": len(tables.errors)},
-        "record_errors": tables.errors.to_dict(orient="records"),
-    }
+    meta = _meta(c, nsg_rows, sub_rows, tables)
     raw = {"subscriptions": sub_rows, "nsgs": nsg_rows}
-    frames = {"subscriptions": subs, "nsgs": tables.nsgs, "rules": tables.rules}
-    if topology_rows is not None:
-        topo = topology_table(topology_rows)
-        raw["topology"] = topology_rows
-        frames.update({f"topo_{k}": v for k, v in topo.tables.items()})
-        meta["topology"] = {"types": list(TOPOLOGY_TYPES), "counts": topo.counts(), "raw_rows": len(topology_rows),
-                            "failed_subscriptions": sorted({s.lower() for s in topology_failed}),
-                            "errors": len(topo.errors), "queries": topology_queries or {}}
-        meta["record_errors"] = meta["record_errors"] + topo.errors
-        meta["counts"]["record_errors"] = len(meta["record_errors"])
-    else:
-        meta["topology"] = None
-    if change_rows is not None:
-        changes, change_errors = change_table(change_rows, nsg_rows)
-        raw["changes"] = change_rows
-        frames["changes"] = changes
-        meta["changes"] = {"rows": len(change_rows), "attributed": int((changes["rule_name"] != "").sum()),
-                           "failed_subscriptions": sorted({s.lower() for s in changes_failed}),
-                           "errors": len(change_errors),
-                           "note": "Resource Graph keeps about 14 days of changes"}
-        meta["record_errors"] = meta["record_errors"] + change_errors
-        meta["counts"]["record_errors"] = len(meta["record_errors"])
-    else:
-        meta["changes"] = None
-    if policy_rows is not None:
-        guardrails = guardrail_table(policy_rows)
-        raw["guardrails"] = policy_rows
-        frames["guardrails"] = guardrails
-        meta["guardrails"] = {"assignments": len(guardrails), "rows": len(policy_rows)}
-    else:
-        meta["guardrails"] = None
-    if stats is not None:
-        meta["requests"] = stats.as_dict()
-    if isinstance(received, list):
-        received = pack_received(received)
+    frames = {"subscriptions": subscription_table(sub_rows, c.collected), "nsgs": tables.nsgs, "rules": tables.rules}
+    _add_topology(c, raw, frames, meta)
+    _add_changes(c, nsg_rows, raw, frames, meta)
+    _add_guardrails(rows.policy, raw, frames, meta)
+    if c.stats is not None:
+        meta["requests"] = c.stats.as_dict()
+    received = pack_received(rows.received) if isinstance(rows.received, list) else rows.received
     if received is not None:
         raw = {}
         meta["received_types"] = {"topology": list(TOPOLOGY_TYPES), "changes": [CHANGE_TYPE],
                                   "guardrails": list(POLICY_TYPES)}
-    return write_snapshot(snapshots_dir, as_of, raw=raw, tables=frames, meta=meta, received=received)
+    return write_snapshot(snapshots_dir, c.as_of, raw=raw, tables=frames, meta=meta, received=received)
 
 
+def _meta(c: Collection, nsg_rows: list, sub_rows: list, tables: Tables) -> dict:
+    """The snapshot's meta.json before the optional kinds: provenance, subscriptions, counts, record errors."""
+    keys = {str(r.get("id", "")).lower() for r in nsg_rows if isinstance(r, dict)}
+    return {
+        "collected_at": c.collected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tool": "auditkit",
+        "version": __version__,
+        **c.source,
+        "queries": QUERIES,
+        "tenant_ids": tenant_ids(sub_rows, nsg_rows),
+        "identity": c.identity or {"kind": "unknown"},
+        "subscriptions": {"requested": c.requested, "collected": sorted(c.collected), "failed": c.failed},
+        "counts": {"subscriptions": len(c.collected), "failed_subscriptions": len(c.failed), "nsgs": len(tables.nsgs),
+                   "rules": len(tables.rules), "raw_nsg_rows": len(nsg_rows),
+                   "duplicate_rows": len(nsg_rows) - len(keys), "record_errors": len(tables.errors)},
+        "record_errors": tables.errors.to_dict(orient="records"),
+    }
+
+
+def _add_topology(c: Collection, raw: dict, frames: dict, meta: dict) -> None:
+    """The topology tables and their meta.json entry; ``None`` there when the topology was not collected."""
+    topology_rows = c.rows.topology
+    if topology_rows is None:
+        meta["topology"] = None
+        return
+    topo = topology_table(topology_rows)
+    raw["topology"] = topology_rows
+    frames.update({f"topo_{k}": v for k, v in topo.tables.items()})
+    meta["topology"] = {"types": list(TOPOLOGY_TYPES), "counts": topo.counts(), "raw_rows": len(topology_rows),
+                        "failed_subscriptions": sorted({s.lower() for s in c.topology_failed}),
+                        "errors": len(topo.errors), "queries": c.topology_queries or {}}
+    meta["record_errors"] = meta["record_errors"] + topo.errors
+    meta["counts"]["record_errors"] = len(meta["record_errors"])
+
+
+def _add_changes(c: Collection, nsg_rows: list, raw: dict, frames: dict, meta: dict) -> None:
+    """The rule changes table and its meta.json entry; ``None`` there when changes were not collected."""
+    change_rows = c.rows.changes
+    if change_rows is None:
+        meta["changes"] = None
+        return
+    changes, change_errors = change_table(change_rows, nsg_rows)
+    raw["changes"] = change_rows
+    frames["changes"] = changes
+    meta["changes"] = {"rows": len(change_rows), "attributed": int((changes["rule_name"] != "").sum()),
+                       "failed_subscriptions": sorted({s.lower() for s in c.changes_failed}),
+                       "errors": len(change_errors),
+                       "note": "Resource Graph keeps about 14 days of changes"}
+    meta["record_errors"] = meta["record_errors"] + change_errors
+    meta["counts"]["record_errors"] = len(meta["record_errors"])
+
+
+def _add_guardrails(policy_rows: list | None, raw: dict, frames: dict, meta: dict) -> None:
+    """The guardrail assignments table and its meta.json entry; ``None`` there when not collected."""
+    if policy_rows is None:
+        meta["guardrails"] = None
+        return
+    guardrails = guardrail_table(policy_rows)
+    raw["guardrails"] = policy_rows
+    frames["guardrails"] = guardrails
+    meta["guardrails"] = {"assignments": len(guardrails), "rows": len(policy_rows)}

@@ -257,7 +257,7 @@ def change_record(nsg_id: str, index: int, new: str, old: str, month: int, k: in
 def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_sub: int = 19,
                     n_subscriptions: int | None = None) -> Path:
     """Write the demo tenant's monthly snapshots (skipping those already there)."""
-    from auditkit.collect import snapshot_from_records
+    from auditkit.collect import Rows, snapshot_from_records
     from auditkit.evidence.snapshot import list_snapshots, parse_as_of, snapshot_name
 
     root = Path(snapshots_dir)
@@ -267,9 +267,8 @@ def build_snapshots(snapshots_dir: str | Path, months: int = MONTHS, nsgs_per_su
         if snapshot_name(parse_as_of(as_of)) in have:
             continue
         records, subs, topology, changes, policy = tenant_month_with_topology(month, nsgs_per_sub, n_subscriptions)
-        snapshot_from_records(records, snapshots_dir=root, as_of=as_of, subscription_rows=subs,
-                              source={"kind": "demo", "seed": SEED, "month": month}, topology_rows=topology,
-                              change_rows=changes, policy_rows=policy)
+        snapshot_from_records(Rows(records, subscriptions=subs, topology=topology, changes=changes, policy=policy),
+                              snapshots_dir=root, as_of=as_of, source={"kind": "demo", "seed": SEED, "month": month})
     return root
 
 

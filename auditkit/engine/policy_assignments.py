@@ -9,17 +9,14 @@ from typing import Any
 
 import pandas as pd
 
+from auditkit.evidence.records import properties
+
 ASSIGNMENT_TYPE = "microsoft.authorization/policyassignments"
 STATE_TYPE = "microsoft.policyinsights/policystates"
 POLICY_TYPES = (ASSIGNMENT_TYPE, STATE_TYPE)
 DEFINITION_PREFIX = "auditkit-internet-port-"
 GUARDRAIL_COLUMNS = ["subscription_id", "assignment_id", "assignment", "definition", "port", "effect", "scope",
                      "evaluated", "non_compliant", "compliance"]
-
-
-def _props(obj: Any) -> Mapping:
-    p = obj.get("properties") if isinstance(obj, Mapping) else None
-    return p if isinstance(p, Mapping) else {}
 
 
 def _param(props: Mapping, name: str) -> str:
@@ -36,14 +33,14 @@ def guardrail_table(rows: Iterable[Any]) -> pd.DataFrame:
         (assignments if typ == ASSIGNMENT_TYPE else states if typ == STATE_TYPE else []).append(r)
     counts: dict[str, list[int]] = {}
     for s in states:
-        p = _props(s)
+        p = properties(s)
         key = str(p.get("policyAssignmentId") or "").lower()
         c = counts.setdefault(key, [0, 0])
         c[0] += 1
         c[1] += str(p.get("complianceState") or "").lower() == "noncompliant"
     out = []
     for a in assignments:
-        p = _props(a)
+        p = properties(a)
         definition = str(p.get("policyDefinitionId") or "").rstrip("/").rsplit("/", 1)[-1]
         if not definition.lower().startswith(DEFINITION_PREFIX):
             continue

@@ -17,17 +17,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from auditkit.evidence.records import properties
+
 NSG = "microsoft.network/networksecuritygroups"
 RULES = "microsoft.network/networksecuritygroups/securityrules"
 
 
 class PolicyError(ValueError):
     """A construct outside the supported subset."""
-
-
-def _props(obj: Any) -> Mapping:
-    p = obj.get("properties") if isinstance(obj, Mapping) else None
-    return p if isinstance(p, Mapping) else {}
 
 
 def _alias(resource: Mapping, alias: str, scope: dict) -> Any:
@@ -44,7 +41,7 @@ def _alias(resource: Mapping, alias: str, scope: dict) -> Any:
         if a.startswith(array + "."):
             return _path(item, a[len(array) + 1:], scope, array)
     if a.startswith(RULES + "[*]"):
-        rules = _props(resource).get("securityRules") or []
+        rules = properties(resource).get("securityRules") or []
         rest = a[len(RULES + "[*]"):]
         if not rest:
             return list(rules)
@@ -60,7 +57,7 @@ def _as_list(v: Any) -> list:
 
 def _path(item: Any, rest: str, scope: dict, base: str) -> Any:
     """A property of a security rule (``access``, ``destinationPortRanges[*]``) as Azure exposes it."""
-    props = {k.lower(): v for k, v in _props(item).items()}
+    props = {k.lower(): v for k, v in properties(item).items()}
     if rest.endswith("[*]"):
         value = props.get(rest[:-3])
         return list(value) if isinstance(value, list) else []

@@ -141,70 +141,110 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
     known = set(nsgs["nsg_key"].astype(str))
     names = dict(zip(nsgs["nsg_key"], nsgs["nsg_name"], strict=False))
     key = lowered(out["nsg_id"])  # as the rules table keys NSGs (str.lower, not Arrow's)
+    rule_pos = _rule_positions(parsed, key, out["rule_name"].to_numpy(dtype=object))
+    entries: dict[int, list] = {i: [] for i in range(n)}
+    for port in pd.unique(out["port"]):
+        rows = np.flatnonzero(out["port"].to_numpy() == port)
+        g = _port_pairs(out, key, rule_pos, rows, int(port), parsed, ep, topo, known, names)
+        if g is None:
+            continue
+        per = g.groupby("finding").agg(reach=("reach", "any"), allowed=("allowed", "any"))
+        idx = per.index.to_numpy()
+        exposure[idx] = np.where(per["reach"], "reachable", np.where(per["allowed"], "no-public-path", "blocked"))
+        _add_endpoints(entries, g, ep, names)
+    for i, lst in entries.items():
+        endpoints_col[i] = tuple(lst)
+    _mark_unknown(out, topo, ep, exposure, endpoints_col, reason, unknown_subscriptions)
+    out["exposure"] = exposure
+    out["endpoints"] = endpoints_col
+    out["exposure_note"] = reason
+    sev = out["severity"].to_numpy(dtype=object).copy()
+    shadow = out["shadowed"].to_numpy(dtype=bool) if "shadowed" in out else np.zeros(n, dtype=bool)
+    mapped = pd.Series(exposure).map(SEVERITY).to_numpy(dtype=object)
+    use = ~shadow & pd.notna(mapped)
+    sev[use] = mapped[use]
+    out["severity"] = sev
+    return out
+
+
+def _rule_positions(parsed: ParsedRules, key: np.ndarray, rule_name: np.ndarray) -> np.ndarray:
+    """Each finding's row in ``parsed.rules`` (by NSG key and rule name; NaN when absent), as floats."""
     pos_of = pd.Series(np.arange(len(parsed.rules)),
                        index=pd.MultiIndex.from_arrays([parsed.rules["nsg_key"].to_numpy(dtype=object),
                                                         parsed.rules["rule_name"].to_numpy(dtype=object)]))
     pos_of = pos_of[~pos_of.index.duplicated()]
-    rule_pos = pos_of.reindex(pd.MultiIndex.from_arrays([key, out["rule_name"].to_numpy(dtype=object)])) \
-        .to_numpy(dtype=float)
-    entries: dict[int, list] = {i: [] for i in range(n)}
-    for port in pd.unique(out["port"]):
-        rows = np.flatnonzero(out["port"].to_numpy() == port)
-        f = pd.DataFrame({"finding": rows, "nsg_key": key[rows], "rule": rule_pos[rows]})
-        governed = pd.concat([f.merge(ep[["subnet_nsg"]].reset_index(names="endpoint"), left_on="nsg_key",
-                                      right_on="subnet_nsg"),
-                              f.merge(ep[["nic_nsg"]].reset_index(names="endpoint"), left_on="nsg_key",
-                                      right_on="nic_nsg")], ignore_index=True)
-        governed = governed.drop_duplicates(["finding", "endpoint"])[["finding", "endpoint", "rule"]]
-        governed = governed[~np.isnan(governed["rule"].to_numpy(dtype=float))].reset_index(drop=True)
-        if not len(governed):
-            continue
-        e = governed["endpoint"].to_numpy()
-        own = applies(parsed, ep, governed["rule"].to_numpy(dtype=np.int64), e)
-        verdicts = nsg_verdicts(parsed, ep, int(port), known)
-        s_allow, s_rule = _role_lookup(verdicts, "subnet", len(ep))
-        n_allow, n_rule = _role_lookup(verdicts, "nic", len(ep))
-        subnet_nsg = ep["subnet_nsg"].to_numpy(dtype=object)[e]
-        nic_nsg = ep["nic_nsg"].to_numpy(dtype=object)[e]
-        blocked = np.full(len(e), None, dtype=object)
-        f_key = key[governed["finding"].to_numpy()]
-        f_rule = out["rule_name"].to_numpy(dtype=object)[governed["finding"].to_numpy()]
-        # Inbound order: the subnet's NSG, then the NIC's; the first that denies is named.
-        nic_deny = ~n_allow[e]
-        blocked[nic_deny] = [f"{a}: {b}" for a, b in zip(_name(nic_nsg[nic_deny], names), n_rule[e][nic_deny],
-                                                          strict=True)]
-        sub_deny = ~s_allow[e]
-        blocked[sub_deny] = [f"{a}: {b}" for a, b in zip(_name(subnet_nsg[sub_deny], names), s_rule[e][sub_deny],
-                                                          strict=True)]
-        blocked[~own] = [f"{a}: {b} (its destination does not include this endpoint)"
-                         for a, b in zip(_name(f_key[~own], names), f_rule[~own], strict=True)]
-        allowed = own & s_allow[e] & n_allow[e]
-        paths = public_paths(ep, topo, int(port))
-        g = governed.assign(allowed=allowed, blocked_by=blocked)
-        g = g.merge(paths, on="endpoint", how="left")
-        has_path = g["path"].notna().to_numpy()
-        g["reach"] = g["allowed"].to_numpy(dtype=bool) & has_path
-        per = g.groupby("finding").agg(reach=("reach", "any"), allowed=("allowed", "any"))
-        idx = per.index.to_numpy()
-        exposure[idx] = np.where(per["reach"], "reachable", np.where(per["allowed"], "no-public-path", "blocked"))
-        g = g.sort_values(["finding", "reach", "allowed"], ascending=[True, False, False], kind="stable")
-        cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by", "via"]] \
-            .to_numpy(dtype=object)
-        epv = np.column_stack([ep[["nic_id", "vm_id", "vm_name", "private_ip"]].to_numpy(dtype=object),
-                               _name(ep["subnet_nsg"].to_numpy(dtype=object), names),
-                               _name(ep["nic_nsg"].to_numpy(dtype=object), names)]) if len(ep) else None
-        for fi, ei, path, pip, fport, why, via in cols:
-            nic, vm, vm_name, private, s_name, n_name = epv[ei]
-            entries[fi].append({"nic_id": nic, "vm_id": vm or None, "vm_name": vm_name or None,
-                                "private_ip": private or None,
-                                "public_ip": pip if isinstance(pip, str) else None,
-                                "path": path if isinstance(path, str) else None,
-                                "frontend_port": fport if isinstance(fport, str) else None,
-                                "blocked_by": why if isinstance(why, str) else None,
-                                "via": via if isinstance(via, str) and via else None,
-                                "subnet_nsg": s_name or None, "nic_nsg": n_name or None})
-    for i, lst in entries.items():
-        endpoints_col[i] = tuple(lst)
+    return pos_of.reindex(pd.MultiIndex.from_arrays([key, rule_name])).to_numpy(dtype=float)
+
+
+def _governed(f: pd.DataFrame, ep: pd.DataFrame) -> pd.DataFrame:
+    """(finding, endpoint, rule) for every endpoint whose subnet or NIC the finding's NSG governs."""
+    governed = pd.concat([f.merge(ep[["subnet_nsg"]].reset_index(names="endpoint"), left_on="nsg_key",
+                                  right_on="subnet_nsg"),
+                          f.merge(ep[["nic_nsg"]].reset_index(names="endpoint"), left_on="nsg_key",
+                                  right_on="nic_nsg")], ignore_index=True)
+    governed = governed.drop_duplicates(["finding", "endpoint"])[["finding", "endpoint", "rule"]]
+    return governed[~np.isnan(governed["rule"].to_numpy(dtype=float))].reset_index(drop=True)
+
+
+def _port_pairs(out: pd.DataFrame, key: np.ndarray, rule_pos: np.ndarray, rows: np.ndarray, port: int,
+                parsed: ParsedRules, ep: pd.DataFrame, topo: Topology, known: set, names: dict) -> pd.DataFrame | None:
+    """Per (finding on ``port``, endpoint it governs): whether every NSG lets the internet in
+    (``allowed``), the first NSG that denies (``blocked_by``), its public path and ``reach``."""
+    f = pd.DataFrame({"finding": rows, "nsg_key": key[rows], "rule": rule_pos[rows]})
+    governed = _governed(f, ep)
+    if not len(governed):
+        return None
+    e = governed["endpoint"].to_numpy()
+    own = applies(parsed, ep, governed["rule"].to_numpy(dtype=np.int64), e)
+    verdicts = nsg_verdicts(parsed, ep, port, known)
+    s_allow, s_rule = _role_lookup(verdicts, "subnet", len(ep))
+    n_allow, n_rule = _role_lookup(verdicts, "nic", len(ep))
+    subnet_nsg = ep["subnet_nsg"].to_numpy(dtype=object)[e]
+    nic_nsg = ep["nic_nsg"].to_numpy(dtype=object)[e]
+    blocked = np.full(len(e), None, dtype=object)
+    f_key = key[governed["finding"].to_numpy()]
+    f_rule = out["rule_name"].to_numpy(dtype=object)[governed["finding"].to_numpy()]
+    # Inbound order: the subnet's NSG, then the NIC's; the first that denies is named.
+    nic_deny = ~n_allow[e]
+    blocked[nic_deny] = [f"{a}: {b}" for a, b in zip(_name(nic_nsg[nic_deny], names), n_rule[e][nic_deny],
+                                                      strict=True)]
+    sub_deny = ~s_allow[e]
+    blocked[sub_deny] = [f"{a}: {b}" for a, b in zip(_name(subnet_nsg[sub_deny], names), s_rule[e][sub_deny],
+                                                      strict=True)]
+    blocked[~own] = [f"{a}: {b} (its destination does not include this endpoint)"
+                     for a, b in zip(_name(f_key[~own], names), f_rule[~own], strict=True)]
+    allowed = own & s_allow[e] & n_allow[e]
+    g = governed.assign(allowed=allowed, blocked_by=blocked)
+    g = g.merge(public_paths(ep, topo, port), on="endpoint", how="left")
+    g["reach"] = g["allowed"].to_numpy(dtype=bool) & g["path"].notna().to_numpy()
+    return g
+
+
+def _add_endpoints(entries: dict[int, list], g: pd.DataFrame, ep: pd.DataFrame, names: dict) -> None:
+    """Append each (finding, endpoint) pair of ``g`` to its finding's entries (ENDPOINT_FIELDS),
+    reachable ones first, then allowed ones."""
+    g = g.sort_values(["finding", "reach", "allowed"], ascending=[True, False, False], kind="stable")
+    cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by", "via"]] \
+        .to_numpy(dtype=object)
+    epv = np.column_stack([ep[["nic_id", "vm_id", "vm_name", "private_ip"]].to_numpy(dtype=object),
+                           _name(ep["subnet_nsg"].to_numpy(dtype=object), names),
+                           _name(ep["nic_nsg"].to_numpy(dtype=object), names)]) if len(ep) else None
+    for fi, ei, path, pip, fport, why, via in cols:
+        nic, vm, vm_name, private, s_name, n_name = epv[ei]
+        entries[fi].append({"nic_id": nic, "vm_id": vm or None, "vm_name": vm_name or None,
+                            "private_ip": private or None,
+                            "public_ip": pip if isinstance(pip, str) else None,
+                            "path": path if isinstance(path, str) else None,
+                            "frontend_port": fport if isinstance(fport, str) else None,
+                            "blocked_by": why if isinstance(why, str) else None,
+                            "via": via if isinstance(via, str) and via else None,
+                            "subnet_nsg": s_name or None, "nic_nsg": n_name or None})
+
+
+def _mark_unknown(out: pd.DataFrame, topo: Topology, ep: pd.DataFrame, exposure: np.ndarray, endpoints_col: list,
+                  reason: np.ndarray, unknown_subscriptions: set[str]) -> None:
+    """Set ``unknown-topology`` (in ``exposure``, with its ``reason``) where the topology cannot answer."""
+    n = len(out)
     # What the topology cannot answer: attachments it does not hold, subscriptions it did not read.
     present = set(ep["nic_id"]) | set(topo["subnets"]["subnet_id"])
     attached_ids = out["attached_ids"] if "attached_ids" in out else pd.Series([()] * n)
@@ -226,16 +266,6 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
     reason[missing & ~settled & (reason == "")] = "attached to a subnet or NIC the snapshot's topology does not hold"
     reason[unknown_sub] = "the subscription's topology could not be read"
     exposure[(missing & ~settled) | unknown_sub] = "unknown-topology"
-    out["exposure"] = exposure
-    out["endpoints"] = endpoints_col
-    out["exposure_note"] = reason
-    sev = out["severity"].to_numpy(dtype=object).copy()
-    shadow = out["shadowed"].to_numpy(dtype=bool) if "shadowed" in out else np.zeros(n, dtype=bool)
-    mapped = pd.Series(exposure).map(SEVERITY).to_numpy(dtype=object)
-    use = ~shadow & pd.notna(mapped)
-    sev[use] = mapped[use]
-    out["severity"] = sev
-    return out
 
 
 def unknown_exposure(findings: pd.DataFrame, note: str) -> pd.DataFrame:

@@ -224,11 +224,31 @@ def rules_table(records: Sequence[Any]) -> Tables:
     disagree, and NSG-level problems (tags); a rule's fields of the wrong type are kept in its
     ``field_errors`` and reported with the other field problems when the fields are parsed.
     """
-    errors: list[dict] = []
-    nsg_rows: list[tuple] = []
-    rule_lists: list[list] = []
-    default_flags: list[list] = []
-    snake_flags: list[bool] = []
+    read = _read_records(records)
+    nsgs = pd.DataFrame(read.nsg_rows, columns=NSG_COLUMNS, dtype=object)
+    rules = _rules_frame(nsgs, read)
+    nsgs["attached"] = nsgs["attached"].astype(bool)
+    nsgs["subnets"] = nsgs["subnets"].astype(np.int64)
+    nsgs["nics"] = nsgs["nics"].astype(np.int64)
+    return Tables(nsgs=nsgs, rules=rules, errors=pd.DataFrame(read.errors, columns=ERROR_COLUMNS))
+
+
+@dataclass
+class _Read:
+    """What the records held, per NSG kept: its row, its rules (custom then default), which of them
+    are default rules, whether its fields are snake_case; and the record errors."""
+
+    errors: list[dict]
+    nsg_rows: list[tuple]
+    rule_lists: list[list]
+    default_flags: list[list]
+    snake_flags: list[bool]
+
+
+def _read_records(records: Sequence[Any]) -> _Read:
+    """Each NSG record once (the first of each id), with the errors of those that cannot be read."""
+    read = _Read([], [], [], [], [])
+    errors = read.errors
     seen: dict[str, int] = {}
     for position, rec in enumerate(records):
         if rec.__class__ is not dict and not isinstance(rec, Mapping):
@@ -253,61 +273,80 @@ def rules_table(records: Sequence[Any]) -> Tables:
         if props is None:
             errors.append(_err(nsg_id, "", "properties", problem))
             continue
-        custom = props.get("securityRules")
-        defaults = props.get("defaultSecurityRules")
-        custom = [] if custom is None else custom
-        defaults = [] if defaults is None else defaults
-        if not isinstance(custom, list):
-            errors.append(_err(nsg_id, "", "securityRules", f"expected a list, got {_kind(custom)}"))
-            custom = []
-        if not isinstance(defaults, list):
-            errors.append(_err(nsg_id, "", "defaultSecurityRules", f"expected a list, got {_kind(defaults)}"))
-            defaults = []
-        subnets = props.get("subnets") or []
-        nics = props.get("networkInterfaces") or []
-        n_sub = len(subnets) if isinstance(subnets, list) else 0
-        n_nic = len(nics) if isinstance(nics, list) else 0
-        tags, tag_problem = _tags(rec.get("tags"))
-        if tag_problem:
-            errors.append(_err(nsg_id, "", "tags", tag_problem))
-        sub = _s(rec.get("subscriptionId")) or _s(rec.get("subscription_id")) or _segment(nsg_id, "subscriptions")
-        rg = _s(rec.get("resourceGroup")) or _s(rec.get("resource_group")) or _segment(nsg_id, "resourcegroups")
-        name = _s(rec.get("name")) or nsg_id.rstrip("/").rsplit("/", 1)[-1]
-        attached_ids = tuple(i for lst in (subnets, nics) if isinstance(lst, list) for a in lst
-                             if (a.__class__ is dict or isinstance(a, Mapping)) and (i := a.get("id")).__class__ is str
-                             and i)
-        nsg_rows.append((sub, rg, nsg_id, key, name, _s(rec.get("location")) or "", n_sub > 0 or n_nic > 0, n_sub,
-                         n_nic, tags, (_s(props.get("resourceGuid")) or "").lower(), attached_ids))
-        # A rule that is not a JSON object is reported here, once, and kept out of the table.
-        if not all(r.__class__ is dict for r in chain(custom, defaults)):
-            for field, items in (("securityRules", custom), ("defaultSecurityRules", defaults)):
-                for j, r in enumerate(items):
-                    if not isinstance(r, Mapping):
-                        errors.append(_err(nsg_id, "", field, f"rule #{j} is not a JSON object ({type(r).__name__})"))
-            custom = [r for r in custom if isinstance(r, Mapping)]
-            defaults = [r for r in defaults if isinstance(r, Mapping)]
-        rule_lists.append(custom + defaults)
-        default_flags.append([False] * len(custom) + [True] * len(defaults))
-        snake_flags.append(_is_snake(rec) or _is_snake(rec.get("properties") or {}))
+        read.nsg_rows.append(_nsg_row(rec, nsg_id, props, errors))
+        custom, defaults = _rule_lists(nsg_id, props, errors)
+        read.rule_lists.append(custom + defaults)
+        read.default_flags.append([False] * len(custom) + [True] * len(defaults))
+        read.snake_flags.append(_is_snake(rec) or _is_snake(rec.get("properties") or {}))
+    return read
 
-    nsgs = pd.DataFrame(nsg_rows, columns=NSG_COLUMNS, dtype=object)
-    counts = np.fromiter(map(len, rule_lists), dtype=np.int64, count=len(rule_lists))
-    nsg_index = np.repeat(np.arange(len(nsg_rows)), counts)
-    flat = list(chain.from_iterable(rule_lists))
-    snake = np.repeat(np.asarray(snake_flags, dtype=bool), counts)
+
+def _nsg_row(rec: Mapping, nsg_id: str, props: Mapping, errors: list[dict]) -> tuple:
+    """The NSG table's row of one record (``NSG_COLUMNS``); a problem with its tags goes to ``errors``."""
+    subnets = props.get("subnets") or []
+    nics = props.get("networkInterfaces") or []
+    n_sub = len(subnets) if isinstance(subnets, list) else 0
+    n_nic = len(nics) if isinstance(nics, list) else 0
+    tags, tag_problem = _tags(rec.get("tags"))
+    if tag_problem:
+        errors.append(_err(nsg_id, "", "tags", tag_problem))
+    sub = _s(rec.get("subscriptionId")) or _s(rec.get("subscription_id")) or _segment(nsg_id, "subscriptions")
+    rg = _s(rec.get("resourceGroup")) or _s(rec.get("resource_group")) or _segment(nsg_id, "resourcegroups")
+    name = _s(rec.get("name")) or nsg_id.rstrip("/").rsplit("/", 1)[-1]
+    attached_ids = tuple(i for lst in (subnets, nics) if isinstance(lst, list) for a in lst
+                         if (a.__class__ is dict or isinstance(a, Mapping)) and (i := a.get("id")).__class__ is str
+                         and i)
+    return (sub, rg, nsg_id, nsg_id.lower(), name, _s(rec.get("location")) or "", n_sub > 0 or n_nic > 0, n_sub,
+            n_nic, tags, (_s(props.get("resourceGuid")) or "").lower(), attached_ids)
+
+
+def _rule_lists(nsg_id: str, props: Mapping, errors: list[dict]) -> tuple[list, list]:
+    """An NSG's custom and default rules; a list or a rule that is not what it should be goes to ``errors``."""
+    custom = props.get("securityRules")
+    defaults = props.get("defaultSecurityRules")
+    custom = [] if custom is None else custom
+    defaults = [] if defaults is None else defaults
+    if not isinstance(custom, list):
+        errors.append(_err(nsg_id, "", "securityRules", f"expected a list, got {_kind(custom)}"))
+        custom = []
+    if not isinstance(defaults, list):
+        errors.append(_err(nsg_id, "", "defaultSecurityRules", f"expected a list, got {_kind(defaults)}"))
+        defaults = []
+    # A rule that is not a JSON object is reported here, once, and kept out of the table.
+    if not all(r.__class__ is dict for r in chain(custom, defaults)):
+        for name, items in (("securityRules", custom), ("defaultSecurityRules", defaults)):
+            for j, r in enumerate(items):
+                if not isinstance(r, Mapping):
+                    errors.append(_err(nsg_id, "", name, f"rule #{j} is not a JSON object ({type(r).__name__})"))
+        custom = [r for r in custom if isinstance(r, Mapping)]
+        defaults = [r for r in defaults if isinstance(r, Mapping)]
+    return custom, defaults
+
+
+def _rule_fields(flat: list, snake: np.ndarray) -> dict[str, tuple]:
+    """Every field the rules table reads, per rule (``_RULE_KEYS``), whatever the records' shape."""
     if snake.any():
         props = [_props(r, s) for r, s in zip(flat, snake, strict=True)]
     else:
         props = [p if (p := r.get("properties")).__class__ is dict else _props(r) for r in flat]
-    # Every field the table reads, fetched in one C-level pass per rule, then split into columns.
-    fields = dict(zip(_RULE_KEYS, zip(*[tuple(map(p.get, _RULE_KEYS)) for p in props], strict=True), strict=True)) if props \
-        else dict.fromkeys(_RULE_KEYS, ())
+    if not props:
+        return dict.fromkeys(_RULE_KEYS, ())
+    # Fetched in one C-level pass per rule, then split into columns.
+    return dict(zip(_RULE_KEYS, zip(*[tuple(map(p.get, _RULE_KEYS)) for p in props], strict=True), strict=True))
+
+
+def _rules_frame(nsgs: pd.DataFrame, read: _Read) -> pd.DataFrame:
+    """One row per rule (``RULE_COLUMNS``): its NSG's columns, then its own fields, checked."""
+    counts = np.fromiter(map(len, read.rule_lists), dtype=np.int64, count=len(read.rule_lists))
+    nsg_index = np.repeat(np.arange(len(read.nsg_rows)), counts)
+    flat = list(chain.from_iterable(read.rule_lists))
+    fields = _rule_fields(flat, np.repeat(np.asarray(read.snake_flags, dtype=bool), counts))
     problems: defaultdict[int, list] = defaultdict(list)  # rule position -> (field, message): rare
     data: dict[str, Any] = {c: nsgs[c].to_numpy(dtype=object)[nsg_index] for c in NSG_COLUMNS if c in RULE_COLUMNS}
     names = _checked_text([r.get("name") for r in flat], "name", problems)
     data["rule_name"] = [n or "" for n in names]
     data["rule_id"] = [str(i) if (i := r.get("id")).__class__ is str else "" for r in flat]
-    data["default"] = np.fromiter(chain.from_iterable(default_flags), dtype=bool, count=len(flat))
+    data["default"] = np.fromiter(chain.from_iterable(read.default_flags), dtype=bool, count=len(flat))
     data["priority"] = _priorities(list(fields["priority"]), problems)
     for col in ("direction", "access", "protocol"):
         data[col] = _text_column(_checked_text(list(fields[col]), col, problems))
@@ -326,12 +365,7 @@ def rules_table(records: Sequence[Any]) -> Tables:
     for i, ps in problems.items():
         field_errors[i] = tuple(f"{f}\t{m}" for f, m in ps)
     data["field_errors"] = field_errors
-
-    rules = pd.DataFrame({c: pd.Series(data[c], dtype=_DTYPES.get(c, object)) for c in RULE_COLUMNS})
-    nsgs["attached"] = nsgs["attached"].astype(bool)
-    nsgs["subnets"] = nsgs["subnets"].astype(np.int64)
-    nsgs["nics"] = nsgs["nics"].astype(np.int64)
-    return Tables(nsgs=nsgs, rules=rules, errors=pd.DataFrame(errors, columns=ERROR_COLUMNS))
+    return pd.DataFrame({c: pd.Series(data[c], dtype=_DTYPES.get(c, object)) for c in RULE_COLUMNS})
 
 
 def _s(value: Any) -> str | None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from auditkit.evidence.records import properties
+
 NIC_TYPE = "microsoft.network/networkinterfaces"
 VNET_TYPE = "microsoft.network/virtualnetworks"
 PUBLIC_IP_TYPE = "microsoft.network/publicipaddresses"
@@ -89,11 +91,6 @@ def _ids(value: Any, rid: str = "", where: str = "", errors: list | None = None)
     return tuple(i for i in ids if i)
 
 
-def _props(obj: Any) -> Mapping:
-    p = obj.get("properties") if isinstance(obj, Mapping) else None
-    return p if isinstance(p, Mapping) else {}
-
-
 def _list(obj: Mapping, key: str, rid: str, errors: list, where: str) -> list:
     value = obj.get(key)
     if value is None:
@@ -142,7 +139,7 @@ def _sku(rec: Mapping) -> str:
 
 
 def _nic(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
-    props = _props(rec)
+    props = properties(rec)
     nsg = _id(props.get("networkSecurityGroup"))
     vm = _id(props.get("virtualMachine"))
     configs = _list(props, "ipConfigurations", rid, errors, "properties.ipConfigurations")
@@ -152,7 +149,7 @@ def _nic(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
         if not isinstance(cfg, Mapping):
             errors.append(_err(rid, f"properties.ipConfigurations[{i}]", f"is {type(cfg).__name__}, expected an object"))
             continue
-        c = _props(cfg)
+        c = properties(cfg)
         cid = _id(cfg) or f"{rid}/ipconfigurations/{str(cfg.get('name') or i).lower()}"
         private = c.get("privateIPAddress")
         if private is not None and not _is_ip(private):
@@ -175,7 +172,7 @@ def _nic(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
 def _vmss(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
     # Uniform-mode instance NICs are not rows of Resource Graph's resources table: the scale set's
     # network profile stands for every instance (one endpoint per profile ip configuration).
-    profile = _props(rec).get("virtualMachineProfile")
+    profile = properties(rec).get("virtualMachineProfile")
     net = profile.get("networkProfile") if isinstance(profile, Mapping) else None
     nics = net.get("networkInterfaceConfigurations") if isinstance(net, Mapping) else None
     name = str(rec.get("name") or "")
@@ -187,7 +184,7 @@ def _vmss(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
     for nic in nics:
         if not isinstance(nic, Mapping):
             continue
-        np_ = _props(nic)
+        np_ = properties(nic)
         nic_name = str(nic.get("name") or "nic")
         configs = np_.get("ipConfigurations")
         if not isinstance(configs, list):
@@ -199,7 +196,7 @@ def _vmss(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
                 errors.append(_err(rid, f"networkInterfaceConfigurations[{nic_name}].ipConfigurations[{j}]",
                                    f"is {type(cfg).__name__}, expected an object"))
                 continue
-            c = _props(cfg)
+            c = properties(cfg)
             cfg_name = str(cfg.get("name") or j)
             rows["ipconfigs"].append({
                 "subscription_id": sid, "kind": "vmss", "nic_id": f"{rid}/networkinterfaceconfigurations/{nic_name.lower()}",
@@ -216,12 +213,12 @@ def _vmss(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
 
 
 def _vnet(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
-    props = _props(rec)
+    props = properties(rec)
     for i, s in enumerate(_list(props, "subnets", rid, errors, "properties.subnets")):
         if not isinstance(s, Mapping):
             errors.append(_err(rid, f"properties.subnets[{i}]", f"is {type(s).__name__}, expected an object"))
             continue
-        sp = _props(s)
+        sp = properties(s)
         prefixes = [p for p in ([sp.get("addressPrefix")] + list(sp.get("addressPrefixes") or []))
                     if isinstance(p, str) and p]
         rows["subnets"].append({"subscription_id": sid, "subnet_id": _id(s) or f"{rid}/subnets/{s.get('name')}".lower(),
@@ -231,7 +228,7 @@ def _vnet(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
 
 
 def _public_ip(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
-    props = _props(rec)
+    props = properties(rec)
     address = props.get("ipAddress")
     rows["public_ips"].append({"subscription_id": sid, "public_ip_id": rid,
                                "ip_address": address if isinstance(address, str) else "",
@@ -239,21 +236,21 @@ def _public_ip(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> No
 
 
 def _lb(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
-    props = _props(rec)
+    props = properties(rec)
     name = str(rec.get("name") or "")
     for fe in _list(props, "frontendIPConfigurations", rid, errors, "properties.frontendIPConfigurations"):
         if isinstance(fe, Mapping):
             rows["lb_frontends"].append({"lb_id": rid, "lb_name": name, "frontend_id": _id(fe),
-                                         "public_ip_id": _id(_props(fe).get("publicIPAddress")), "sku": _sku(rec)})
+                                         "public_ip_id": _id(properties(fe).get("publicIPAddress")), "sku": _sku(rec)})
     for pool in _list(props, "backendAddressPools", rid, errors, "properties.backendAddressPools"):
         if not isinstance(pool, Mapping):
             continue
-        pp = _props(pool)
+        pp = properties(pool)
         for cfg in pp.get("backendIPConfigurations") or []:
             if _id(cfg):
                 rows["lb_pool_members"].append({"pool_id": _id(pool), "ipconfig_id": _id(cfg), "ip_address": ""})
         for addr in pp.get("loadBalancerBackendAddresses") or []:  # IP-based pools: members by address
-            ip = _props(addr).get("ipAddress") if isinstance(addr, Mapping) else None
+            ip = properties(addr).get("ipAddress") if isinstance(addr, Mapping) else None
             if isinstance(ip, str) and ip:
                 rows["lb_pool_members"].append({"pool_id": _id(pool), "ipconfig_id": "", "ip_address": ip})
     for key, kind in (("loadBalancingRules", "rule"), ("inboundNatRules", "nat"), ("inboundNatPools", "nat-pool")):
@@ -261,7 +258,7 @@ def _lb(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
             if not isinstance(r, Mapping):
                 errors.append(_err(rid, f"properties.{key}[{i}]", f"is {type(r).__name__}, expected an object"))
                 continue
-            rp = _props(r)
+            rp = properties(r)
             backend = _port(rp.get("backendPort"))
             start = _port(rp.get("frontendPort", rp.get("frontendPortRangeStart")))
             end = _port(rp.get("frontendPortRangeEnd"))
@@ -286,7 +283,7 @@ def _lb(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
 
 
 def _vm(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
-    ext = _props(rec).get("extended")
+    ext = properties(rec).get("extended")
     view = ext.get("instanceView") if isinstance(ext, Mapping) else None
     power = view.get("powerState") if isinstance(view, Mapping) else None
     code = power.get("code") if isinstance(power, Mapping) else None
@@ -300,8 +297,8 @@ def _asg(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
 
 def _unmodelled(rec: Mapping, rid: str, sid: str, rows: dict, errors: list, typ: str) -> None:
     if typ == "microsoft.network/routetables":
-        routes = _props(rec).get("routes")
-        hops = [_props(r).get("nextHopType") for r in routes if isinstance(r, Mapping)] if isinstance(routes, list) else []
+        routes = properties(rec).get("routes")
+        hops = [properties(r).get("nextHopType") for r in routes if isinstance(r, Mapping)] if isinstance(routes, list) else []
         if not any(isinstance(h, str) and h.lower() == "virtualappliance" for h in hops):
             return
     rows["unmodelled"].append({"subscription_id": sid, "resource_id": rid, "type": typ,

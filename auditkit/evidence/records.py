@@ -23,6 +23,12 @@ NSG_TYPE = "microsoft.network/networksecuritygroups"
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 
 
+def properties(obj: Any) -> Mapping:
+    """An ARM resource's ``properties`` object; empty when the record or its properties are not objects."""
+    p = obj.get("properties") if isinstance(obj, Mapping) else None
+    return p if isinstance(p, Mapping) else {}
+
+
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Run a bulk parse or table build without CPython's cyclic garbage collector.

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from auditkit.flows.remediation import delete_command, is_jit, restrict_command
+from auditkit.flows.recommend import Facts, Recommendation, recommend
+from auditkit.flows.remediation import is_jit
 from auditkit.settings import Settings
 
 CLASS_GATEWAY, CLASS_PRIVATE, CLASS_INTERNET = "gateway", "private", "internet"
@@ -190,7 +191,7 @@ def _bicep(prefixes: Sequence[str]) -> str:
 
 
 def evidence_for(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings,
-             guids: dict[str, str] | None = None, matched: pd.DataFrame | None = None) -> list[dict]:
+                 guids: dict[str, str] | None = None, matched: pd.DataFrame | None = None) -> list[dict]:
     """One dict per finding: sources seen, proposed prefixes, command and recommendation.
 
     ``recommendation`` is ``restrict``, ``decommission``, ``jit-managed``, or ``needs-evidence`` when
@@ -205,7 +206,6 @@ def evidence_for(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings
     logged_ids = set(flows["nsg_id"].astype(str).unique()) if len(flows) else set()
     logged_acls = set(flows["acl_id"].astype(str).unique()) if len(flows) else set()
     windows = observation(flows, guids)
-    min_days = settings.min_window_days
     v1_only = matched.groupby("finding")["log"].agg(lambda x: bool((x.astype(str) == "nsg-v1").all())) \
         if len(matched) else pd.Series(dtype=bool)
     out = []
@@ -217,56 +217,37 @@ def evidence_for(findings: pd.DataFrame, flows: pd.DataFrame, settings: Settings
         # The mail gateway belongs in the source list of mail rules only.
         keep = settings.mail_gateways if port == 25 else ()
         legit = s[(s["class"] == CLASS_INTERNET) & (s["completed"] > 0) & (s["bytes"] >= settings.min_bytes)]
-        gateway_seen = bool(((s["class"] == CLASS_GATEWAY) & (s["allowed"] > 0)).any()) and port == 25
         proposed = aggregate(legit["source"].tolist(), settings.max_prefix, keep)
         nsg = str(row["nsg_id"]).lower()
-        logged = nsg in logged_ids or (guids.get(nsg, "") != "" and guids.get(nsg) in logged_acls)
         seen = windows.get(nsg, {"first": None, "last": None, "days": 0, "span_days": 0, "gaps": []})
-        if is_jit(str(row["rule_name"])):
-            rec, command, note = "jit-managed", "", ("Just-in-Time rule managed by Defender for Cloud: do not edit it "
-                                                     "by hand; review the JIT policy.")
-        elif not logged:
-            rec, command = "needs-evidence", ""
-            note = ("No flow log of this NSG in the logs given: enable NSG or VNet flow logs for it and collect at "
-                    "least 30 days before restricting or removing the rule.")
-        elif bool(v1_only.get(i, False)) and not len(legit) and bool((s["allowed"] > 0).any()):
-            rec, command = "needs-evidence", ""
-            what = "delivered mail" if port == 25 else "real sessions"
-            note = (f"Only version 1 flow logs, which record no session state or bytes: {what} cannot be "
-                    "told from scans. Switch the flow log to version 2 (or VNet flow logs) and look again.")
-        elif seen["days"] < min_days:
-            # Never restrict or remove on thin data: a monthly batch or a partner's weekly relay may
-            # not show up in a few days of logs.
-            rec, command = "needs-evidence", ""
-            found = (f"{seen['days']} day(s) of flow logs for this NSG ({seen['first']} to {seen['last']})"
-                     if seen["days"] else "no day of flow logs for this NSG")
-            note = (f"Only {found}; at least {min_days} days (flows.min_window_days) are needed before restricting "
-                    "or removing the rule.")
-        elif not len(legit) and not gateway_seen:
-            rec, command = "decommission", delete_command(row)
-            note = (f"No legitimate inbound traffic on port {port} in the window: remove the rule."
-                    + (" Where hosts need to send mail, use authenticated submission on port 587." if port == 25
-                       else ""))
-        elif not proposed:
-            rec, command, note = "needs-evidence", "", "No source to propose."
-        else:
-            rec, command = "restrict", restrict_command(row, proposed)
-            note = (f"Replace the internet-wide source with {len(proposed)} prefix(es)"
-                    + (": the mail gateway and" if keep else ":") + f" {len(legit)} sender(s) that completed sessions.")
-        out.append({
-            "subscription_id": row.get("subscription_id"), "resource_group": row.get("resource_group"),
-            "nsg_id": row["nsg_id"], "nsg_name": row.get("nsg_name"), "rule_name": row["rule_name"], "port": port,
-            "recommendation": rec, "note": note,
-            "sources": [{"source": r["source"], "class": r["class"], "flows": int(r["flows"]),
-                         "bytes": int(r["bytes"]), "allowed": int(r["allowed"]), "denied": int(r["denied"]),
-                         "completed": int(r["completed"]), "first_seen": r["first_seen"].isoformat(),
-                         "last_seen": r["last_seen"].isoformat()} for r in s.to_dict(orient="records")],
-            "proposed_prefixes": proposed if rec == "restrict" else [],
-            "command": command,
-            "arm_patch": json.dumps({"properties": {"sourceAddressPrefix": None,
-                                                    "sourceAddressPrefixes": proposed}}) if rec == "restrict" else "",
-            "bicep": _bicep(proposed) if rec == "restrict" else "",
-            "window": window,
-            "observed": seen,
-        })
+        rec = recommend(Facts(
+            finding=row, port=port, jit=is_jit(str(row["rule_name"])),
+            logged=nsg in logged_ids or (guids.get(nsg, "") != "" and guids.get(nsg) in logged_acls),
+            v1_only=bool(v1_only.get(i, False)), any_allowed=bool((s["allowed"] > 0).any()),
+            days=seen["days"], first=seen["first"], last=seen["last"], min_days=settings.min_window_days,
+            legit=len(legit), gateway_seen=bool(((s["class"] == CLASS_GATEWAY) & (s["allowed"] > 0)).any()) and port == 25,
+            proposed=proposed, keep=keep))
+        out.append(_entry(row, port, rec, s, proposed, window, seen))
     return out
+
+
+def _entry(row: dict, port: int, rec: Recommendation, sources: pd.DataFrame, proposed: list[str],
+           window: list, seen: dict) -> dict:
+    """The evidence of one finding as ``evidence_for`` returns it."""
+    restrict = rec.name == "restrict"
+    return {
+        "subscription_id": row.get("subscription_id"), "resource_group": row.get("resource_group"),
+        "nsg_id": row["nsg_id"], "nsg_name": row.get("nsg_name"), "rule_name": row["rule_name"], "port": port,
+        "recommendation": rec.name, "note": rec.note,
+        "sources": [{"source": r["source"], "class": r["class"], "flows": int(r["flows"]),
+                     "bytes": int(r["bytes"]), "allowed": int(r["allowed"]), "denied": int(r["denied"]),
+                     "completed": int(r["completed"]), "first_seen": r["first_seen"].isoformat(),
+                     "last_seen": r["last_seen"].isoformat()} for r in sources.to_dict(orient="records")],
+        "proposed_prefixes": proposed if restrict else [],
+        "command": rec.command,
+        "arm_patch": json.dumps({"properties": {"sourceAddressPrefix": None,
+                                                "sourceAddressPrefixes": proposed}}) if restrict else "",
+        "bicep": _bicep(proposed) if restrict else "",
+        "window": window,
+        "observed": seen,
+    }

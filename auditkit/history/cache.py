@@ -29,7 +29,8 @@ from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.fields import lowered
 from auditkit.engine.reachability import REACH_COLUMNS, reachable, unknown_exposure
 from auditkit.engine.scan import TOPOLOGY_MISSING, scan
-from auditkit.evidence.snapshot import Snapshot, from_arrow, to_arrow
+from auditkit.evidence.arrow import from_arrow, to_arrow
+from auditkit.evidence.snapshot import Snapshot
 from auditkit.history.distinct import Contents
 from auditkit.history.tag_coverage import (
     GOVERNANCE_COLUMNS,

@@ -27,7 +27,8 @@ from auditkit.engine.findings import FINDING_COLUMNS as ENGINE_FINDING_COLUMNS
 from auditkit.engine.findings import broad, findings, in_finding_order, severities
 from auditkit.engine.rules import ERROR_COLUMNS
 from auditkit.engine.scan import error_table, with_attached_ids
-from auditkit.evidence.snapshot import Snapshot, from_arrow
+from auditkit.evidence.arrow import from_arrow
+from auditkit.evidence.snapshot import Snapshot
 from auditkit.history.tag_coverage import DOCUMENTATION_COUNTS, described, documentation_counts
 from auditkit.settings import Settings
 

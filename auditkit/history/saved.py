@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditkit import __version__
-from auditkit.evidence.snapshot import from_arrow, to_arrow
+from auditkit.evidence.arrow import from_arrow, to_arrow
 from auditkit.history.cache import CACHE_DIR, ENGINE_VERSION, Derived, entry_writer
 from auditkit.settings import Settings
 

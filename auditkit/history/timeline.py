@@ -21,7 +21,7 @@ import pandas as pd
 from auditkit.engine.changes import CHANGE_COLUMNS
 from auditkit.errors import AuditkitError
 from auditkit.evidence.snapshot import Snapshot, parse_as_of, scan_folder
-from auditkit.history import saved
+from auditkit.history import lifecycle, saved
 from auditkit.history.acceptance import covering
 from auditkit.history.cache import Derived, derived
 from auditkit.history.distinct import Contents
@@ -244,13 +244,20 @@ def latest_details(ds: list[Derived], snap: np.ndarray, row: np.ndarray) -> pd.D
     return out.iloc[np.argsort(np.concatenate(where), kind="stable")].reset_index(drop=True)
 
 
-def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
-                  scope: frozenset | None = None, verified: bool = True, unreadable: tuple = (),
-                  exceptions: tuple = ()) -> History:
-    n_snap = len(ds)
-    as_of = np.array([d.snapshot.as_of.to_datetime64() for d in ds])
-    # Every snapshot's findings, only the columns that identify them (and that accepted risks match);
-    # each finding's other columns are read from the last snapshot that showed it.
+@dataclass(frozen=True)
+class Stacked:
+    """Every snapshot's findings in one frame, numbered by finding identity."""
+
+    rows: pd.DataFrame  # the identifying columns, with snap (snapshot index) and row (position in it)
+    fid: np.ndarray  # each row's finding identity
+    n: int  # how many identities
+    snap: np.ndarray  # each row's snapshot index
+    last: np.ndarray  # per identity, the position in ``rows`` of its last appearance
+
+
+def stack(ds: list[Derived], exceptions: tuple) -> Stacked:
+    """Every snapshot's findings, only the columns that identify them (and that accepted risks match);
+    each finding's other columns are read from the last snapshot that showed it."""
     columns = ["nsg_key", "rule_name", "port", "subscription_id"] + (["sources"] if exceptions else [])
     frames = []
     for i, d in enumerate(ds):
@@ -258,105 +265,102 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
         frames.append(keys.assign(snap=i, row=np.arange(len(keys))))
     allf = pd.concat(frames, ignore_index=True)
     fid = identities(allf)
-    n = int(fid.max()) + 1 if len(fid) else 0
     snap_idx = allf["snap"].to_numpy()
     # Positions in ``allf``, one per finding in ``fid`` order: sorted by finding then snapshot
     # (stable), the last row of each finding's run. Per-finding values are read at these rows
     # only, never converted for every row of every snapshot.
     order = np.lexsort((snap_idx, fid))
     ends = np.flatnonzero(np.r_[fid[order][1:] != fid[order][:-1], True]) if len(order) else order
-    last = order[ends]
-    present = np.zeros((n, n_snap), dtype=bool)
-    present[fid, snap_idx] = True
+    return Stacked(rows=allf, fid=fid, n=int(fid.max()) + 1 if len(fid) else 0, snap=snap_idx, last=order[ends])
 
-    # Whether each finding's subscription was collected successfully in each snapshot.
-    sub_of = allf["subscription_id"].iloc[last].to_numpy(dtype=object)
+
+def observed_matrix(ds: list[Derived], st: Stacked) -> np.ndarray:
+    """Per finding and snapshot, whether the snapshot could have seen it: its subscription was
+    collected successfully and its NSG's record was readable."""
+    n_snap = len(ds)
+    sub_of = st.rows["subscription_id"].iloc[st.last].to_numpy(dtype=object)
     sub_codes, sub_names = pd.factorize(sub_of)
     collected = np.zeros((len(sub_names), n_snap), dtype=bool)
     name_pos = {s: i for i, s in enumerate(sub_names)}
     for j, d in enumerate(ds):
         rows = [name_pos[s.lower()] for s in d.snapshot.collected if s.lower() in name_pos]
         collected[rows, j] = True
-    observed = collected[sub_codes] if n else np.zeros((0, n_snap), dtype=bool)
+    observed = collected[sub_codes] if st.n else np.zeros((0, n_snap), dtype=bool)
     # An NSG whose record could not be read was not observed either: its absence is no fix.
-    nsg_of = allf["nsg_key"].iloc[last].to_numpy(dtype=object)
+    nsg_of = st.rows["nsg_key"].iloc[st.last].to_numpy(dtype=object)
     for j, d in enumerate(ds):
         unread = {str(e.get("nsg_id", "")).lower() for e in d.snapshot.meta.get("record_errors", [])
                   if str(e.get("nsg_id", "")).lower().startswith("/subscriptions/")}
-        if unread and n:
+        if unread and st.n:
             observed[:, j] &= ~np.isin(nsg_of, list(unread))
+    return observed
 
-    port_of = np.zeros(n, dtype=np.int64)
-    port_of[fid] = allf["port"].to_numpy(dtype=np.int64)
-    # Accepted risks, as of each snapshot's own date and on its own rows (reproducible history).
-    accepted = np.zeros((n, n_snap), dtype=bool)
-    if exceptions and n:
-        days = np.array([pd.Timestamp(as_of[j]).date() for j in snap_idx], dtype=object)
-        in_force, expired_entry = covering(allf, days, exceptions)
-        accepted[fid, snap_idx] = in_force > 0
+
+def accepted_matrix(st: Stacked, as_of: np.ndarray, exceptions: tuple) -> tuple[np.ndarray, Any, Any]:
+    """Per finding and snapshot, whether an accepted risk covered it, as of each snapshot's own date
+    and on its own rows (reproducible history); and per row, the entry in force and the expired one."""
+    accepted = np.zeros((st.n, len(as_of)), dtype=bool)
+    if exceptions and st.n:
+        days = np.array([pd.Timestamp(as_of[j]).date() for j in st.snap], dtype=object)
+        in_force, expired_entry = covering(st.rows, days, exceptions)
+        accepted[st.fid, st.snap] = in_force > 0
     else:
-        in_force = expired_entry = np.zeros(len(allf), dtype=np.int64)
+        in_force = expired_entry = np.zeros(len(st.rows), dtype=np.int64)
+    return accepted, in_force, expired_entry
 
-    state = np.zeros(n, dtype=np.int8)  # 0 never seen, 1 open, 2 resolved
-    first_seen = np.full(n, -1, dtype=np.int64)
-    last_seen = np.full(n, -1, dtype=np.int64)
-    resolved_at = np.full(n, -1, dtype=np.int64)
-    reopened = np.zeros(n, dtype=np.int64)
-    timeline = []
-    for j in range(n_snap):  # a loop over snapshots; every step is vectorised over findings
-        p, o = present[:, j], observed[:, j]
-        new = p & (state == 0)
-        again = p & (state == 2)
-        resolve = ~p & o & (state == 1)
-        reopened += again
-        first_seen[new] = j
-        last_seen[p] = j
-        resolved_at[resolve] = j
-        resolved_at[again] = -1
-        state[p] = 1
-        state[resolve] = 2
-        carried = (state == 1) & ~p  # still open as far as anyone knows: not seen, not readable
-        a = accepted[:, j]
-        for port in ports:
-            on = port_of == port
-            timeline.append({"snapshot": ds[j].snapshot.id, "as_of": ds[j].snapshot.as_of, "port": port,
-                             "open": int((p & ~a & on).sum()), "accepted": int((p & a & on).sum()),
-                             "unreadable": int((carried & on).sum()),
-                             "new": int((new & on).sum()), "reopened": int((again & on).sum()),
-                             "resolved": int((resolve & on).sum())})
 
-    status = np.where(state == 2, STATUS_RESOLVED,
-                      np.where(last_seen == n_snap - 1, STATUS_OPEN, STATUS_UNKNOWN)).astype(object)
-    if n:
-        status[(status == STATUS_OPEN) & accepted[:, n_snap - 1]] = STATUS_ACCEPTED
+def timeline_rows(snapshot: Snapshot, ports: tuple[int, ...], port_of: np.ndarray, present: np.ndarray,
+                  accepted: np.ndarray, changes: lifecycle.Changes) -> list[dict]:
+    """One snapshot's row of the timeline per port: open, accepted, unreadable, new, reopened, resolved."""
+    out = []
+    for port in ports:
+        on = port_of == port
+        out.append({"snapshot": snapshot.id, "as_of": snapshot.as_of, "port": port,
+                    "open": int((present & ~accepted & on).sum()), "accepted": int((present & accepted & on).sum()),
+                    "unreadable": int((changes.carried & on).sum()),
+                    "new": int((changes.new & on).sum()), "reopened": int((changes.reopened & on).sum()),
+                    "resolved": int((changes.resolved & on).sum())})
+    return out
+
+
+def finding_table(ds: list[Derived], st: Stacked, life: lifecycle.State, accepted_last: np.ndarray,
+                  as_of: np.ndarray, exceptions: tuple, in_force: Any, expired_entry: Any) -> pd.DataFrame:
+    """One row per finding identity: its latest details, status, dates and acceptance."""
+    n_snap = len(ds)
+    status = np.where(life.state == lifecycle.RESOLVED, STATUS_RESOLVED,
+                      np.where(life.last_seen == n_snap - 1, STATUS_OPEN, STATUS_UNKNOWN)).astype(object)
+    if st.n:
+        status[(status == STATUS_OPEN) & accepted_last] = STATUS_ACCEPTED
     # Latest details of each finding: its row in the last snapshot that showed it.
     by_index = {e.index: e for e in exceptions}
-    details = latest_details(ds, snap_idx[last], allf["row"].to_numpy()[last])
-    accepted_by, expired_by = np.asarray(in_force)[last], np.asarray(expired_entry)[last]
+    details = latest_details(ds, st.snap[st.last], st.rows["row"].to_numpy()[st.last])
+    accepted_by, expired_by = np.asarray(in_force)[st.last], np.asarray(expired_entry)[st.last]
     details["acceptance"] = [by_index[i].as_dict() if i else (by_index[x].as_dict() if x else None)
                              for i, x in zip(accepted_by, expired_by, strict=True)]
     details["acceptance_state"] = ["accepted" if i else ("expired" if x else "")
                                    for i, x in zip(accepted_by, expired_by, strict=True)]
     latest_as_of = as_of[-1]
-    fs = as_of[first_seen]
-    ra = np.where(resolved_at >= 0, as_of[np.maximum(resolved_at, 0)], np.datetime64("NaT"))
+    fs = as_of[life.first_seen]
+    ra = np.where(life.resolved_at >= 0, as_of[np.maximum(life.resolved_at, 0)], np.datetime64("NaT"))
     days = np.timedelta64(1, "D")
     age = np.where(status == STATUS_OPEN, (latest_as_of - fs) / days, np.nan)
     findings = details.assign(
         first_seen=pd.to_datetime(fs, utc=True),
-        last_seen=pd.to_datetime(as_of[last_seen], utc=True),
+        last_seen=pd.to_datetime(as_of[life.last_seen], utc=True),
         status=status,
         resolved_at=pd.to_datetime(ra, utc=True),
-        reopened=reopened,
+        reopened=life.reopened,
         time_to_remediate_days=(ra - fs) / days,
         age_days=age,
     )
-    findings = attribute(findings, ds, as_of, first_seen)
-    findings = findings.sort_values(["status", "subscription_id", "nsg_key", "port"], kind="stable") \
+    findings = attribute(findings, ds, as_of, life.first_seen)
+    return findings.sort_values(["status", "subscription_id", "nsg_key", "port"], kind="stable") \
         .reset_index(drop=True)
 
-    subs, unread_counts = read_status(ds, findings["subscription_id"].unique() if len(findings) else (), scope)
-    snapshots = pd.DataFrame({
+
+def snapshot_table(ds: list[Derived], unread_counts: list[int], scope: frozenset | None) -> pd.DataFrame:
+    """One row per snapshot: id, as_of, hash, subscriptions collected and not read, NSGs."""
+    return pd.DataFrame({
         "snapshot": [d.snapshot.id for d in ds],
         "as_of": [d.snapshot.as_of for d in ds],
         "hash": [d.snapshot.hash for d in ds],
@@ -367,7 +371,32 @@ def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
         "failed": unread_counts,
         "nsgs": [d.coverage["nsgs"] for d in ds],
     })
+
+
+def build_history(ds: list[Derived], ports: tuple[int, ...], settings: Settings,
+                  scope: frozenset | None = None, verified: bool = True, unreadable: tuple = (),
+                  exceptions: tuple = ()) -> History:
+    """The history of every finding across the derived snapshots ``ds`` (oldest first)."""
+    n_snap = len(ds)
+    as_of = np.array([d.snapshot.as_of.to_datetime64() for d in ds])
+    st = stack(ds, exceptions)
+    present = np.zeros((st.n, n_snap), dtype=bool)
+    present[st.fid, st.snap] = True
+    observed = observed_matrix(ds, st)
+    port_of = np.zeros(st.n, dtype=np.int64)
+    port_of[st.fid] = st.rows["port"].to_numpy(dtype=np.int64)
+    accepted, in_force, expired_entry = accepted_matrix(st, as_of, exceptions)
+
+    life = lifecycle.initial(st.n)
+    timeline = []
+    for j in range(n_snap):  # a loop over snapshots; every step is vectorised over findings
+        life, changes = lifecycle.step(life, j, present[:, j], observed[:, j])
+        timeline += timeline_rows(ds[j].snapshot, ports, port_of, present[:, j], accepted[:, j], changes)
+
+    findings = finding_table(ds, st, life, accepted[:, n_snap - 1], as_of, exceptions, in_force, expired_entry)
+    subs, unread_counts = read_status(ds, findings["subscription_id"].unique() if len(findings) else (), scope)
     cov = pd.DataFrame([{"snapshot": d.snapshot.id, "as_of": d.snapshot.as_of, **d.coverage} for d in ds])
-    return History(snapshots=snapshots, findings=findings, timeline=pd.DataFrame(timeline), coverage=cov,
-                   governance=ds[-1].governance, ports=ports, settings=settings, derived=ds, subscriptions=subs,
-                   scope=scope, verified=verified, unreadable=unreadable, exceptions=tuple(exceptions))
+    return History(snapshots=snapshot_table(ds, unread_counts, scope), findings=findings,
+                   timeline=pd.DataFrame(timeline), coverage=cov, governance=ds[-1].governance, ports=ports,
+                   settings=settings, derived=ds, subscriptions=subs, scope=scope, verified=verified,
+                   unreadable=unreadable, exceptions=tuple(exceptions))

@@ -37,12 +37,12 @@ def test_guardrail_assignment_and_compliance_end_to_end(tmp_path: Path) -> None:
 
 
 def test_without_assignments_the_overview_says_none_and_old_snapshots_not_collected(tmp_path: Path) -> None:
-    from auditkit.collect import snapshot_from_records
+    from auditkit.collect import Rows, snapshot_from_records
 
     nsgs, _ = edge_network(SUB)
-    snapshot_from_records(nsgs, snapshots_dir=tmp_path / "old", as_of="2026-09-01T06:00:00Z")
+    snapshot_from_records(Rows(nsgs), snapshots_dir=tmp_path / "old", as_of="2026-09-01T06:00:00Z")
     assert guardrail_text(load_context(str(tmp_path / "old")), [SUB]) == ["not collected"]
-    snapshot_from_records(nsgs, snapshots_dir=tmp_path / "new", as_of="2026-09-01T06:00:00Z", policy_rows=[])
+    snapshot_from_records(Rows(nsgs, policy=[]), snapshots_dir=tmp_path / "new", as_of="2026-09-01T06:00:00Z")
     assert guardrail_text(load_context(str(tmp_path / "new")), [SUB]) == ["none"]
 
 

@@ -155,13 +155,13 @@ def test_tags_of_the_wrong_type_are_reported_and_kept_as_text() -> None:
 
 
 def test_a_snapshot_keeps_the_same_errors_as_its_export(tmp_path: Path) -> None:
-    from auditkit.collect import snapshot_from_records
+    from auditkit.collect import Rows, snapshot_from_records
 
     bad = rule("bad", 150)
     bad["properties"]["protocol"] = ["Tcp"]
     records = [nsg(bad, rule("good", 300)), {"id": "/subscriptions/s/resourceGroups/r/providers/x/y/z"}]
     direct = auditkit.scan(records)
-    snap = snapshot_from_records(records, snapshots_dir=tmp_path, as_of="2026-10-01")
+    snap = snapshot_from_records(Rows(records), snapshots_dir=tmp_path, as_of="2026-10-01")
     again = auditkit.scan(snap)
     cols = ["nsg_id", "rule_name", "field", "message"]
     assert sorted(map(tuple, direct.errors[cols].values.tolist())) == sorted(map(tuple, again.errors[cols].values.tolist()))

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from tests.builders import nsg, rule
 
 
@@ -25,8 +25,8 @@ def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 def snaps(tmp_path: Path) -> Path:
     root = tmp_path / "snaps"
     for month in (9, 10):
-        snapshot_from_records([nsg(rule("smtp")), nsg(rule("ssh", port="22"), name="nsg-2")], snapshots_dir=root,
-                              as_of=f"2026-{month:02d}-01T06:00:00Z")
+        snapshot_from_records(Rows([nsg(rule("smtp")), nsg(rule("ssh", port="22"), name="nsg-2")]),
+                              snapshots_dir=root, as_of=f"2026-{month:02d}-01T06:00:00Z")
     return root
 
 

@@ -208,10 +208,10 @@ def test_vnet_flows_match_by_nsg_resource_guid() -> None:
 
 
 def test_cli_flows_json_csv_table(tmp_path: Path) -> None:
-    from auditkit.collect import snapshot_from_records
+    from auditkit.collect import Rows, snapshot_from_records
 
     rules = [security_rule(NSG, "Allow-SMTP-Any", 100, "Allow", "Tcp", ["*"], ["25"], ["*"])]
-    snapshot_from_records([nsg_record(SUB, "rg-mail", "nsg-mail", rules)], snapshots_dir=tmp_path / "s",
+    snapshot_from_records(Rows([nsg_record(SUB, "rg-mail", "nsg-mail", rules)]), snapshots_dir=tmp_path / "s",
                           as_of="2026-10-01")
     logs = tmp_path / "logs" / "PT1H.json"
     logs.parent.mkdir()

@@ -146,11 +146,12 @@ def test_only_regular_files_of_flow_logs_are_read_and_the_rest_counted(tmp_path:
 
 
 def test_cli_flows_counts_skipped_files(tmp_path: Path) -> None:
-    from auditkit.collect import snapshot_from_records
+    from auditkit.collect import Rows, snapshot_from_records
     from tests.builders import nsg, rule
 
     root = _folder(tmp_path)
-    snap = snapshot_from_records([nsg(rule("Allow-SMTP-Any"))], snapshots_dir=tmp_path / "snaps", as_of="2026-09-22")
+    snap = snapshot_from_records(Rows([nsg(rule("Allow-SMTP-Any"))]), snapshots_dir=tmp_path / "snaps",
+                                 as_of="2026-09-22")
     r = subprocess.run([sys.executable, "-m", "auditkit", "flows", str(root), "--snapshot", str(snap)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.estate import edge_network
 from auditkit.history.kpis import kpis_of
 from auditkit.history.timeline import load_history
@@ -31,7 +31,8 @@ def folder(tmp_path: Path, entries: list) -> tuple[Path, Path]:
     if not snaps.exists():
         nsgs, topo = edge_network(SUB)
         for m in (9, 10, 11):
-            snapshot_from_records(nsgs, snapshots_dir=snaps, as_of=f"2026-{m:02d}-01T06:00:00Z", topology_rows=topo)
+            snapshot_from_records(Rows(nsgs, topology=topo), snapshots_dir=snaps,
+                                  as_of=f"2026-{m:02d}-01T06:00:00Z")
     return params / "audit.yaml", snaps
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from auditkit.history.cache import CACHE_DIR, ENTRY
 from auditkit.history.kpis import kpis
 from auditkit.settings import load_settings
@@ -19,9 +19,9 @@ from tests.builders import nsg, rule
 @pytest.fixture()
 def snaps(tmp_path: Path) -> Path:
     root = tmp_path / "snaps"
-    snapshot_from_records([nsg(rule("smtp")), nsg(rule("ssh", port="22"), name="nsg-2")], snapshots_dir=root,
-                          as_of="2026-09-01T06:00:00Z")
-    snapshot_from_records([nsg(rule("smtp"))], snapshots_dir=root, as_of="2026-10-01T06:00:00Z")
+    snapshot_from_records(Rows([nsg(rule("smtp")), nsg(rule("ssh", port="22"), name="nsg-2")]),
+                          snapshots_dir=root, as_of="2026-09-01T06:00:00Z")
+    snapshot_from_records(Rows([nsg(rule("smtp"))]), snapshots_dir=root, as_of="2026-10-01T06:00:00Z")
     return root
 
 

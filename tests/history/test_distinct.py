@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.synthetic import synthetic_nsgs
 from auditkit.evidence.snapshot import list_snapshots, open_snapshot
 from auditkit.history.cache import SCHEMA, _compute
@@ -83,11 +83,12 @@ def snaps(tmp_path_factory) -> Path:
     records = _tenant(11)
     for month in range(4):
         _month(records, month)
-        snapshot_from_records(records, snapshots_dir=root, as_of=f"2026-0{month + 1}-01T06:00:00Z",
-                              subscription_rows=[{"subscriptionId": f"00000000-0000-4000-8000-{i:012d}",
-                                                  "tags": {"environment": "production"}} for i in range(3)])
+        subs = [{"subscriptionId": f"00000000-0000-4000-8000-{i:012d}", "tags": {"environment": "production"}}
+                for i in range(3)]
+        snapshot_from_records(Rows(records, subscriptions=subs), snapshots_dir=root,
+                              as_of=f"2026-0{month + 1}-01T06:00:00Z")
     # A month in which the one subscription read has no NSG at all.
-    snapshot_from_records([], snapshots_dir=root, as_of="2026-05-01T06:00:00Z",
+    snapshot_from_records(Rows([]), snapshots_dir=root, as_of="2026-05-01T06:00:00Z",
                           subscriptions=["00000000-0000-4000-8000-000000000001"])
     return root
 
@@ -122,7 +123,7 @@ def test_kpis_are_the_same_as_evaluating_every_snapshot_whole(snaps: Path) -> No
 
 def test_look_alike_rule_sets_get_their_own_verdicts(tmp_path: Path) -> None:
     settings = load_settings()
-    snapshot_from_records(_look_alikes(), snapshots_dir=tmp_path, as_of="2026-01-01T06:00:00Z")
+    snapshot_from_records(Rows(_look_alikes()), snapshots_dir=tmp_path, as_of="2026-01-01T06:00:00Z")
     contents = Contents(settings.ports, settings)
     snap = list_snapshots(tmp_path)[0]
     once = _compute(snap, settings.ports, settings, contents)
@@ -145,9 +146,10 @@ def test_a_snapshot_with_topology_is_evaluated_whole(demo_snapshots: Path) -> No
 def test_a_field_never_set_in_one_snapshot_and_set_in_the_next(tmp_path: Path) -> None:
     """No rule has a description in one snapshot, some do in the next."""
     settings = load_settings()
-    snapshot_from_records([nsg(rule("smtp"))], snapshots_dir=tmp_path, as_of="2026-01-01T06:00:00Z")
-    snapshot_from_records([nsg(rule("smtp", description="owner=alice justification=CHG-1")),
-                           nsg(rule("smtp"), name="nsg-2")], snapshots_dir=tmp_path, as_of="2026-02-01T06:00:00Z")
+    snapshot_from_records(Rows([nsg(rule("smtp"))]), snapshots_dir=tmp_path, as_of="2026-01-01T06:00:00Z")
+    snapshot_from_records(Rows([nsg(rule("smtp", description="owner=alice justification=CHG-1")),
+                                nsg(rule("smtp"), name="nsg-2")]),
+                          snapshots_dir=tmp_path, as_of="2026-02-01T06:00:00Z")
     contents = Contents(settings.ports, settings)
     for snap in list_snapshots(tmp_path):
         whole = _compute(snap, settings.ports, settings)
@@ -182,7 +184,7 @@ def test_a_snapshot_collected_before_attachments_were_recorded(tmp_path: Path) -
     import pyarrow.parquet as pq
 
     settings = load_settings()
-    path = snapshot_from_records(_look_alikes(), snapshots_dir=tmp_path, as_of="2026-01-01T06:00:00Z")
+    path = snapshot_from_records(Rows(_look_alikes()), snapshots_dir=tmp_path, as_of="2026-01-01T06:00:00Z")
     table = Path(path) / "nsgs.parquet"
     table.chmod(0o644)
     pq.write_table(pq.read_table(table).drop(["attached_ids"]), table)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.estate import EDGE_SUBSCRIPTION, edge_network
 from auditkit.engine.scan import scan
 from auditkit.evidence.snapshot import list_snapshots
@@ -75,7 +75,7 @@ def _edge_records() -> tuple[list, list]:
 def test_old_snapshots_without_topology_still_load_as_unknown_topology(tmp_path: Path) -> None:
     nsgs, topo = _edge_records()
     root = tmp_path / "snaps"
-    snapshot_from_records(nsgs, snapshots_dir=root, as_of="2026-09-01T06:00:00Z")  # before topology existed
+    snapshot_from_records(Rows(nsgs), snapshots_dir=root, as_of="2026-09-01T06:00:00Z")  # before topology existed
     h = load_history(root)
     assert set(h.findings["exposure"]) == {"unknown-topology"}
     assert set(h.findings["severity"]) <= {"high", "latent"}
@@ -84,7 +84,7 @@ def test_old_snapshots_without_topology_still_load_as_unknown_topology(tmp_path:
     assert k["open_findings_by_exposure"]["unknown-topology"] == sum(k["open_findings"].values())
     ctx = load_context(str(root))
     assert "has no topology" in str(reachability(ctx, SUB))
-    snapshot_from_records(nsgs, snapshots_dir=root, as_of="2026-10-01T06:00:00Z", topology_rows=topo)
+    snapshot_from_records(Rows(nsgs, topology=topo), snapshots_dir=root, as_of="2026-10-01T06:00:00Z")
     h = load_history(root)
     assert "reachable" in set(h.findings["exposure"])
     assert "unknown-topology" not in set(h.findings["exposure"])
@@ -99,7 +99,7 @@ def test_old_snapshots_without_topology_still_load_as_unknown_topology(tmp_path:
 def test_a_modified_topology_file_is_refused_by_every_command(tmp_path: Path) -> None:
     nsgs, topo = _edge_records()
     root = tmp_path / "snaps"
-    snap = snapshot_from_records(nsgs, snapshots_dir=root, as_of="2026-10-01T06:00:00Z", topology_rows=topo)
+    snap = snapshot_from_records(Rows(nsgs, topology=topo), snapshots_dir=root, as_of="2026-10-01T06:00:00Z")
     assert cli("kpis", "--snapshots", str(root)).returncode == 0  # warms the derived cache
     target = snap / "topo_ipconfigs.parquet"
     _tamper_table(target)  # one NIC fewer: a machine would silently vanish from the answer

@@ -224,13 +224,13 @@ def test_empty_tag_value_is_not_an_owner() -> None:
 
 
 def test_unreadable_nsg_record_is_not_a_fix(tmp_path: Path) -> None:
-    from auditkit.collect import snapshot_from_records
+    from auditkit.collect import Rows, snapshot_from_records
 
     good = nsg(rule("smtp"), name="nsg-x", sub=A)
     broken = dict(good, properties="oops")  # the record could not be read this month
     for month, rec in ((1, good), (2, broken), (3, good)):
-        snapshot_from_records([rec], snapshots_dir=tmp_path, as_of=f"2026-0{month}-01",
-                              subscription_rows=[sub_row(A, "a", {})])
+        snapshot_from_records(Rows([rec], subscriptions=[sub_row(A, "a", {})]), snapshots_dir=tmp_path,
+                              as_of=f"2026-0{month}-01")
     h = load_history(tmp_path)
     [f] = h.findings.itertuples()
     assert (f.status, f.reopened) == ("open", 0)

@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.synthetic import nsg_record, security_rule
 from auditkit.present.tickets import finding_id
 from tests.evidence.test_verification import cli
@@ -32,7 +32,7 @@ def export(snaps: Path, fmt: str, *extra: str) -> str:
 
 def test_ids_are_stable_and_a_fixed_finding_comes_back_resolved(tmp_path: Path) -> None:
     snaps = tmp_path / "snaps"
-    snapshot_from_records(nsgs(True), snapshots_dir=snaps, as_of="2026-09-01T06:00:00Z")
+    snapshot_from_records(Rows(nsgs(True)), snapshots_dir=snaps, as_of="2026-09-01T06:00:00Z")
     first = {r["id"]: r for r in json.loads(export(snaps, "json"))["findings"]}
     nsg_id = f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Network/networkSecurityGroups/nsg-a"
     smtp = finding_id(nsg_id, "Allow-SMTP", 25)
@@ -42,7 +42,7 @@ def test_ids_are_stable_and_a_fixed_finding_comes_back_resolved(tmp_path: Path) 
     assert first[smtp]["report"].endswith(f"/{SUB}.html#findings")
     assert ("az network nsg rule update" in
         first[smtp]["remediation"])
-    snapshot_from_records(nsgs(False), snapshots_dir=snaps, as_of="2026-10-01T06:00:00Z")
+    snapshot_from_records(Rows(nsgs(False)), snapshots_dir=snaps, as_of="2026-10-01T06:00:00Z")
     second = {r["id"]: r for r in json.loads(export(snaps, "json"))["findings"]}
     assert set(second) == set(first)  # the same tickets, updated
     assert second[smtp]["status"] == "resolved"
@@ -55,8 +55,8 @@ def test_ids_are_stable_and_a_fixed_finding_comes_back_resolved(tmp_path: Path) 
 
 def test_ocsf_detection_findings_carry_the_required_attributes(tmp_path: Path) -> None:
     snaps = tmp_path / "snaps"
-    snapshot_from_records(nsgs(True), snapshots_dir=snaps, as_of="2026-09-01T06:00:00Z")
-    snapshot_from_records(nsgs(False), snapshots_dir=snaps, as_of="2026-10-01T06:00:00Z")
+    snapshot_from_records(Rows(nsgs(True)), snapshots_dir=snaps, as_of="2026-09-01T06:00:00Z")
+    snapshot_from_records(Rows(nsgs(False)), snapshots_dir=snaps, as_of="2026-10-01T06:00:00Z")
     out = json.loads(export(snaps, "ocsf"))
     assert out["ocsf_version"] == "1.8.0"
     for f in out["findings"]:
@@ -76,7 +76,8 @@ def test_ocsf_detection_findings_carry_the_required_attributes(tmp_path: Path) -
 
 def test_csv_cells_stay_text_in_a_spreadsheet(tmp_path: Path) -> None:
     snaps = tmp_path / "snaps"
-    snapshot_from_records(nsgs(True, hostile="owner==@SUM(1+1)"), snapshots_dir=snaps, as_of="2026-09-01T06:00:00Z")
+    snapshot_from_records(Rows(nsgs(True, hostile="owner==@SUM(1+1)")), snapshots_dir=snaps,
+                          as_of="2026-09-01T06:00:00Z")
     rows = list(csv.DictReader(io.StringIO(export(snaps, "csv"))))
     assert len(rows) == 2
     assert all(len(r["id"]) == 32 for r in rows)

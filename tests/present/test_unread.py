@@ -41,6 +41,7 @@ def test_snapshot_table_counts_a_subscription_that_disappeared(demo_snapshots: P
 
 
 def test_a_failed_subscription_is_unread_with_its_reason(tmp_path: Path) -> None:
+    from auditkit.collect.collection import Collection, Rows
     from auditkit.collect.store import write
     from tests.builders import nsg, rule
 
@@ -48,9 +49,9 @@ def test_a_failed_subscription_is_unread_with_its_reason(tmp_path: Path) -> None
     for month, failed in ((1, []), (2, [{"subscription_id": b, "status": 403, "code": "AuthorizationFailed",
                                           "message": "no access"}])):
         recs = [nsg(rule("x"), sub=a)] + ([nsg(rule("y"), name="n2", sub=b)] if not failed else [])
-        write(snapshots_dir=tmp_path, as_of=datetime(2026, month, 1, tzinfo=UTC), collected_at=datetime.now(UTC),
-              nsg_rows=recs, sub_rows=[], requested=[a, b], collected=[a] if failed else [a, b], failed=failed,
-              source={"source": {"kind": "test"}}, stats=None)
+        write(Collection(rows=Rows(recs), as_of=datetime(2026, month, 1, tzinfo=UTC), collected_at=datetime.now(UTC),
+                         requested=[a, b], collected=[a] if failed else [a, b], failed=failed,
+                         source={"source": {"kind": "test"}}), tmp_path)
     k = kpis(tmp_path, settings=load_settings())
     [u] = k["unread_subscriptions"]
     assert u["subscription_id"] == b

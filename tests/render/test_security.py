@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auditkit.collect import snapshot_from_records
+from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.synthetic import nsg_record, security_rule
 from auditkit.formats import to_csv
 from auditkit.render import render
@@ -39,7 +39,7 @@ def hostile_reports(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hostile")
     recs, subs = hostile_records()
     for day in ("2026-09-01", "2026-10-01"):
-        snapshot_from_records(recs, snapshots_dir=root / "snaps", as_of=day, subscription_rows=subs)
+        snapshot_from_records(Rows(recs, subscriptions=subs), snapshots_dir=root / "snaps", as_of=day)
     result = render(root / "snaps", out=root / "reports", workers=2)
     assert not result.failures, result.failures
     return result.folder
