@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 def collect_snapshot(args: argparse.Namespace):
     """Collect as the options say; returns the new snapshot's path (as collect names it) and the snapshot."""
-    from auditkit.collect import collect, collect_from_file
+    from auditkit.collect import CollectRequest, collect, collect_from_file
     from auditkit.evidence.snapshot import open_snapshot
 
     if args.from_file:
@@ -60,11 +60,11 @@ def collect_snapshot(args: argparse.Namespace):
 
         progress = CollectProgress()
         try:
-            path = collect(credential(args.auth, args.cloud), subscriptions=args.subscription or None,
-                           management_groups=args.management_group or None, cloud=args.cloud,
-                           endpoint=args.endpoint, snapshots_dir=args.snapshots, as_of=args.as_of,
-                           batch_size=args.batch_size, progress=progress, allow_empty=args.allow_empty,
-                           topology=not args.no_topology)
+            path = collect(credential(args.auth, args.cloud), CollectRequest(
+                subscriptions=args.subscription or None, management_groups=args.management_group or None,
+                cloud=args.cloud, endpoint=args.endpoint, snapshots_dir=args.snapshots, as_of=args.as_of,
+                batch_size=args.batch_size, progress=progress, allow_empty=args.allow_empty,
+                topology=not args.no_topology))
         finally:
             progress.close()
     return path, open_snapshot(path)

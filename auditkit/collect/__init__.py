@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_WHERE = {"Collection": "collection", "Rows": "collection", "collect": "live", "DEFAULT_BATCH": "live", "MAX_BATCH": "live", "collect_from_file": "offline",
+_WHERE = {"Collection": "collection", "Rows": "collection", "collect": "live", "CollectRequest": "live", "DEFAULT_BATCH": "live", "MAX_BATCH": "live", "collect_from_file": "offline",
           "snapshot_from_records": "offline", "QUERIES": "queries", "CredentialError": "resourcegraph",
           "GraphError": "resourcegraph", "Pacing": "resourcegraph"}
 

@@ -12,6 +12,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,21 +48,42 @@ def _describe(credential: Any, cloud: str) -> str:
     return f"for cloud {cloud!r}, tenant {tenant}"
 
 
-def collect(credential: Any, *, subscriptions: Sequence[str] | None = None,
-            management_groups: Sequence[str] | None = None, cloud: str = "public", endpoint: str | None = None,
-            snapshots_dir: str | Path = "snapshots", as_of: Any = None, batch_size: int = DEFAULT_BATCH,
-            pacing: Pacing | None = None, progress: Progress | None = None, allow_empty: bool = False,
-            topology: bool = True, changes: bool = True, guardrails: bool = True, **client_kwargs: Any) -> Path:
-    """Collect every readable NSG in scope into a new snapshot and return its directory.
+@dataclass(frozen=True)
+class CollectRequest:
+    """What a live collection reads, from where, at what pace, and where its snapshot goes.
 
     ``subscriptions=None`` means every subscription the identity can read (discovered from
     ``resourcecontainers``, within ``management_groups`` when given). ``cloud`` sets both the ARM
-    endpoint and the token scope; ``endpoint`` overrides only the URL. ``client_kwargs`` go to
-    ``ResourceGraphClient`` unchanged (e.g. ``connection_verify``). Subscriptions that fail are
-    recorded in the snapshot's ``meta.json``; the rest is collected. With ``topology`` (the
-    default) the resources that decide reachability are collected too, one query per type; a
+    endpoint and the token scope; ``endpoint`` overrides only the URL. With ``topology`` (the
+    default) the resources that decide reachability are collected too, one query per type.
+    """
+
+    subscriptions: Sequence[str] | None = None
+    management_groups: Sequence[str] | None = None
+    cloud: str = "public"
+    endpoint: str | None = None
+    snapshots_dir: str | Path = "snapshots"
+    as_of: Any = None
+    batch_size: int = DEFAULT_BATCH
+    pacing: Pacing | None = None
+    progress: Progress | None = None
+    allow_empty: bool = False  # an empty scope is a clean tenant only when the caller says so
+    topology: bool = True
+    changes: bool = True
+    guardrails: bool = True
+
+
+def collect(credential: Any, request: CollectRequest | None = None, **client_kwargs: Any) -> Path:
+    """Collect every readable NSG in scope into a new snapshot and return its directory.
+
+    ``client_kwargs`` go to ``ResourceGraphClient`` unchanged (e.g. ``connection_verify``).
+    Subscriptions that fail are recorded in the snapshot's ``meta.json``; the rest is collected; a
     subscription whose topology cannot be read keeps its NSGs and gets "unknown-topology".
     """
+    r = request or CollectRequest()
+    subscriptions, management_groups, cloud, endpoint = r.subscriptions, r.management_groups, r.cloud, r.endpoint
+    snapshots_dir, as_of, batch_size, pacing, progress = r.snapshots_dir, r.as_of, r.batch_size, r.pacing, r.progress
+    allow_empty, topology, changes, guardrails = r.allow_empty, r.topology, r.changes, r.guardrails
     from azure.mgmt.resourcegraph import ResourceGraphClient
 
     if not 1 <= batch_size <= MAX_BATCH:

@@ -15,7 +15,7 @@ import pytest
 
 import auditkit
 from auditkit import cli
-from auditkit.collect import collect
+from auditkit.collect import CollectRequest, collect
 from auditkit.collect.queries import TOPOLOGY_QUERIES
 from auditkit.collect.resourcegraph import CredentialError, Pacing
 from auditkit.demo.synthetic import nsg_record, security_rule, subscription_id
@@ -74,8 +74,8 @@ def small(small_tenant: Tenant, tmp_path: Path):
 
 def run_collect(emu: Emulator, tmp_path: Path, credential=None, **kw) -> Path:
     kw.setdefault("pacing", FAST)
-    return collect(credential or FakeCredential(), endpoint=emu.url, snapshots_dir=tmp_path / "snaps",
-                   connection_verify=emu.ca_file, retry_backoff_factor=0.01, **kw)
+    return collect(credential or FakeCredential(), CollectRequest(endpoint=emu.url, snapshots_dir=tmp_path / "snaps", **kw),
+                   connection_verify=emu.ca_file, retry_backoff_factor=0.01)
 
 
 @pytest.mark.slow(seconds=19)
@@ -274,7 +274,7 @@ def test_emulator_rejects_what_the_service_rejects(tenant: Tenant, tmp_path: Pat
             client.resources(QueryRequest(query="resources", options=QueryRequestOptions(top=1001)))
         assert info.value.status_code == 400
     with pytest.raises(Exception, match="outside 1-1000"):
-        collect(FakeCredential(), batch_size=1001, snapshots_dir=tmp_path)
+        collect(FakeCredential(), CollectRequest(batch_size=1001, snapshots_dir=tmp_path))
 
 
 INTERRUPTED = """
@@ -282,9 +282,9 @@ import signal, sys
 # Ctrl-C as on a terminal, even when this test runs where SIGINT is ignored (background jobs, CI).
 signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {root!r})
-from auditkit.collect import collect
+from auditkit.collect import CollectRequest, collect
 from tests.emulator import FakeCredential
-collect(FakeCredential(), endpoint={url!r}, snapshots_dir={snaps!r}, connection_verify={ca!r}, batch_size=1)
+collect(FakeCredential(), CollectRequest(endpoint={url!r}, snapshots_dir={snaps!r}, batch_size=1), connection_verify={ca!r})
 """
 
 
