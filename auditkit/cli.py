@@ -382,17 +382,18 @@ def _render_progress():
 
 
 def _render(args: argparse.Namespace, period: str | None) -> int:
-    from auditkit.render import render
+    from auditkit.render import RenderRequest, render
 
     update, close = _render_progress()
     try:
-        result = render(args.snapshots, out=args.out, period=period, subscriptions=args.subscription,
-                        workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs,
-                        notebooks=getattr(args, "notebooks", None), verify=not getattr(args, "no_verify", False),
-                        allow_partial=getattr(args, "allow_partial", False), sign_key=getattr(args, "sign_key", None),
-                        pdf=getattr(args, "pdf", False), progress=update,
-                        assets=getattr(args, "assets", "inline"), keep_notebooks=not getattr(args, "no_notebooks", False),
-                        cluster=getattr(args, "cluster", None))
+        result = render(RenderRequest(
+            snapshots_dir=args.snapshots, out=args.out, period=period, subscriptions=args.subscription,
+            workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs,
+            notebooks=getattr(args, "notebooks", None), verify=not getattr(args, "no_verify", False),
+            allow_partial=getattr(args, "allow_partial", False), sign_key=getattr(args, "sign_key", None),
+            pdf=getattr(args, "pdf", False), progress=update,
+            assets=getattr(args, "assets", "inline"), keep_notebooks=not getattr(args, "no_notebooks", False),
+            cluster=getattr(args, "cluster", None)))
     finally:
         close()
     args.render_result = result
