@@ -51,6 +51,8 @@ class RenderRequest:
 
 @dataclass(frozen=True)
 class RenderResult:
+    """What a render did: where the period (or the failed attempt) is, each report's outcome, the manifest."""
+
     folder: Path  # the period folder, or the failed attempt kept beside it
     outcomes: list[Outcome]
     manifest: Path
