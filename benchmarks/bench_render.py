@@ -22,7 +22,7 @@ from auditkit.demo.tenant import build_snapshots
 from auditkit.history.kpis import kpis
 from auditkit.present.context import load_context
 from auditkit.present.tenant import subscriptions_ranked
-from auditkit.render import render
+from auditkit.render import RenderRequest, render
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -53,7 +53,8 @@ def main() -> int:
         subs = list(subscriptions_ranked(load_context(str(snaps)))["subscription_id"])[: args.subscriptions]
         print(f"{len(subs)} subscriptions, 12 monthly snapshots")
         t0 = time.perf_counter()
-        result = render(snaps, out=work / "reports", workers=args.workers, subscriptions=subs)
+        result = render(RenderRequest(snapshots_dir=snaps, out=work / "reports", workers=args.workers,
+                                      subscriptions=subs))
         ours = time.perf_counter() - t0
         assert not result.failures, result.failures
         sizes = [p.stat().st_size for p in result.folder.glob("*.html") if p.name != "index.html"]

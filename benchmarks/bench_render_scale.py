@@ -26,7 +26,7 @@ from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.synthetic import synthetic_nsgs
 from auditkit.demo.tenant import build_snapshots, demo_parameters
 from auditkit.history.kpis import kpis
-from auditkit.render import render
+from auditkit.render import RenderRequest, render
 from auditkit.settings import load_settings
 
 
@@ -41,8 +41,8 @@ def large_tenant(root: Path, nsgs: int, subscriptions: int, months: int) -> Path
 
 def per_report(snaps: Path, out: Path, subs: list[str] | None, workers: int, params: str | None) -> tuple:
     t0 = time.perf_counter()
-    result = render(snaps, out=out, subscriptions=subs, workers=workers, parameters_file=params, assets="shared",
-                    keep_notebooks=False)
+    result = render(RenderRequest(snapshots_dir=snaps, out=out, subscriptions=subs, workers=workers,
+                                  parameters_file=params, assets="shared", keep_notebooks=False))
     wall = time.perf_counter() - t0
     assert not result.failures, result.failures
     reports = [o.seconds for o in result.outcomes if o.subscription_id]

@@ -53,13 +53,14 @@ def demo_reports(demo_snapshots: Path, tmp_path_factory) -> Path:
     """The demo's period rendered as ``auditkit demo`` renders it (its settings and flow logs)."""
     from auditkit.demo.flows import ensure_flow_logs
     from auditkit.demo.tenant import demo_parameters
-    from auditkit.render import render
+    from auditkit.render import RenderRequest, render
 
     root = demo_snapshots.parent
     with _exclusive(root / "reports.lock"):
         if not (root / "reports.done").exists():
-            result = render(demo_snapshots, out=root / "reports", workers=2, parameters_file=demo_parameters(),
-                            flowlogs=ensure_flow_logs(root / "flowlogs"))
+            result = render(RenderRequest(snapshots_dir=demo_snapshots, out=root / "reports", workers=2,
+                                          parameters_file=demo_parameters(),
+                                          flowlogs=ensure_flow_logs(root / "flowlogs")))
             assert not result.failures, result.failures
             (root / "reports.done").write_text(str(result.folder))
         return Path((root / "reports.done").read_text())

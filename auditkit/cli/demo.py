@@ -26,15 +26,15 @@ def run(args: argparse.Namespace) -> int:
     from auditkit.cli.render import render_reports, tell_rendered
     from auditkit.demo.flows import ensure_flow_logs
     from auditkit.demo.tenant import build_snapshots, demo_parameters
-    from auditkit.render import default_period
+    from auditkit.render import RenderRequest, default_period
     from auditkit.settings import default_folder
 
     out = Path(args.demo_out) if args.demo_out else default_folder("reports") / "demo"
     snaps = build_snapshots(out / "snapshots")
     flowlogs = ensure_flow_logs(out / "flowlogs")
     parameters = demo_parameters()
-    code = tell_rendered(render_reports(str(snaps), str(out), None, subscriptions=None, workers=args.workers,
-                                        parameters_file=parameters, flowlogs=str(flowlogs)))
+    code = tell_rendered(render_reports(RenderRequest(snapshots_dir=str(snaps), out=str(out), workers=args.workers,
+                                                      parameters_file=parameters, flowlogs=str(flowlogs))))
     index = out / default_period(snaps) / "index.html"
     # The governance loop on the demo: tickets out (OCSF) and the SMTP guardrail, beside the reports.
     tickets = out / "exports" / "findings.ocsf.json"

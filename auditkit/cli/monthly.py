@@ -6,7 +6,7 @@ import argparse
 
 from auditkit.cli.collect import collect_options, collect_snapshot, tell_collected
 from auditkit.cli.console import say
-from auditkit.cli.render import options_of, render_options, render_reports, tell_rendered
+from auditkit.cli.render import render_options, render_reports, request_of, tell_rendered
 from auditkit.errors import AuditkitError
 
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     path, snap = collect_snapshot(args)
     collected = tell_collected(path, snap)
     period = args.period or period_of(snap.as_of)
-    result = render_reports(args.snapshots, args.out, period, **options_of(args))
+    result = render_reports(request_of(args, period))
     rendered = tell_rendered(result)
     if args.notify:
         notify(args, period, result)

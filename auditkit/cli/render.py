@@ -49,25 +49,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render the period and say how it went; exit 1 when a report failed."""
-    return tell_rendered(render_reports(args.snapshots, args.out, args.period, **options_of(args)))
+    return tell_rendered(render_reports(request_of(args, args.period)))
 
 
-def options_of(args: argparse.Namespace) -> dict:
-    """The library's render options from the command line of ``render`` or ``monthly``."""
-    return {"subscriptions": args.subscription, "workers": args.workers, "parameters_file": args.parameters,
-            "flowlogs": args.flowlogs, "notebooks": args.notebooks, "verify": not args.no_verify,
-            "allow_partial": args.allow_partial, "sign_key": args.sign_key, "pdf": args.pdf, "assets": args.assets,
-            "keep_notebooks": not args.no_notebooks, "cluster": args.cluster}
+def request_of(args: argparse.Namespace, period: str | None):
+    """The library's render request from the command line of ``render`` or ``monthly``."""
+    from auditkit.render import RenderRequest
+
+    return RenderRequest(
+        snapshots_dir=args.snapshots, out=args.out, period=period, subscriptions=args.subscription,
+        workers=args.workers, parameters_file=args.parameters, flowlogs=args.flowlogs, notebooks=args.notebooks,
+        verify=not args.no_verify, allow_partial=args.allow_partial, sign_key=args.sign_key, pdf=args.pdf,
+        assets=args.assets, keep_notebooks=not args.no_notebooks, cluster=args.cluster)
 
 
-def render_reports(snapshots: str, out: str, period: str | None, **render_options):
+def render_reports(request):
     """The library's ``render`` with a progress bar on a terminal; returns its RenderResult."""
+    from dataclasses import replace
+
     from auditkit.cli.progress import render_progress
     from auditkit.render import render
 
     update, close = render_progress()
     try:
-        return render(snapshots, out=out, period=period, progress=update, **render_options)
+        return render(replace(request, progress=update))
     finally:
         close()
 

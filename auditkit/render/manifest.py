@@ -1,4 +1,4 @@
-"""The manifest of a rendered period, and its verification.
+"""The manifest of a rendered period: its body, built from the plan and the run, and its verification.
 
 ``manifest.json`` lists every file with its SHA-256 and size, the snapshots used (ids and hashes),
 the parameters, the versions of the tools, start and end times, and the failures. ``verify``
@@ -15,12 +15,20 @@ import json
 import os
 import platform
 import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from auditkit.errors import InputError
 from auditkit.evidence.snapshot import sha256_file
+from auditkit.history.period import cutoff
 from auditkit.render.signature import SIGNATURE_FILE, check, load_public_key
+from auditkit.render.workers import Outcome
+
+if TYPE_CHECKING:  # the plan's module loads the report context: verify never needs it
+    from auditkit.render.plan import Plan
 
 MANIFEST = "manifest.json"
 TOOLS = ("auditkit", "papermill", "nbconvert", "nbclient", "ipykernel", "plotly", "pandas", "pyarrow")
@@ -34,6 +42,61 @@ def versions() -> dict:
         except PackageNotFoundError:
             out[name] = None
     return out
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the runner did, as the manifest records it."""
+
+    started: datetime
+    outcomes: list[Outcome]  # one per report, the refused subscriptions' included
+    attempts: dict[str, int]  # report name -> times it was started
+    runner: dict  # {"kind": "local", "workers": n} or {"kind": "dask", "scheduler": address}
+    workers: int | None  # local worker processes; None on a cluster
+
+
+def _stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def failure_entries(outcomes: list[Outcome]) -> list[dict]:
+    """The manifest's ``failures``: one entry per failed report (no report for a refused subscription)."""
+    return [{"report": None if o.error.get("ename") == "InvalidSubscriptionId" else o.name,
+             "subscription_id": o.subscription_id, **o.error} for o in outcomes if not o.ok]
+
+
+def manifest_body(plan: Plan, tmp: Path, common: dict, ran: RunRecord) -> dict:
+    """Everything ``manifest.json`` says but its file table: the run's inputs, runner and reports."""
+    failures = failure_entries(ran.outcomes)
+    history, names = plan.ctx.history, plan.names
+    keep_notebooks = plan.request.keep_notebooks
+    return {
+        "tool": "auditkit",
+        "period": plan.period,
+        "cutoff": _stamp(cutoff(plan.period)),
+        "started_at": _stamp(ran.started),
+        "finished_at": _stamp(datetime.now(UTC)),
+        "complete": not failures,
+        "partial": bool(failures) and plan.request.allow_partial,
+        "versions": versions(),
+        "parameters": {**common, "subscriptions": plan.subs, "workers": ran.workers,
+                       "settings": history.settings.raw, "settings_source": history.settings.source},
+        "snapshots": [{"id": r.snapshot, "as_of": _stamp(r.as_of), "sha256": r.hash}
+                      for r in history.snapshots.itertuples()],
+        "snapshot_hashes_checked": plan.request.verify,
+        "unreadable_snapshots": [{"snapshot": u.name, "reason": u.reason} for u in history.unreadable],
+        "assets": {"mode": plan.request.assets, "plotly_js": common.get("assets"),
+                   "stylesheets": sorted(p.relative_to(tmp).as_posix() for p in (tmp / "assets").glob("*.css"))},
+        "runner": ran.runner,
+        "reports": [{"file": f"{o.name}.html" if o.ok else None,
+                     "notebook": f"{o.name}.ipynb" if keep_notebooks or not o.ok else None,
+                     "pdf": f"{o.name}.pdf" if o.ok and plan.browser else None,
+                     "subscription_id": o.subscription_id,
+                     "subscription_name": names.get(o.subscription_id) if o.subscription_id else None,
+                     "ok": o.ok, "seconds": o.seconds, "attempts": ran.attempts.get(o.name, 0)}
+                    for o in sorted(ran.outcomes, key=lambda o: o.name)],
+        "failures": failures,
+    }
 
 
 def file_table(folder: Path) -> dict:

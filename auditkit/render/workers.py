@@ -248,6 +248,80 @@ def _worker_main(tasks: Any, results: Any, cwd: str, parent: int, slot: int) -> 
         shutil.rmtree(_state.get("ipc", "/nonexistent"), ignore_errors=True)
 
 
+@dataclass
+class _Pool:
+    """The worker processes of one ``run_local``: their queues, and the report each one is running."""
+
+    ctx: Any
+    tasks: Any
+    results: Any
+    cwd: str
+    procs: dict[int, Any] = field(default_factory=dict)
+    current: dict[int, str | None] = field(default_factory=dict)
+    restarts: int = 0
+
+
+def _open_pool(jobs: Sequence[Job], n: int, cwd: str) -> _Pool:
+    """Queue every job, then one stop sign per worker: a worker leaves when it takes one."""
+    ctx = multiprocessing.get_context("spawn")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for job in jobs:
+        tasks.put(job)
+    for _ in range(n):
+        tasks.put(None)
+    return _Pool(ctx, tasks, results, cwd)
+
+
+def _start(pool: _Pool, slot: int) -> None:
+    """Start the worker of ``slot`` (a first one, or the replacement of one that died)."""
+    p = pool.ctx.Process(target=_worker_main, args=(pool.tasks, pool.results, pool.cwd, os.getpid(), slot),
+                         daemon=True)
+    # A Ctrl-C reaches the whole process group, a worker still starting up too (before it can
+    # ignore it, it would die printing a traceback). SIGINT is blocked while the worker is
+    # spawned: the worker inherits the block and lifts it once it ignores SIGINT; here it is
+    # lifted at once, so a Ctrl-C that came meanwhile is delivered, never lost.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        p.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    pool.procs[slot], pool.current[slot] = p, None
+
+
+def _reap(pool: _Pool, jobs: Sequence[Job], outcomes: dict[str, Outcome],
+          progress: Callable[[Outcome, int, int], None] | None) -> None:
+    """Fail the report of each worker that died and replace the worker (up to one restart per job);
+    with no worker left, fail every report not done."""
+    by_name = {j.name: j for j in jobs}
+    for slot, p in list(pool.procs.items()):
+        if p.is_alive() or p.exitcode in (0, None):
+            continue
+        lost = pool.current.get(slot)
+        if lost is not None and lost not in outcomes:
+            outcomes[lost] = Outcome(lost, by_name[lost].subscription_id, False, 0.0, {
+                "cell": None, "ename": "WorkerDied", "evalue": f"the render worker stopped (exit code {p.exitcode})"})
+            if progress:
+                progress(outcomes[lost], len(outcomes), len(jobs))
+        if pool.restarts < len(jobs):
+            pool.restarts += 1
+            _start(pool, slot)  # a replacement takes the remaining jobs
+        else:
+            pool.procs.pop(slot)
+    if not any(p.is_alive() for p in pool.procs.values()) and len(outcomes) < len(jobs):
+        for job in jobs:
+            if job.name not in outcomes:
+                outcomes[job.name] = Outcome(job.name, job.subscription_id, False, 0.0, {
+                    "cell": None, "ename": "WorkerDied", "evalue": "no render worker left"})
+
+
+def _close_pool(pool: _Pool, grace: float) -> None:
+    """Stop the workers (see ``stop``) and release the queues without waiting on their feeders."""
+    stop(pool.procs.values(), grace=grace)
+    for q in (pool.tasks, pool.results):
+        q.cancel_join_thread()
+        q.close()
+
+
 def run_local(jobs: Sequence[Job], workers: int, cwd: str,
               progress: Callable[[Outcome, int, int], None] | None = None) -> list[Outcome]:
     """Run ``jobs`` on ``workers`` long-lived processes; return one Outcome per job.
@@ -256,74 +330,29 @@ def run_local(jobs: Sequence[Job], workers: int, cwd: str,
     KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it by the CLI) every worker is terminated,
     its kernel with it, and the interrupt goes on up.
     """
-    ctx = multiprocessing.get_context("spawn")
-    tasks, results = ctx.Queue(), ctx.Queue()
-    for job in jobs:
-        tasks.put(job)
     n = max(1, min(workers, len(jobs)))
-    for _ in range(n):
-        tasks.put(None)
-    by_name = {j.name: j for j in jobs}
-    procs: dict[int, Any] = {}
-    current: dict[int, str | None] = {}
-
-    def start(slot: int) -> None:
-        p = ctx.Process(target=_worker_main, args=(tasks, results, cwd, os.getpid(), slot), daemon=True)
-        # A Ctrl-C reaches the whole process group, a worker still starting up too (before it can
-        # ignore it, it would die printing a traceback). SIGINT is blocked while the worker is
-        # spawned: the worker inherits the block and lifts it once it ignores SIGINT; here it is
-        # lifted at once, so a Ctrl-C that came meanwhile is delivered, never lost.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            p.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        procs[slot], current[slot] = p, None
-
+    pool = _open_pool(jobs, n, cwd)
     outcomes: dict[str, Outcome] = {}
-    restarts = 0
     try:
         for slot in range(n):
-            start(slot)
+            _start(pool, slot)
         while len(outcomes) < len(jobs):
             try:
-                kind, slot, name, payload = results.get(timeout=0.5)
+                kind, slot, name, payload = pool.results.get(timeout=0.5)
             except queue.Empty:
-                for slot, p in list(procs.items()):
-                    if not p.is_alive() and p.exitcode not in (0, None):
-                        lost = current.get(slot)
-                        if lost is not None and lost not in outcomes:
-                            job = by_name[lost]
-                            outcomes[lost] = Outcome(lost, job.subscription_id, False, 0.0, {
-                                "cell": None, "ename": "WorkerDied",
-                                "evalue": f"the render worker stopped (exit code {p.exitcode})"})
-                            if progress:
-                                progress(outcomes[lost], len(outcomes), len(jobs))
-                        if restarts < len(jobs):
-                            restarts += 1
-                            start(slot)  # a replacement takes the remaining jobs
-                        else:
-                            procs.pop(slot)
-                if not any(p.is_alive() for p in procs.values()) and len(outcomes) < len(jobs):
-                    for job in jobs:
-                        if job.name not in outcomes:
-                            outcomes[job.name] = Outcome(job.name, job.subscription_id, False, 0.0, {
-                                "cell": None, "ename": "WorkerDied", "evalue": "no render worker left"})
+                _reap(pool, jobs, outcomes, progress)
                 continue
             if kind == "start":
-                current[slot] = name
+                pool.current[slot] = name
             else:
-                current[slot] = None
+                pool.current[slot] = None
                 outcomes[name] = payload
                 if progress:
                     progress(payload, len(outcomes), len(jobs))
     finally:
         # After the last report the workers leave on their own (shutting their kernels down);
         # interrupted, they are stopped at once.
-        stop(procs.values(), grace=STOP_GRACE_SECONDS if len(outcomes) == len(jobs) else 0.0)
-        for q in (tasks, results):
-            q.cancel_join_thread()
-            q.close()
+        _close_pool(pool, grace=STOP_GRACE_SECONDS if len(outcomes) == len(jobs) else 0.0)
     return [outcomes[j.name] for j in jobs]
 
 

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from auditkit.demo.tenant import demo_parameters
-from auditkit.render import notebooks_dir, render
+from auditkit.render import RenderRequest, notebooks_dir, render
 from auditkit.render.manifest import verify
 from tests.storage_emulator import connection_string
 
@@ -65,8 +65,9 @@ def published(storage: str, cluster: str, demo_snapshots: Path) -> tuple:
     upload(demo_snapshots, join(storage, "snapshots"), only=[
         p.relative_to(demo_snapshots).as_posix() for p in demo_snapshots.rglob("*")
         if p.is_file() and not p.relative_to(demo_snapshots).as_posix().startswith(".cache")])
-    result = render(join(storage, "snapshots"), out=join(storage, "reports"), cluster=cluster, subscriptions=SUBS,
-                    parameters_file=demo_parameters(), assets="shared", keep_notebooks=False)
+    result = render(RenderRequest(snapshots_dir=join(storage, "snapshots"), out=join(storage, "reports"), cluster=cluster,
+                                  subscriptions=SUBS, parameters_file=demo_parameters(), assets="shared",
+                                  keep_notebooks=False))
     return result, readable(result.url)  # what the storage holds, copied back
 
 
@@ -160,8 +161,8 @@ def test_a_report_that_fails_on_the_cluster_is_reported_for_its_subscription(clu
         f"    pathlib.Path({str(killed)!r}).write_text(str(os.getppid()))\n"
         "    os.kill(os.getppid(), signal.SIGKILL)"))
     nbformat.write(nb, path)
-    result = render(demo_snapshots, out=tmp_path / "out", cluster=cluster, subscriptions=SUBS,
-                    parameters_file=demo_parameters(), notebooks=nb_dir)
+    result = render(RenderRequest(snapshots_dir=demo_snapshots, out=tmp_path / "out", cluster=cluster, subscriptions=SUBS,
+                                  parameters_file=demo_parameters(), notebooks=nb_dir))
     assert killed.is_file(), "no worker was killed: the test did not test a retry"
     assert not result.swapped
     assert ".failed-" in result.folder.name
@@ -182,9 +183,9 @@ def test_an_unreachable_cluster_is_one_line(tmp_path: Path, demo_snapshots: Path
 
     monkeypatch.setattr("auditkit.render.cluster.CONNECT_TIMEOUT", "2s")
     with pytest.raises(AuditkitError, match=r"cluster tcp://127\.0\.0\.1:9: cannot connect"):
-        render(demo_snapshots, out=tmp_path, cluster="tcp://127.0.0.1:9", subscriptions=SUBS[:1],
-               parameters_file=demo_parameters())
+        render(RenderRequest(snapshots_dir=demo_snapshots, out=tmp_path, cluster="tcp://127.0.0.1:9",
+                             subscriptions=SUBS[:1], parameters_file=demo_parameters()))
     with pytest.raises(AuditkitError, match=r"cluster http://x: not a Dask scheduler address"):
-        render(demo_snapshots, out=tmp_path, cluster="http://x", subscriptions=SUBS[:1],
-               parameters_file=demo_parameters())
+        render(RenderRequest(snapshots_dir=demo_snapshots, out=tmp_path, cluster="http://x", subscriptions=SUBS[:1],
+                             parameters_file=demo_parameters()))
     assert not list(tmp_path.iterdir())  # refused before any work

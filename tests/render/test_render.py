@@ -14,7 +14,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from auditkit.render import render
+from auditkit.render import RenderRequest, render
 from auditkit.render.manifest import verify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +152,7 @@ def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, demo_re
     nb.cells.insert(3, nbformat.v4.new_code_cell(f"FAIL_PREFIX = {victim[:8]!r}" + FAILING_CELL))
     nbformat.write(nb, nbdir / "subscription_audit.ipynb")
     monkeypatch.setenv("AUDITKIT_NOTEBOOKS", str(nbdir))
-    failed = render(demo_snapshots, out=out, workers=1, subscriptions=[subs[0], victim])
+    failed = render(RenderRequest(snapshots_dir=demo_snapshots, out=out, workers=1, subscriptions=[subs[0], victim]))
     # One failing subscription does not stop the others...
     assert [f.subscription_id for f in failed.failures] == [victim]
     err = failed.failures[0].error
@@ -172,7 +172,8 @@ def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, demo_re
     assert (failed.folder / f"{subs[0]}.html").exists()
     assert verify(failed.folder) == []
 
-    partial = render(demo_snapshots, out=out, workers=1, subscriptions=[subs[0], victim], allow_partial=True)
+    partial = render(RenderRequest(snapshots_dir=demo_snapshots, out=out, workers=1, subscriptions=[subs[0], victim],
+                                   allow_partial=True))
     assert partial.swapped
     assert partial.partial
     assert partial.folder == out / "2026-10"
@@ -231,7 +232,8 @@ def test_relative_parameters_file_reaches_the_kernels(demo_snapshots: Path, tmp_
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     sub = subscriptions_ranked(load_context(str(demo_snapshots)))["subscription_id"].iloc[0]
-    result = render(demo_snapshots, out=tmp_path / "out", workers=1, subscriptions=[sub], parameters_file="mine.yaml")
+    result = render(RenderRequest(snapshots_dir=demo_snapshots, out=tmp_path / "out", workers=1, subscriptions=[sub],
+                                  parameters_file="mine.yaml"))
     assert result.failures == []
     m = json.loads(result.manifest.read_text())
     assert m["parameters"]["settings"]["tags"]["owner"]["keys"] == ["custodian"]

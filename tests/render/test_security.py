@@ -12,7 +12,7 @@ import pytest
 from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.synthetic import nsg_record, security_rule
 from auditkit.formats import to_csv
-from auditkit.render import render
+from auditkit.render import RenderRequest, render
 from tests.browser import open_report
 
 SUB = "cccccccc-0000-4000-8000-00000000000c"
@@ -40,7 +40,7 @@ def hostile_reports(tmp_path_factory) -> Path:
     recs, subs = hostile_records()
     for day in ("2026-09-01", "2026-10-01"):
         snapshot_from_records(Rows(recs, subscriptions=subs), snapshots_dir=root / "snaps", as_of=day)
-    result = render(root / "snaps", out=root / "reports", workers=2)
+    result = render(RenderRequest(snapshots_dir=root / "snaps", out=root / "reports", workers=2))
     assert not result.failures, result.failures
     return result.folder
 
