@@ -220,7 +220,7 @@ def test_a_report_fails_when_the_snapshots_changed_since_the_run_was_planned(sto
 def test_a_collect_survives_other_stagings_and_a_cut_off_upload(store: str, tmp_path: Path, monkeypatch) -> None:
     """The snapshot is built outside the local copy, so another process staging the URL meanwhile
     cannot remove it; blobs of a cut-off upload (no meta.json) are cleared, never a snapshot."""
-    import auditkit.evidence.snapshot as snapshot_module
+    import auditkit.evidence.writing as snapshot_module  # where a snapshot is uploaded
 
     url = join(store, "snapshots")
     fs, root = filesystem(url)
