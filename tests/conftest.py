@@ -93,11 +93,20 @@ def pytest_runtest_setup(item) -> None:
             need(part)
 
 
+# Tests that read the demo's rendered period wait for its render (about 25 s here, once per run):
+# they are slow by that fixture, whatever their own time (make test-fast leaves them out).
+RENDERED_DEMO_SECONDS = 3
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects
 def pytest_collection_modifyitems(session, config, items) -> None:
     """Longest files first. Under ``make test``'s ``-n auto --dist loadfile`` each file runs whole on
     one worker (one per core), handed out in collection order: a file that takes minutes must not
     be the last one started while the other workers sit idle. A file's weight is the sum of its
     tests' ``slow(seconds=...)`` estimates (``slow`` alone counts 20 s); the order is stable."""
+    for item in items:
+        if "demo_reports" in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow(seconds=RENDERED_DEMO_SECONDS))
     weight: dict = {}
     for item in items:
         marker = item.get_closest_marker("slow")
