@@ -185,6 +185,7 @@ def test_forbidden_subscription_is_isolated_and_recorded(small: Emulator, tmp_pa
     assert len(nsgs) == sum(n["subscriptionId"].lower() in readable for n in small.tenant.nsgs) == 34
 
 
+@pytest.mark.slow(seconds=7)
 def test_collect_cli_exit_code_when_a_subscription_failed(small: Emulator, tmp_path: Path, monkeypatch,
                                                          capsys) -> None:
     subs = [s["subscriptionId"] for s in small.tenant.subscriptions]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import auditkit
 from auditkit.collect.queries import TOPOLOGY_QUERIES
 from auditkit.demo.estate import edge_network
@@ -59,6 +61,7 @@ def test_topology_arrives_per_type_paged_and_gives_the_same_answer_as_the_record
     assert reach(path, 25)["vm_name"].tolist() == ["vm-mail-01"]
 
 
+@pytest.mark.slow(seconds=7)
 def test_unreadable_topology_keeps_nsgs_and_says_unknown_topology(tmp_path: Path) -> None:
     t, _, _ = tenant(extra_nics=3)
     with Emulator(t, tmp_path) as emu:

@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from auditkit.collect import Rows, snapshot_from_records
 from auditkit.demo.synthetic import nsg_record, security_rule
 from auditkit.present.tickets import finding_id
@@ -84,6 +86,7 @@ def test_csv_cells_stay_text_in_a_spreadsheet(tmp_path: Path) -> None:
     assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
 
 
+@pytest.mark.slow(seconds=7)
 def test_demo_export_lists_accepted_risks_with_their_ticket(demo_snapshots: Path) -> None:
     from auditkit.demo.tenant import demo_parameters
 

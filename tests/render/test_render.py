@@ -186,6 +186,7 @@ def test_a_failed_run_never_destroys_good_evidence(demo_snapshots: Path, demo_re
     assert names == ["2026-10", failed.folder.name], names
 
 
+@pytest.mark.slow(seconds=7)
 def test_cli_render_exit_code_and_unknown_subscription(demo_snapshots: Path, tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "auditkit", "render", "--snapshots", str(demo_snapshots), "--out",
                         str(tmp_path), "--subscription", "00000000-0000-0000-0000-000000000000"],

@@ -45,6 +45,7 @@ def hostile_reports(tmp_path_factory) -> Path:
     return result.folder
 
 
+@pytest.mark.slow(seconds=10)
 def test_payloads_never_become_markup_in_files(hostile_reports: Path) -> None:
     for path in hostile_reports.glob("*.html"):
         html = path.read_text()
