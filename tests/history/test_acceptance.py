@@ -14,11 +14,7 @@ from auditkit.history.kpis import kpis_of
 from auditkit.history.timeline import load_history
 from auditkit.settings import load_settings
 from tests.evidence.test_verification import cli
-
-SUB = "40000000-0000-4000-8000-000000000001"
-NSG = f"/subscriptions/{SUB}/resourceGroups/rg-mail-edge/providers/Microsoft.Network/networkSecurityGroups/"
-ENTRY = {"nsg": NSG + "nsg-mail-edge-subnet", "rule": "Allow-SMTP-To-Mail-Servers", "port": 25,
-         "justification": "inbound MX", "approved_by": "ciso@example.com", "ticket": "RISK-1", "expires": "2026-10-15"}
+from tests.settings.test_accepted_risks import ENTRY, SUB  # one accepted risk on the edge network
 
 
 def folder(tmp_path: Path, entries: list) -> tuple[Path, Path]:
