@@ -19,7 +19,7 @@ NEEDS = {  # test selections that need each part, on a machine that has none of 
     "chromium": ["tests/render/test_browser.py", "tests/render/test_security.py::test_payloads_stay_text_in_the_browser",
                  "tests/render/test_print.py::test_every_report_prints_with_charts_and_columns_on_the_page",
                  "tests/render/test_print.py::test_render_pdf_writes_pdfs_listed_in_the_manifest",
-                 "tests/present/test_jupyterlab.py"],
+                 "tests/present/test_jupyterlab.py", "tests/render/test_render.py::test_notebook_runs_with_its_defaults"],
     "ssh-keygen": ["tests/render/test_period_safety.py::test_odd_paths_signing_and_verify",
                    "tests/render/test_period_safety.py::"
                    "test_signatures_made_by_openssh_verify_and_bad_keys_are_one_line"],
