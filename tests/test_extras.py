@@ -55,7 +55,7 @@ def test_render_cluster_without_the_cluster_extra_is_one_line(snapshots: Path, t
     r = run_without(CLUSTER, "render", "--snapshots", str(snapshots), "--out", str(tmp_path / "reports"),
                     "--cluster", "tcp://127.0.0.1:9", cwd=tmp_path)
     assert r.returncode == 2, r.stderr[-3000:]
-    assert r.stderr == "auditkit: error: render --cluster needs the cluster extra: pip install 'auditkit[cluster]'\n"
+    assert r.stderr == "auditkit: error: --cluster (render, monthly) needs the cluster extra: pip install 'auditkit[cluster]'\n"
     assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
 
 

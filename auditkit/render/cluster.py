@@ -29,7 +29,7 @@ try:
 except ImportError:  # the cluster extra is not installed: ``connect`` says so, before any use
     WorkerPlugin = object
 
-CLUSTER_EXTRA = "render --cluster needs the cluster extra: pip install 'auditkit[cluster]'"
+CLUSTER_EXTRA = "--cluster (render, monthly) needs the cluster extra: pip install 'auditkit[cluster]'"
 
 RETRIES = 2
 PLUGIN = "auditkit-kernel"
