@@ -259,7 +259,8 @@ def _mark_unknown(out: pd.DataFrame, topo: Topology, ep: pd.DataFrame, exposure:
         for i, eps in enumerate(endpoints_col):
             if any(str(e.get("nic_id") or "") in bad or str(e.get("vm_id") or "") in bad for e in eps):
                 touched[i] = True
-        reason[touched & (exposure != "reachable")] = "a resource it governs has a malformed record (see errors)"
+        reason[touched & (exposure != "reachable")] = ("a resource it governs has a malformed record, or names a load "
+                                                          "balancer the input does not hold (see errors)")
         missing |= touched
     unknown_sub = out["subscription_id"].astype(str).str.lower().isin(set(unknown_subscriptions)).to_numpy()
     settled = exposure == "reachable"

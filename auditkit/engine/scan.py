@@ -226,6 +226,8 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
     out = reachable(parse_rules(tables.rules), topo, tables.nsgs, parse_ports([port])[0])
     out.attrs["unknown_subscriptions"] = sorted(failed)
     out.attrs["incomplete"] = sorted(topo.incomplete)
+    out.attrs["incomplete_why"] = {str(e["nsg_id"]).lower(): f"{e['field']}: {e['message']}" for e in reversed(topo.errors)
+                                   if str(e["nsg_id"]).lower() in topo.incomplete}
     return out
 
 

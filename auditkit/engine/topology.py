@@ -56,6 +56,11 @@ class Topology:
     tables: dict[str, pd.DataFrame]
     errors: list[dict] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        seen = {(e.get("nsg_id"), e.get("field"), e.get("message")) for e in self.errors}
+        self.errors = list(self.errors) + [e for e in unresolved_load_balancers(self.tables)
+                                           if (e["nsg_id"], e["field"], e["message"]) not in seen]
+
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
@@ -67,6 +72,30 @@ class Topology:
 
     def counts(self) -> dict[str, int]:
         return {k: int(len(v)) for k, v in self.tables.items()}
+
+
+_LB_OF = r"^(.*/providers/microsoft\.network/loadbalancers/[^/]+)/"
+
+
+def unresolved_load_balancers(tables: Mapping[str, pd.DataFrame]) -> list[dict]:
+    """Errors for ip configurations in a pool, NAT rule or NAT pool of a load balancer the input
+    does not hold: whether that load balancer publishes them cannot be known."""
+    ip = tables["ipconfigs"]
+    if not len(ip):
+        return []
+    held = pd.concat([tables["lb_frontends"]["lb_id"], tables["lb_rules"]["lb_id"],
+                      tables["lb_pool_members"]["pool_id"].str.extract(_LB_OF, expand=False)]).dropna()
+    owner = ip["vm_id"].where(ip["kind"] == "vmss", ip["nic_id"]).to_numpy(dtype=object)
+    frames = []
+    for column in ("pools", "nat_rules", "nat_pools"):
+        refs = ip[column].explode().dropna()
+        frames.append(pd.DataFrame({"owner": owner[ip.index.get_indexer(refs.index)],
+                                    "lb": refs.astype(str).str.extract(_LB_OF, expand=False).to_numpy(),
+                                    "field": column}))
+    refs = pd.concat(frames, ignore_index=True).dropna()
+    refs = refs[~refs["lb"].isin(set(held))].drop_duplicates(["owner", "lb"])
+    return [_err(o, f"ipConfigurations.{f}", f"names load balancer {lb!r}, which the input does not hold")
+            for o, lb, f in refs[["owner", "lb", "field"]].itertuples(index=False)]
 
 
 def _id(value: Any) -> str:

@@ -1,0 +1,51 @@
+"""Never clean without knowing: what the topology cannot answer is ``unknown-topology``, never safe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditkit.engine.scan import reach, scan
+from tests.engine.test_reachability import SUB, _lb_world, r
+from tests.test_cli_scan import run
+
+LB = "microsoft.network/loadbalancers"
+
+
+def _without_lbs(kind: str) -> list[dict]:
+    nsgs, topo = _lb_world(kind).records()
+    return nsgs + [t for t in topo if t["type"] != LB]
+
+
+@pytest.mark.parametrize("kind", ["rule", "nat", "nat-range"])
+def test_a_pool_or_nat_rule_of_a_load_balancer_the_input_lacks_is_unknown(kind) -> None:
+    res = scan(_without_lbs(kind))
+    assert res.findings["exposure"].tolist() == ["unknown-topology"]
+    assert res.findings["severity"].tolist() == ["high"]
+    assert any("load balancer" in m for m in res.errors["message"])
+    assert reach(_without_lbs(kind), 25).attrs["incomplete"]
+
+
+def test_a_scale_set_nat_pool_of_a_missing_load_balancer_is_unknown() -> None:
+    from auditkit.demo.network import Network
+
+    n = Network(SUB)
+    nsg = n.nsg("nsg-vmss", [r("Allow-SSH", 100, port="22")])
+    lb = n.load_balancer("lb-vmss")
+    pool = lb.nat_pool("ssh", lb.frontend(n.public_ip("pip-vmss", "20.0.0.50")), 50000, 50119, 22)
+    n.vmss("vmss-web", n.subnet(n.vnet("vnet1"), "scale", "10.0.5.0/24"), nsg=nsg, nat_pools=(pool,))
+    nsgs, topo = n.records()
+    res = scan(nsgs + [t for t in topo if t["type"] != LB], ports=[22])
+    assert res.findings["exposure"].tolist() == ["unknown-topology"]
+
+
+def test_reach_cli_says_it_cannot_tell_when_a_load_balancer_is_missing(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(_without_lbs("rule")))
+    out = run("reach", str(path), "--port", "25")
+    assert out.returncode == 1, out.stdout
+    assert "load balancer" in out.stderr
+    out = run("scan", str(path), "--format", "json")
+    assert [f["exposure"] for f in json.loads(out.stdout)["findings"]] == ["unknown-topology"]
