@@ -49,3 +49,17 @@ def test_reach_cli_says_it_cannot_tell_when_a_load_balancer_is_missing(tmp_path:
     assert "load balancer" in out.stderr
     out = run("scan", str(path), "--format", "json")
     assert [f["exposure"] for f in json.loads(out.stdout)["findings"]] == ["unknown-topology"]
+
+
+@pytest.mark.parametrize(("kind", "key"), [("rule", "backendPort"), ("rule", "frontendPort"), ("nat", "backendPort"),
+                                           ("nat", "frontendPort"), ("nat-range", "frontendPortRangeStart")])
+def test_a_load_balancer_rule_with_an_unreadable_port_is_unknown_not_no_public_path(kind, key) -> None:
+    nsgs, topo = _lb_world(kind).records()
+    lb = next(t for t in topo if t["type"] == LB)
+    for rules in (lb["properties"]["loadBalancingRules"], lb["properties"]["inboundNatRules"]):
+        for x in rules:
+            x["properties"][key] = "smtp"
+    res = scan(nsgs + topo)
+    assert res.findings["exposure"].tolist() == ["unknown-topology"]
+    assert any("'smtp' is not a port" in m for m in res.errors["message"])
+    assert reach(nsgs + topo, 25).attrs["incomplete"]
