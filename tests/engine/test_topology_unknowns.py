@@ -63,3 +63,26 @@ def test_a_load_balancer_rule_with_an_unreadable_port_is_unknown_not_no_public_p
     assert res.findings["exposure"].tolist() == ["unknown-topology"]
     assert any("'smtp' is not a port" in m for m in res.errors["message"])
     assert reach(nsgs + topo, 25).attrs["incomplete"]
+
+
+def test_an_unreadable_allow_in_the_other_nsg_in_series_is_unknown_not_blocked(tmp_path: Path) -> None:
+    from tests.engine.test_reachability import verdict, world
+
+    n = world(subnet_rules=[r("Allow-SMTP-Subnet", 100)], nic_rules=[r("Allow-SMTP-Named", 100, port="smtp")])
+    exposure, severity, (e,) = verdict(n)[("nsg-subnet", "Allow-SMTP-Subnet")]
+    assert exposure == "unknown-topology"
+    assert severity == "high"
+    assert e["blocked_by"] is None
+    nsgs, topo = n.records()
+    res = scan(nsgs + topo)
+    assert "could not be read" in res.findings["exposure_note"].iloc[0]
+    assert reach(nsgs + topo, 25).attrs["incomplete"]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(nsgs + topo))
+    out = run("reach", str(path), "--port", "25")
+    assert out.returncode == 1
+    assert "nsg-nic" in out.stderr
+    # A rule that comes after the NSG's decision changes nothing: a readable earlier deny still blocks.
+    n = world(subnet_rules=[r("Allow-SMTP-Subnet", 100)],
+              nic_rules=[r("Deny-SMTP", 90, "Deny"), r("Allow-SMTP-Named", 100, port="smtp")])
+    assert verdict(n)[("nsg-subnet", "Allow-SMTP-Subnet")][0] == "blocked"
