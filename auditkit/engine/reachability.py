@@ -251,6 +251,9 @@ def _add_endpoints(entries: dict[int, list], g: pd.DataFrame, ep: pd.DataFrame, 
     """Append each (finding, endpoint) pair of ``g`` to its finding's entries (ENDPOINT_FIELDS),
     reachable ones first, then allowed ones."""
     g = g.sort_values(["finding", "reach", "allowed"], ascending=[True, False, False], kind="stable")
+    # A scale set profile in a subnet of several prefixes is one row per prefix: listed once.
+    g = g.assign(ipconfig=ep["ipconfig_id"].to_numpy(dtype=object)[g["endpoint"].to_numpy()]) \
+        .drop_duplicates(["finding", "ipconfig", "path", "frontend_port", "via"])
     cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by", "via"]] \
         .to_numpy(dtype=object)
     epv = np.column_stack([ep[["nic_id", "vm_id", "vm_name", "private_ip"]].to_numpy(dtype=object),
@@ -349,7 +352,8 @@ def reachable(parsed: ParsedRules, topo: Topology, nsgs: pd.DataFrame, port: int
         "subnet_rule": s_rule[e], "nic_nsg": np.where(nic_nsg == "", "", _name(nic_nsg, names)),
         "nic_rule": n_rule[e], "power_state": ep["power_state"].to_numpy()[e],
     }, columns=REACH_COLUMNS)
-    out = out.sort_values(["subscription_id", "vm_name", "nic_id", "path"], kind="stable").reset_index(drop=True)
+    out = out.drop_duplicates().sort_values(["subscription_id", "vm_name", "nic_id", "path"], kind="stable") \
+        .reset_index(drop=True)
     out.attrs["undecided_nsgs"] = sorted(set(undecided_nsgs))
     return out
 

@@ -86,3 +86,19 @@ def test_an_unreadable_allow_in_the_other_nsg_in_series_is_unknown_not_blocked(t
     n = world(subnet_rules=[r("Allow-SMTP-Subnet", 100)],
               nic_rules=[r("Deny-SMTP", 90, "Deny"), r("Allow-SMTP-Named", 100, port="smtp")])
     assert verdict(n)[("nsg-subnet", "Allow-SMTP-Subnet")][0] == "blocked"
+
+
+def test_a_subnet_with_several_address_prefixes_is_matched_on_every_prefix() -> None:
+    from auditkit.demo.network import Network
+
+    n = Network(SUB)
+    nsg = n.nsg("nsg-vmss", [r("Allow-SSH", 100, port="22", dst="10.0.6.0/24")])
+    vnet = n.vnet("vnet1")
+    n.vmss("vmss-pub", n.subnet(vnet, "scale", "10.0.5.0/24"), nsg=nsg, public_ip_per_instance=True)
+    nsgs, topo = n.records()
+    props = next(t for t in topo if t["id"] == vnet)["properties"]["subnets"][0]["properties"]
+    props["addressPrefixes"] = [props.pop("addressPrefix"), "10.0.6.0/24"]
+    f = scan(nsgs + topo, ports=[22]).findings
+    assert f["exposure"].tolist() == ["reachable"]
+    assert len(f["endpoints"].iloc[0]) == 1
+    assert len(reach(nsgs + topo, 22)) == 1
