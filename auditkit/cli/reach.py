@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     write(text, args.output)
     incomplete = out.attrs.get("incomplete", [])
     if incomplete:
-        say(f"auditkit: {len(incomplete)} resource record(s) could not be read whole, so this answer may miss "
-            f"what they publish; first: {incomplete[0]}", err=True)
+        why = out.attrs.get("incomplete_why", {}).get(incomplete[0], "")
+        say(f"auditkit: {len(incomplete)} resource record(s) could not be read whole or name a resource the input "
+            f"does not hold, so this answer may miss what they publish; first: {incomplete[0]}"
+            + (f" ({why})" if why else ""), err=True)
         return EXIT_FINDINGS
     if unknown:
         say(f"auditkit: topology of {len(unknown)} subscription(s) could not be read, so this answer is incomplete "

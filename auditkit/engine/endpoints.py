@@ -34,9 +34,22 @@ def _range(text: str) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
 
+def _per_prefix(topo: Topology) -> pd.DataFrame:
+    """The ip configurations with ``prefix``: one row per prefix of the subnet (a subnet may have
+    several ``addressPrefixes``) for those without a private address, "" for the others."""
+    ip = topo["ipconfigs"].reset_index(drop=True)
+    prefixes = topo["subnets"].drop_duplicates("subnet_id").set_index("subnet_id")["prefixes"] \
+        .reindex(ip["subnet_id"].to_numpy(dtype=object))
+    lists = pd.Series(prefixes.to_numpy(dtype=object), dtype=object)
+    lists[ip["private_ip"].to_numpy(dtype=object) != ""] = None
+    exploded = lists.explode().fillna("")
+    return ip.iloc[exploded.index.to_numpy(dtype=np.int64)].assign(prefix=exploded.to_numpy(dtype=object)) \
+        .reset_index(drop=True)
+
+
 def endpoints(topo: Topology) -> pd.DataFrame:
     """The endpoint table of a topology (see module docstring), indexed 0..n-1."""
-    ip = topo["ipconfigs"]
+    ip = _per_prefix(topo)
     subnets = topo["subnets"].drop_duplicates("subnet_id").set_index("subnet_id")
     vms = topo["vms"].drop_duplicates("vm_id").set_index("vm_id")
     pips = topo["public_ips"].drop_duplicates("public_ip_id").set_index("public_ip_id")
@@ -44,10 +57,9 @@ def endpoints(topo: Topology) -> pd.DataFrame:
     sub = subnets.reindex(sid)
     vm = vms.reindex(ip["vm_id"].to_numpy(dtype=object))
     pip = pips.reindex(ip["public_ip_id"].to_numpy(dtype=object))
-    # A NIC's own address; else (scale set profile) the subnet's first prefix.
-    first_prefix = sub["prefixes"].map(lambda p: p[0] if isinstance(p, tuple) and p else "").to_numpy(dtype=object)
+    # A NIC's own address; else (scale set profile) one of the subnet's prefixes, one row each.
     where = np.where(ip["private_ip"].to_numpy(dtype=object) != "", ip["private_ip"].to_numpy(dtype=object),
-                     first_prefix)
+                     ip["prefix"].to_numpy(dtype=object))
     codes, uniques = pd.factorize(pd.Series(where, dtype=object))
     ranges = np.array([_range(u) for u in uniques] + [(0, V4_MAX)], dtype=np.int64).reshape(-1, 2)
     lo_hi = ranges[codes]

@@ -104,16 +104,34 @@ def nsg_verdicts(parsed: ParsedRules, ep: pd.DataFrame, port: int, known_nsgs: s
     name[unmatched & ~known] = "(NSG not in snapshot)"
     out["allow"] = allow.astype(bool)
     out["rule_name"] = name
+    # An unreadable rule before the NSG's decision might have decided otherwise: the NSG's verdict
+    # for this port is not known (parse errors are in ``parsed.errors``; such a rule never shadows).
+    decided = out["priority"].to_numpy(dtype=float, na_value=np.inf)
+    first_unread = _first_unreadable(parsed).reindex(out["nsg_key"].to_numpy(dtype=object)).to_numpy(dtype=float)
+    out["undecided"] = ~np.isnan(first_unread) & (first_unread <= decided) & known
     return out
 
 
-def _role_lookup(verdicts: pd.DataFrame, role: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _first_unreadable(parsed: ParsedRules) -> pd.Series:
+    """Per NSG key, the lowest priority (-inf when unreadable) of a custom rule with a parse error
+    that could be an inbound TCP rule."""
+    rules = parsed.rules
+    maybe = ~parsed.valid & ~rules["default"].to_numpy(dtype=bool) & (parsed.direction != "outbound") \
+        & ~np.isin(parsed.protocol, ("udp", "icmp", "esp", "ah"))
+    prio = rules["priority"].to_numpy(dtype=float, na_value=-np.inf)[maybe]
+    return pd.Series(prio).groupby(rules["nsg_key"].to_numpy(dtype=object)[maybe]).min()
+
+
+def _role_lookup(verdicts: pd.DataFrame, role: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per endpoint, the ``role`` NSG's verdict: allow, deciding rule, and undecided (see nsg_verdicts)."""
     allow = np.ones(n, dtype=bool)
     rule = np.full(n, "", dtype=object)
+    undecided = np.zeros(n, dtype=bool)
     v = verdicts[verdicts["role"] == role]
     allow[v["endpoint"].to_numpy()] = v["allow"].to_numpy(dtype=bool)
     rule[v["endpoint"].to_numpy()] = v["rule_name"].to_numpy(dtype=object)
-    return allow, rule
+    undecided[v["endpoint"].to_numpy()] = v["undecided"].to_numpy(dtype=bool)
+    return allow, rule, undecided
 
 
 def _name(nsg_key: np.ndarray, names: dict) -> np.ndarray:
@@ -148,9 +166,13 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
         g = _port_pairs(out, key, rule_pos, rows, int(port), parsed, ep, topo, known, names)
         if g is None:
             continue
-        per = g.groupby("finding").agg(reach=("reach", "any"), allowed=("allowed", "any"))
+        per = g.groupby("finding").agg(reach=("reach", "any"), allowed=("allowed", "any"),
+                                       undecided=("undecided", "any"))
         idx = per.index.to_numpy()
-        exposure[idx] = np.where(per["reach"], "reachable", np.where(per["allowed"], "no-public-path", "blocked"))
+        exposure[idx] = np.where(per["reach"], "reachable", np.where(
+            per["undecided"], "unknown-topology", np.where(per["allowed"], "no-public-path", "blocked")))
+        reason[idx[(exposure[idx] == "unknown-topology")]] = \
+            "an NSG in series has a rule that could not be read before its decision (see errors)"
         _add_endpoints(entries, g, ep, names)
     for i, lst in entries.items():
         endpoints_col[i] = tuple(lst)
@@ -197,24 +219,29 @@ def _port_pairs(out: pd.DataFrame, key: np.ndarray, rule_pos: np.ndarray, rows: 
     e = governed["endpoint"].to_numpy()
     own = applies(parsed, ep, governed["rule"].to_numpy(dtype=np.int64), e)
     verdicts = nsg_verdicts(parsed, ep, port, known)
-    s_allow, s_rule = _role_lookup(verdicts, "subnet", len(ep))
-    n_allow, n_rule = _role_lookup(verdicts, "nic", len(ep))
+    s_allow, s_rule, s_undecided = _role_lookup(verdicts, "subnet", len(ep))
+    n_allow, n_rule, n_undecided = _role_lookup(verdicts, "nic", len(ep))
     subnet_nsg = ep["subnet_nsg"].to_numpy(dtype=object)[e]
     nic_nsg = ep["nic_nsg"].to_numpy(dtype=object)[e]
     blocked = np.full(len(e), None, dtype=object)
     f_key = key[governed["finding"].to_numpy()]
+    # The other NSG in series undecided: its verdict neither blocks nor admits (the finding's own
+    # NSG is judged as findings judge it: an unreadable rule never shadows).
+    s_unknown = s_undecided[e] & (subnet_nsg != f_key)
+    n_unknown = n_undecided[e] & (nic_nsg != f_key)
     f_rule = out["rule_name"].to_numpy(dtype=object)[governed["finding"].to_numpy()]
     # Inbound order: the subnet's NSG, then the NIC's; the first that denies is named.
-    nic_deny = ~n_allow[e]
+    nic_deny = ~n_allow[e] & ~n_unknown
     blocked[nic_deny] = [f"{a}: {b}" for a, b in zip(_name(nic_nsg[nic_deny], names), n_rule[e][nic_deny],
                                                       strict=True)]
-    sub_deny = ~s_allow[e]
+    sub_deny = ~s_allow[e] & ~s_unknown
     blocked[sub_deny] = [f"{a}: {b}" for a, b in zip(_name(subnet_nsg[sub_deny], names), s_rule[e][sub_deny],
                                                       strict=True)]
     blocked[~own] = [f"{a}: {b} (its destination does not include this endpoint)"
                      for a, b in zip(_name(f_key[~own], names), f_rule[~own], strict=True)]
-    allowed = own & s_allow[e] & n_allow[e]
-    g = governed.assign(allowed=allowed, blocked_by=blocked)
+    undecided = own & ~sub_deny & ~nic_deny & (s_unknown | n_unknown)
+    allowed = own & (s_allow[e] | s_unknown) & (n_allow[e] | n_unknown) & ~undecided
+    g = governed.assign(allowed=allowed, undecided=undecided, blocked_by=blocked)
     g = g.merge(public_paths(ep, topo, port), on="endpoint", how="left")
     g["reach"] = g["allowed"].to_numpy(dtype=bool) & g["path"].notna().to_numpy()
     return g
@@ -224,6 +251,9 @@ def _add_endpoints(entries: dict[int, list], g: pd.DataFrame, ep: pd.DataFrame, 
     """Append each (finding, endpoint) pair of ``g`` to its finding's entries (ENDPOINT_FIELDS),
     reachable ones first, then allowed ones."""
     g = g.sort_values(["finding", "reach", "allowed"], ascending=[True, False, False], kind="stable")
+    # A scale set profile in a subnet of several prefixes is one row per prefix: listed once.
+    g = g.assign(ipconfig=ep["ipconfig_id"].to_numpy(dtype=object)[g["endpoint"].to_numpy()]) \
+        .drop_duplicates(["finding", "ipconfig", "path", "frontend_port", "via"])
     cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by", "via"]] \
         .to_numpy(dtype=object)
     epv = np.column_stack([ep[["nic_id", "vm_id", "vm_name", "private_ip"]].to_numpy(dtype=object),
@@ -259,7 +289,8 @@ def _mark_unknown(out: pd.DataFrame, topo: Topology, ep: pd.DataFrame, exposure:
         for i, eps in enumerate(endpoints_col):
             if any(str(e.get("nic_id") or "") in bad or str(e.get("vm_id") or "") in bad for e in eps):
                 touched[i] = True
-        reason[touched & (exposure != "reachable")] = "a resource it governs has a malformed record (see errors)"
+        reason[touched & (exposure != "reachable")] = ("a resource it governs has a malformed record, or names a load "
+                                                          "balancer the input does not hold (see errors)")
         missing |= touched
     unknown_sub = out["subscription_id"].astype(str).str.lower().isin(set(unknown_subscriptions)).to_numpy()
     settled = exposure == "reachable"
@@ -296,12 +327,17 @@ def reachable(parsed: ParsedRules, topo: Topology, nsgs: pd.DataFrame, port: int
     known = set(nsgs["nsg_key"].astype(str))
     names = dict(zip(nsgs["nsg_key"], nsgs["nsg_name"], strict=False))
     verdicts = nsg_verdicts(parsed, ep, port, known)
-    s_allow, s_rule = _role_lookup(verdicts, "subnet", len(ep))
-    n_allow, n_rule = _role_lookup(verdicts, "nic", len(ep))
+    s_allow, s_rule, s_undecided = _role_lookup(verdicts, "subnet", len(ep))
+    n_allow, n_rule, n_undecided = _role_lookup(verdicts, "nic", len(ep))
     e = paths["endpoint"].to_numpy()
     no_nsg = (ep["subnet_nsg"].to_numpy(dtype=object)[e] == "") & (ep["nic_nsg"].to_numpy(dtype=object)[e] == "")
     basic = paths["sku"].astype(str).str.lower().eq("basic").to_numpy()
     ok = s_allow[e] & n_allow[e] & (~no_nsg | basic)
+    # A path whose NSGs cannot be decided (an unreadable rule first) is neither listed nor dropped unsaid.
+    doubt = (s_allow[e] | s_undecided[e]) & (n_allow[e] | n_undecided[e]) & (s_undecided[e] | n_undecided[e])
+    undecided_nsgs = np.concatenate([ep["subnet_nsg"].to_numpy(dtype=object)[e][doubt & s_undecided[e]],
+                                     ep["nic_nsg"].to_numpy(dtype=object)[e][doubt & n_undecided[e]]])
+    ok &= ~doubt
     p = paths[ok]
     e = p["endpoint"].to_numpy()
     subnet_nsg = ep["subnet_nsg"].to_numpy(dtype=object)[e]
@@ -316,7 +352,10 @@ def reachable(parsed: ParsedRules, topo: Topology, nsgs: pd.DataFrame, port: int
         "subnet_rule": s_rule[e], "nic_nsg": np.where(nic_nsg == "", "", _name(nic_nsg, names)),
         "nic_rule": n_rule[e], "power_state": ep["power_state"].to_numpy()[e],
     }, columns=REACH_COLUMNS)
-    return out.sort_values(["subscription_id", "vm_name", "nic_id", "path"], kind="stable").reset_index(drop=True)
+    out = out.drop_duplicates().sort_values(["subscription_id", "vm_name", "nic_id", "path"], kind="stable") \
+        .reset_index(drop=True)
+    out.attrs["undecided_nsgs"] = sorted(set(undecided_nsgs))
+    return out
 
 
 __all__ = ["EXPOSURES", "SEVERITY", "ENDPOINT_FIELDS", "PATH_COLUMNS", "applies", "effective_exposure",

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from auditkit.evidence.records import properties
@@ -56,17 +57,58 @@ class Topology:
     tables: dict[str, pd.DataFrame]
     errors: list[dict] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        seen = {(e.get("nsg_id"), e.get("field"), e.get("message")) for e in self.errors}
+        self.errors = list(self.errors) + [e for e in unresolved_load_balancers(self.tables)
+                                           if (e["nsg_id"], e["field"], e["message"]) not in seen]
+
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
     @property
     def incomplete(self) -> set[str]:
-        """Resources (ids) whose record could not be read whole: verdicts that depend on them are unknown."""
-        return {str(e.get("nsg_id", "")).lower() for e in self.errors
-                if str(e.get("nsg_id", "")).lower().startswith("/subscriptions/")}
+        """Resources (ids) whose record could not be read whole, and the NICs and scale sets linked to
+        a load balancer among them: verdicts that depend on them are unknown."""
+        bad = {str(e.get("nsg_id", "")).lower() for e in self.errors
+               if str(e.get("nsg_id", "")).lower().startswith("/subscriptions/")}
+        refs = lb_references(self.tables)
+        by_address = self.tables["lb_pool_members"]
+        by_address = by_address[(by_address["ip_address"] != "")
+                                & by_address["pool_id"].str.extract(_LB_OF, expand=False).isin(bad)]
+        ip = self.tables["ipconfigs"]
+        return bad | set(refs.loc[refs["lb"].isin(bad), "owner"]) \
+            | set(ip.loc[ip["private_ip"].isin(set(by_address["ip_address"])), "nic_id"])
 
     def counts(self) -> dict[str, int]:
         return {k: int(len(v)) for k, v in self.tables.items()}
+
+
+_LB_OF = r"^(.*/providers/microsoft\.network/loadbalancers/[^/]+)/"
+
+
+def lb_references(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """(owner, lb, field): each load balancer an ip configuration's pools, NAT rules and NAT pools
+    name; the owner is the NIC, or the scale set (its profile stands for every instance)."""
+    ip = tables["ipconfigs"].reset_index(drop=True)
+    owner = ip["vm_id"].where(ip["kind"] == "vmss", ip["nic_id"]).to_numpy(dtype=object)
+    frames = [pd.DataFrame(columns=["owner", "lb", "field"])]
+    for column in ("pools", "nat_rules", "nat_pools"):
+        refs = ip[column].explode().dropna()
+        frames.append(pd.DataFrame({"owner": owner[refs.index.to_numpy(dtype=np.int64)],
+                                    "lb": refs.astype(str).str.extract(_LB_OF, expand=False).to_numpy(),
+                                    "field": column}))
+    return pd.concat(frames, ignore_index=True).dropna()
+
+
+def unresolved_load_balancers(tables: Mapping[str, pd.DataFrame]) -> list[dict]:
+    """Errors for ip configurations in a pool, NAT rule or NAT pool of a load balancer the input
+    does not hold: whether that load balancer publishes them cannot be known."""
+    held = pd.concat([tables["lb_frontends"]["lb_id"], tables["lb_rules"]["lb_id"],
+                      tables["lb_pool_members"]["pool_id"].str.extract(_LB_OF, expand=False)]).dropna()
+    refs = lb_references(tables)
+    refs = refs[~refs["lb"].isin(set(held))].drop_duplicates(["owner", "lb"])
+    return [_err(o, f"ipConfigurations.{f}", f"names load balancer {lb!r}, which the input does not hold")
+            for o, lb, f in refs[["owner", "lb", "field"]].itertuples(index=False)]
 
 
 def _id(value: Any) -> str:
@@ -259,13 +301,17 @@ def _lb(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
                 errors.append(_err(rid, f"properties.{key}[{i}]", f"is {type(r).__name__}, expected an object"))
                 continue
             rp = properties(r)
+            start_key = "frontendPort" if "frontendPort" in rp else "frontendPortRangeStart"
             backend = _port(rp.get("backendPort"))
-            start = _port(rp.get("frontendPort", rp.get("frontendPortRangeStart")))
+            start = _port(rp.get(start_key))
             end = _port(rp.get("frontendPortRangeEnd"))
             pools = _ids(rp.get("backendAddressPools")) or tuple(p for p in [_id(rp.get("backendAddressPool"))] if p)
-            if backend is None:
-                errors.append(_err(rid, f"properties.{key}[{i}].backendPort",
-                                   f"{rp.get('backendPort')!r} is not a port: rule {r.get('name')!r} not evaluated"))
+            unread = [k for k, v in (("backendPort", backend), (start_key, start)) if v is None]
+            if "frontendPortRangeEnd" in rp and end is None:
+                unread.append("frontendPortRangeEnd")
+            if unread:  # the load balancer's paths are then unknown (Topology.incomplete), never absent
+                errors.append(_err(rid, f"properties.{key}[{i}].{unread[0]}",
+                                   f"{rp.get(unread[0])!r} is not a port: rule {r.get('name')!r} not evaluated"))
                 continue
             if kind == "nat" and pools:
                 kind_here = "nat-range"  # the newer inbound NAT rule: a frontend port range onto a backend pool
