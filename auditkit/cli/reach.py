@@ -27,14 +27,15 @@ def run(args: argparse.Namespace) -> int:
 
     out = reach(args.snapshot, args.port, verify=not args.no_verify)
     unknown = out.attrs.get("unknown_subscriptions", [])
+    incomplete = out.attrs.get("incomplete", [])
     if args.format == "json":
-        text = to_json({"port": args.port, "reachable": records(out), "unknown_subscriptions": unknown})
+        text = to_json({"port": args.port, "reachable": records(out), "unknown_subscriptions": unknown,
+                        "incomplete": list(incomplete), "complete": not (incomplete or unknown)})
     elif args.format == "csv":
         text = to_csv(out)
     else:
-        text = reach_table(out, args.port)
+        text = reach_table(out, args.port, complete=not (incomplete or unknown))
     write(text, args.output)
-    incomplete = out.attrs.get("incomplete", [])
     if incomplete:
         why = out.attrs.get("incomplete_why", {}).get(incomplete[0], "")
         say(f"auditkit: {len(incomplete)} resource record(s) could not be read whole or name a resource the input "

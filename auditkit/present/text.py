@@ -62,10 +62,16 @@ def first_error(errors) -> str:
     return f"{where}: {e['field']}: {e['message']}"
 
 
-def reach_table(reachable, port: int) -> str:
-    """``auditkit reach``'s table output: how many endpoint paths, then one row each."""
-    return (f"auditkit {__version__}: {len(reachable)} endpoint paths the internet reaches on TCP {port}\n"
-            + to_table(reachable, REACH_COLUMNS, empty=f"Nothing the internet reaches on TCP {port}."))
+def reach_table(reachable, port: int, complete: bool = True) -> str:
+    """``auditkit reach``'s table output: how many endpoint paths, then one row each. An answer that
+    may miss paths (unreadable or missing topology) never says "nothing" as if it knew."""
+    if complete:
+        head, empty = "", f"Nothing the internet reaches on TCP {port}."
+    else:
+        head = " (incomplete: some topology could not be read, see the lines on stderr)"
+        empty = f"Nothing the internet is known to reach on TCP {port}, but the answer is incomplete."
+    return (f"auditkit {__version__}: {len(reachable)} endpoint paths the internet reaches on TCP {port}{head}\n"
+            + to_table(reachable, REACH_COLUMNS, empty=empty))
 
 
 def _pct(x: float | None) -> str:

@@ -47,6 +47,10 @@ def test_reach_cli_says_it_cannot_tell_when_a_load_balancer_is_missing(tmp_path:
     out = run("reach", str(path), "--port", "25")
     assert out.returncode == 1, out.stdout
     assert "load balancer" in out.stderr
+    assert "Nothing the internet reaches" not in out.stdout  # never "nothing" as if it knew
+    assert "incomplete" in out.stdout
+    out = run("reach", str(path), "--port", "25", "--format", "json")
+    assert json.loads(out.stdout)["complete"] is False
     out = run("scan", str(path), "--format", "json")
     assert [f["exposure"] for f in json.loads(out.stdout)["findings"]] == ["unknown-topology"]
 
