@@ -56,7 +56,7 @@ def _scan(args: argparse.Namespace) -> int:
     with partial_accepted() if args.allow_partial else nullcontext([]) as accepted:
         result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty,
                       verify=not args.no_verify, exposure=args.exposure)
-    partial = accepted[0].as_dict() if accepted else _snapshot_partial(args.path)
+    partial = input_partial(accepted, args.path)
     summary = result.summary()
     findings = _worst_first(result.findings)
     if args.format == "json":
@@ -80,10 +80,12 @@ def _scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _snapshot_partial(path: str | Path) -> dict | None:
-    """The ``partial`` mark of a snapshot directory's meta.json (``None`` for an export or a whole snapshot)."""
+def input_partial(accepted: list, path: str | Path) -> dict | None:
+    """The ``partial`` mark of the input: the incomplete export ``accepted``, or a snapshot's (meta.json)."""
     from auditkit.evidence.snapshot import is_snapshot, open_snapshot
 
+    if accepted:
+        return accepted[0].as_dict()
     return open_snapshot(path, verify=False).meta.get("partial") if is_snapshot(path) else None
 
 

@@ -431,3 +431,18 @@ def test_a_collection_by_subscription_is_not_cut_by_the_limit(small: Emulator, t
     subs = [s["subscriptionId"] for s in small.tenant.subscriptions]
     small.faults.subscription_limit_hit = True  # sent only to tenant or management-group scope queries
     assert "partial" not in open_snapshot(run_collect(small, tmp_path, subscriptions=subs)).meta
+
+
+def test_monthly_refuses_an_export_of_one_page_before_rendering(tmp_path: Path, capsys) -> None:
+    import json
+
+    page = tmp_path / "page.json"
+    sub = "aaaaaaaa-0000-4000-8000-00000000000a"
+    page.write_text(json.dumps({"count": 1, "data": [nsg_record(sub, "rg", "n", [])],
+                                "skip_token": "ew0K", "total_records": 1500}))
+    code = cli.main(["monthly", "--from-file", str(page), "--snapshots", str(tmp_path / "s"),
+                     "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"{page}: holds 1 of 1500 records" in err
+    assert not (tmp_path / "r").exists()
+    assert not (tmp_path / "s").exists() or not list_snapshots(tmp_path / "s")
