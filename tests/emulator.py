@@ -41,6 +41,7 @@ class Faults:
     delay: float = 0.0  # seconds before each answer
     reject_token: bool = False  # 401 on every request
     topology_forbidden: set = field(default_factory=set)  # subscriptions whose non-NSG resources are unreadable
+    subscription_limit_hit: bool = False  # tenant/management-group scope answers x-ms-tenant-subscription-limit-hit
 
 
 @dataclass
@@ -213,7 +214,11 @@ class Emulator:
                     out["$skipToken"] = base64.b64encode(json.dumps({"offset": offset + top, "top": top}).encode()).decode()
                 if emu.faults.repeat_token and token:
                     out["$skipToken"] = token  # a broken service: the same token again
-                return self._send(200, out)
+                # Above 10,000 subscriptions, a tenant or management-group scope query uses the first
+                # 10,000 and says so in this header.
+                extra = {"x-ms-tenant-subscription-limit-hit": "true"} \
+                    if emu.faults.subscription_limit_hit and not subs else None
+                return self._send(200, out, extra)
 
         return Handler
 

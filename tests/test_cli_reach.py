@@ -88,3 +88,15 @@ def test_reach_without_topology_is_one_line_exit_2(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1
     assert "no topology" in r.stderr
+
+
+def test_reach_of_one_page_is_refused_or_incomplete(tmp_path: Path) -> None:
+    nsgs, topo = edge_network(SUB)
+    path = str(write(tmp_path, {"data": nsgs + topo, "$skipToken": "ew0K", "totalRecords": 5000}))
+    r = run("reach", path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert f"{path}: holds {len(nsgs + topo)} of 5000 records" in r.stderr
+    r = run("reach", path, "--allow-partial", "--format", "json")
+    assert r.returncode == 1, r.stderr
+    assert json.loads(r.stdout)["partial"]["total_records"] == 5000
+    assert "partial input, so this answer is incomplete" in r.stderr

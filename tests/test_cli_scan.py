@@ -130,3 +130,44 @@ def test_output_file_written_whole(tmp_path: Path) -> None:
     assert r.stdout == ""
     assert json.loads(out.read_text())["summary"]["findings"] == 4
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+PAGE = {"count": 1, "data": [nsg(rule("smtp", 100, port="25"))], "skip_token": "ew0KICAiJGlkIjogIjEi", "total_records": 2500}
+
+
+def test_an_export_of_one_page_is_refused_in_one_line(tmp_path: Path) -> None:
+    p = write(tmp_path, PAGE)
+    for args in (("scan", str(p)), ("collect", "--from-file", str(p), "--snapshots", str(tmp_path / "s"))):
+        r = run(*args)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.count("\n") == 1 and not r.stdout
+        assert f"{p}: holds 1 of 2500 records (az graph query returned one page: skip_token is set)" in r.stderr
+        assert "--allow-partial" in r.stderr
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_allow_partial_says_so_in_the_json_and_on_stderr(tmp_path: Path) -> None:
+    p = write(tmp_path, PAGE)
+    r = run("scan", str(p), "--allow-partial", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["partial"] == {"reason": "az graph query returned one page: skip_token is set", "records": 1,
+                              "total_records": 2500}
+    assert len(out["findings"]) == 1
+    assert r.stderr.count("\n") == 1 and "warning:" in r.stderr and "holds 1 of 2500 records" in r.stderr
+    assert json.loads(run("scan", str(SAMPLE), "--format", "json").stdout)["partial"] is None
+
+
+def test_a_partial_snapshot_stays_partial(tmp_path: Path) -> None:
+    p = write(tmp_path, PAGE)
+    snaps = tmp_path / "s"
+    r = run("collect", "--from-file", str(p), "--snapshots", str(snaps), "--allow-partial")
+    assert r.returncode == 0, r.stderr
+    assert "partial snapshot: holds 1 of 2500 records" in r.stderr
+    (snap,) = snaps.iterdir()
+    listed = run("snapshots", "--snapshots", str(snaps))
+    assert "PARTIAL" in listed.stdout and "holds 1 of 2500 records" in listed.stdout
+    r = run("scan", str(snap), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["partial"]["total_records"] == 2500
+    assert "partial input" in r.stderr

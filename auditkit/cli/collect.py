@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("collect", help="collect NSGs from Azure Resource Graph (or an export) into a snapshot",
                               parents=[collect_options()])
     p.add_argument("--as-of", help="the date the data describes (ISO date or timestamp; default: now)")
+    # monthly has its own --allow-partial (render's), which then covers the collection too.
+    p.add_argument("--allow-partial", action="store_true", help="accept an input that says it is incomplete (an "
+                   "export of one page, a tenant cut at 10,000 subscriptions); the snapshot is then marked partial")
     p.set_defaults(run=run)
 
 
@@ -53,7 +56,8 @@ def collect_snapshot(args: argparse.Namespace):
 
     if args.from_file:
         path = collect_from_file(args.from_file, snapshots_dir=args.snapshots, as_of=args.as_of,
-                                 subscriptions=args.subscription or None, allow_empty=args.allow_empty)
+                                 subscriptions=args.subscription or None, allow_empty=args.allow_empty,
+                                 allow_partial=args.allow_partial)
     else:
         from auditkit.cli.progress import CollectProgress
         from auditkit.collect.credentials import credential
@@ -64,6 +68,7 @@ def collect_snapshot(args: argparse.Namespace):
                 subscriptions=args.subscription or None, management_groups=args.management_group or None,
                 cloud=args.cloud, endpoint=args.endpoint, snapshots_dir=args.snapshots, as_of=args.as_of,
                 batch_size=args.batch_size, progress=progress, allow_empty=args.allow_empty,
+                allow_partial=args.allow_partial,
                 topology=not args.no_topology))
         finally:
             progress.close()
@@ -81,9 +86,10 @@ def tell_collected(path, snap) -> int:
         say(f"requests: {req['requests']} (minimum {req['minimum_requests']}; {req['pages']} pages, "
             f"{req['retries_429']} retries after 429, {req['quota_waits']} quota waits, "
             f"{req['waited_seconds']:.1f} s waited)")
-        if req.get("subscription_limit_hit"):
-            say("warning: management-group scope hit the service's 10,000-subscription limit; "
-                "name subscriptions explicitly to collect the rest", err=True)
+    if meta.get("partial"):
+        from auditkit.evidence.partial import partial_line
+
+        say(f"warning: partial snapshot: {partial_line(meta['partial'])}", err=True)
     failed = snap.failed
     for f in failed:
         say(f"auditkit: subscription {f['subscription_id']} failed: {f.get('status')} {f.get('code')}: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 
 from auditkit.cli import options
 from auditkit.cli.console import EXIT_FINDINGS, EXIT_OK, say, write
@@ -17,33 +18,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                        options.no_verify_option()])
     p.add_argument("snapshot", help="a snapshot directory (or an export that carries topology)")
     p.add_argument("--port", type=options.port, default=25, help="TCP port (default 25)")
+    p.add_argument("--allow-partial", action="store_true", help="accept an export that says it is incomplete (one "
+                   "page of many, truncated): the answer is then incomplete, and says so (exit 1)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the reachable endpoints; exit 1 when the answer may be incomplete."""
+    from auditkit.cli.scan import input_partial
     from auditkit.engine.scan import reach
+    from auditkit.evidence.partial import partial_accepted, partial_line
     from auditkit.present.text import reach_table
 
-    out = reach(args.snapshot, args.port, verify=not args.no_verify)
+    with partial_accepted() if args.allow_partial else nullcontext([]) as accepted:
+        out = reach(args.snapshot, args.port, verify=not args.no_verify)
+    partial = input_partial(accepted, args.snapshot)
     unknown = out.attrs.get("unknown_subscriptions", [])
     incomplete = out.attrs.get("incomplete", [])
+    complete = not (incomplete or unknown or partial)
     if args.format == "json":
         text = to_json({"port": args.port, "reachable": records(out), "unknown_subscriptions": unknown,
-                        "incomplete": list(incomplete), "complete": not (incomplete or unknown)})
+                        "incomplete": list(incomplete), "partial": partial, "complete": complete})
     elif args.format == "csv":
         text = to_csv(out)
     else:
-        text = reach_table(out, args.port, complete=not (incomplete or unknown))
+        text = reach_table(out, args.port, complete=complete)
     write(text, args.output)
+    # Every reason the answer may miss a path is said, one line each; any of them makes it exit 1.
+    if partial:
+        say(f"auditkit: {args.snapshot}: partial input, so this answer is incomplete: {partial_line(partial)}",
+            err=True)
     if incomplete:
         why = out.attrs.get("incomplete_why", {}).get(incomplete[0], "")
         say(f"auditkit: {len(incomplete)} resource record(s) could not be read whole or name a resource the input "
             f"does not hold, so this answer may miss what they publish; first: {incomplete[0]}"
             + (f" ({why})" if why else ""), err=True)
-        return EXIT_FINDINGS
     if unknown:
         say(f"auditkit: topology of {len(unknown)} subscription(s) could not be read, so this answer is incomplete "
             f"for them: {', '.join(unknown)}", err=True)
+    if not complete:
         return EXIT_FINDINGS
     return EXIT_OK

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 from auditkit.cli import options
 from auditkit.cli.console import EXIT_FINDINGS, EXIT_OK, say, write
 from auditkit.engine.severity import SEVERITIES
 from auditkit.formats import records, to_csv, to_json
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="effective exposure from the input's topology (default: on when the input has topology)")
     p.add_argument("--allow-empty", action="store_true", help="accept an input with no NSG at all (otherwise an "
                    "error: an empty export is not a clean tenant)")
+    p.add_argument("--allow-partial", action="store_true", help="accept an export that says it is incomplete (one "
+                   "page of many, truncated): the findings are then those of part of the scope, and say so")
     p.set_defaults(run=run)
 
 
@@ -41,22 +48,27 @@ def run(args: argparse.Namespace) -> int:
 def _scan(args: argparse.Namespace) -> int:
     from auditkit.engine.scan import scan
     from auditkit.engine.severity import at_least
+    from auditkit.evidence.partial import partial_accepted, partial_line
     from auditkit.present.text import first_error, scan_table
     from auditkit.settings import load_settings
 
     ports = args.ports or load_settings(args.parameters).ports
-    result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty,
-                  verify=not args.no_verify, exposure=args.exposure)
+    with partial_accepted() if args.allow_partial else nullcontext([]) as accepted:
+        result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty,
+                      verify=not args.no_verify, exposure=args.exposure)
+    partial = input_partial(accepted, args.path)
     summary = result.summary()
     findings = _worst_first(result.findings)
     if args.format == "json":
         text = to_json({"findings": records(findings), "errors": records(result.errors),
-                        "broad": records(result.broad), "summary": summary})
+                        "broad": records(result.broad), "summary": summary, "partial": partial})
     elif args.format == "csv":
         text = to_csv(findings)
     else:
         text = scan_table(summary, findings, result.errors, result.topology_note)
     write(text, args.output)
+    if partial:
+        say(f"warning: {args.path}: partial input: {partial_line(partial)}", err=True)
     if len(result.errors):
         say(f"auditkit: {len(result.errors)} input errors; first: {first_error(result.errors)}", err=True)
     if args.fail_on_findings and summary["findings"]:
@@ -66,6 +78,15 @@ def _scan(args: argparse.Namespace) -> int:
         if live["severity"].isin(at_least(args.fail_on)).any():
             return EXIT_FINDINGS
     return EXIT_OK
+
+
+def input_partial(accepted: list, path: str | Path) -> dict | None:
+    """The ``partial`` mark of the input: the incomplete export ``accepted``, or a snapshot's (meta.json)."""
+    from auditkit.evidence.snapshot import is_snapshot, open_snapshot
+
+    if accepted:
+        return accepted[0].as_dict()
+    return open_snapshot(path, verify=False).meta.get("partial") if is_snapshot(path) else None
 
 
 def _worst_first(findings):

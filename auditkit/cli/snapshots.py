@@ -29,11 +29,15 @@ def run(args: argparse.Namespace) -> int:
     for snap in snaps:
         problems = snap.verify()
         c = snap.meta.get("counts", {})
-        state = "ok" if not problems else "CHANGED"
+        state = ("ok" if not problems else "CHANGED") + ("  PARTIAL" if snap.meta.get("partial") else "")
         say(f"{snap.id}  as_of {snap.meta.get('as_of')}  subs {c.get('subscriptions', '?'):>5}  "
             f"failed {c.get('failed_subscriptions', 0):>3}  nsgs {c.get('nsgs', '?'):>7}  "
             f"rules {c.get('rules', '?'):>8}  {state}  {snap.hash[:16]}")
         for p in problems:
             say(f"  {snap.id}: {p}", err=True)
+        if snap.meta.get("partial"):
+            from auditkit.evidence.partial import partial_line
+
+            say(f"  {snap.id}: partial: {partial_line(snap.meta['partial'])}")
         bad += bool(problems)
     return EXIT_FINDINGS if bad else EXIT_OK

@@ -49,3 +49,6 @@ class Collection:
     topology_failed: Sequence[str] = ()  # subscriptions whose topology queries failed
     topology_queries: dict | None = None
     changes_failed: Sequence[str] = ()
+    # Set when the input said it is incomplete and the user accepted it (--allow-partial):
+    # reason, records, total_records. Every report of the snapshot then says so.
+    partial: dict | None = None

@@ -68,6 +68,7 @@ class CollectRequest:
     pacing: Pacing | None = None
     progress: Progress | None = None
     allow_empty: bool = False  # an empty scope is a clean tenant only when the caller says so
+    allow_partial: bool = False  # a scope the service cut short is collected only when the caller says so
     topology: bool = True
     changes: bool = True
     guardrails: bool = True
@@ -118,6 +119,8 @@ def collect(credential: Any, request: CollectRequest | None = None, **client_kwa
                                                    "subscriptions")
             sub_rows, failed = rows, meta_failed
             stats.minimum_requests += minimum
+        partial = _subscription_limit(stats, len(wanted), r.allow_partial, management_groups) \
+            if subscriptions is None else None
         notify("subscriptions", total=len(wanted))
         if not wanted and not allow_empty:
             scope = f"management group(s) {', '.join(management_groups)}" if management_groups else "the tenant"
@@ -164,7 +167,28 @@ def collect(credential: Any, request: CollectRequest | None = None, **client_kwa
         source={"source": {"kind": "resource-graph", "api_version": "2021-03-01"}, "cloud": info.name,
                 "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
         stats=stats, identity=identity, topology_failed=sorted(topo_failed), topology_queries=topo_queries,
-        changes_failed=sorted(changes_failed)), snapshots_dir)
+        changes_failed=sorted(changes_failed), partial=partial), snapshots_dir)
+
+
+class SubscriptionLimitHit(AuditkitError):
+    """The service used only the first 10,000 subscriptions of a tenant or management group."""
+
+
+def _subscription_limit(stats: Stats, found: int, allow_partial: bool, management_groups: Sequence[str] | None
+                        ) -> dict | None:
+    """The partial mark of a discovery cut at 10,000 subscriptions; an error unless ``allow_partial``."""
+    # Above 10,000 subscriptions at tenant or management-group scope Resource Graph reads only the
+    # first 10,000 and says so with the header x-ms-tenant-subscription-limit-hit: true.
+    if not stats.subscription_limit_hit:
+        return None
+    scope = f"management group(s) {', '.join(management_groups)}" if management_groups else "the tenant"
+    reason = (f"Resource Graph used only the first 10,000 subscriptions of {scope} "
+              "(x-ms-tenant-subscription-limit-hit: true)")
+    if not allow_partial:
+        raise SubscriptionLimitHit(f"{scope}: {found} subscriptions found, more exist ({reason}); collect by "
+                                   "--management-group or --subscription in parts under 10,000, or pass "
+                                   "--allow-partial")
+    return {"reason": reason, "records": found, "total_records": None}
 
 
 def _identity(credential: Any, scope: str) -> dict:

@@ -79,6 +79,8 @@ def write(collection: Collection, snapshots_dir: str | Path) -> Path:
     _add_guardrails(rows.policy, raw, frames, meta)
     if c.stats is not None:
         meta["requests"] = c.stats.as_dict()
+    if c.partial:
+        meta["partial"] = c.partial
     received = pack_received(rows.received) if isinstance(rows.received, list) else rows.received
     if received is not None:
         raw = {}

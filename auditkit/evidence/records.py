@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from auditkit.errors import InputError
+from auditkit.evidence.partial import refuse_partial
 
 NSG_TYPE = "microsoft.network/networksecuritygroups"
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
@@ -92,11 +93,18 @@ def read_bytes(path: str | Path) -> bytes:
 
 
 def read_json(path: str | Path, raw: bytes | None = None) -> Any:
-    """Parse a JSON file (or its bytes ``raw``, already read), turning every failure into a
-    one-line InputError naming the file."""
+    """Parse an export file (or its bytes ``raw``, already read), turning every failure into a
+    one-line InputError naming the file; an export that says it is incomplete raises ``PartialInput``
+    (see ``partial_accepted``)."""
     p = Path(path)
     if raw is None:
         raw = read_bytes(p)
+    obj = _parsed(p, raw)
+    refuse_partial(obj, str(p))
+    return obj
+
+
+def _parsed(p: Path, raw: bytes) -> Any:
     try:
         with paused_gc():
             return parse_json(raw)

@@ -118,6 +118,10 @@ def kpis_of(history: History) -> dict:
         "failed_subscriptions_latest": int(snaps["failed"].iloc[-1]),
         "snapshot_hashes_checked": bool(history.verified),
         "unreadable_snapshots": [{"snapshot": u.name, "reason": u.reason} for u in history.unreadable],
+        # Snapshots of an input that said it is incomplete (--allow-partial): never a whole tenant.
+        "partial_snapshots": [{"snapshot": d.snapshot.id, **d.snapshot.meta["partial"]} for d in history.derived
+                              if isinstance(d.snapshot.meta.get("partial"), dict)],
+        "latest_snapshot_partial": bool(history.latest.snapshot.meta.get("partial")),
         # Never "clean" without knowing: subscriptions the latest snapshot did not read, whose
         # findings are the last known state (counted under unknown_findings, never as resolved).
         "unread_subscriptions": [

@@ -28,7 +28,7 @@ from auditkit.evidence.arrow import from_arrow, to_arrow
 from auditkit.history.cache import CACHE_DIR, ENGINE_VERSION, Derived, entry_writer
 from auditkit.settings import Settings
 
-SAVED_FORMAT = 1
+SAVED_FORMAT = 2  # 2: the snapshots frame says which are partial
 PREFIX = "history-"
 ENTRY = "entry.json"
 FRAMES = ("findings", "timeline", "coverage", "snapshots", "subscriptions")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from auditkit.engine.changes import CHANGE_COLUMNS
 from auditkit.errors import AuditkitError
+from auditkit.evidence.partial import partial_line
 from auditkit.evidence.snapshot import Snapshot, parse_as_of, scan_folder
 from auditkit.history import lifecycle, saved
 from auditkit.history.acceptance import covering
@@ -37,7 +38,7 @@ STATUS_ACCEPTED = "accepted"
 class History:
     """Everything the KPIs, the reports and the notebooks read about a run of snapshots."""
 
-    snapshots: pd.DataFrame  # id, as_of, hash, collected, failed (known subscriptions it did not read), nsgs
+    snapshots: pd.DataFrame  # id, as_of, hash, collected, failed (known subscriptions it did not read), nsgs, partial
     findings: pd.DataFrame  # one row per finding identity, with its latest details
     timeline: pd.DataFrame  # per snapshot and port: open, new, resolved, reopened
     coverage: pd.DataFrame  # per snapshot: the tag-coverage KPIs
@@ -359,7 +360,8 @@ def finding_table(ds: list[Derived], st: Stacked, life: lifecycle.State, accepte
 
 
 def snapshot_table(ds: list[Derived], unread_counts: list[int], scope: frozenset | None) -> pd.DataFrame:
-    """One row per snapshot: id, as_of, hash, subscriptions collected and not read, NSGs."""
+    """One row per snapshot: id, as_of, hash, subscriptions collected and not read, NSGs, and what
+    is missing from a partial one ("" when whole)."""
     return pd.DataFrame({
         "snapshot": [d.snapshot.id for d in ds],
         "as_of": [d.snapshot.as_of for d in ds],
@@ -370,6 +372,7 @@ def snapshot_table(ds: list[Derived], unread_counts: list[int], scope: frozenset
         # Not read: failed, or known from an earlier snapshot and missing from this one.
         "failed": unread_counts,
         "nsgs": [d.coverage["nsgs"] for d in ds],
+        "partial": [partial_line(d.snapshot.meta["partial"]) if d.snapshot.meta.get("partial") else "" for d in ds],
     })
 
 

@@ -28,9 +28,9 @@ def method(ctx: ReportContext, history: History | None = None) -> HTML:
                               "ports": ", ".join(map(str, c.ports)) or "all audited"} for c in ctx.controls])
     blocks = [heading("Method and data provenance", 2, "method"), paragraph(METHOD),
               heading("Snapshots", 3),
-              table(snaps, ["snapshot", "as_of", "collected", "failed", "nsgs", "hash"],
+              table(snaps, ["snapshot", "as_of", "collected", "failed", "nsgs", "partial", "hash"],
                     ["Snapshot", "As of", "Subscriptions read", "Not read (failed or missing)", "NSGs",
-                     "SHA-256 of meta.json"]),
+                     "Partial (incomplete input accepted)", "SHA-256 of meta.json"]),
               heading("Compliance mapping", 3),
               table(controls, ["control", "title", "framework", "ports"], ["Control", "Title", "Framework", "Ports"],
                     empty="No compliance mapping."),

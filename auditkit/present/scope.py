@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from auditkit.evidence.partial import partial_line
 from auditkit.history.period import cutoff
 from auditkit.present.context import ReportContext
 from auditkit.present.findings import port_label
-from auditkit.present.html import HTML, concat, definition_list, heading, table
+from auditkit.present.html import HTML, banner, concat, definition_list, heading, table
 
 
 def identity_text(meta: dict) -> str:
@@ -51,6 +52,25 @@ def tenant_text(ctx: ReportContext) -> str:
     return ", ".join(ids) if ids else "not recorded in these snapshots"
 
 
+def partial_snapshots(ctx: ReportContext) -> list[tuple[str, str]]:
+    """(snapshot id, what is missing) of every snapshot of the report made from an incomplete input."""
+    return [(d.snapshot.id, partial_line(d.snapshot.meta["partial"])) for d in ctx.history.derived
+            if d.snapshot.meta.get("partial")]
+
+
+def partial_banner(ctx: ReportContext) -> HTML:
+    """The banner a report opens with when a snapshot it uses was made from an incomplete input."""
+    partial = partial_snapshots(ctx)
+    if not partial:
+        return HTML("")
+    latest = ctx.latest.meta.get("partial")
+    head = ("The latest snapshot is partial: this report covers part of the scope, not the whole tenant."
+            if latest else f"{len(partial)} earlier snapshot(s) of this report are partial: their findings cover "
+                           "part of the scope.")
+    return banner(head, "Its input said it was incomplete and was accepted with --allow-partial; what is missing "
+                        "is unknown, never clean. " + "; ".join(f"{sid}: {why}" for sid, why in partial) + ".")
+
+
 def block(ctx: ReportContext, subscription_id: str | None = None) -> HTML:
     """The scope of a report (``subscription_id=None``: the tenant overview)."""
     h = ctx.history
@@ -82,9 +102,12 @@ def block(ctx: ReportContext, subscription_id: str | None = None) -> HTML:
                           "verify <this folder> --expect-sha256 <that hash> (and --public-key <key.pub> when the "
                           "period was signed)."),
     ]
+    partial = partial_snapshots(ctx)
+    rows.append(("Completeness", "; ".join(f"PARTIAL {sid}: {why}" for sid, why in partial) if partial else
+                 "every snapshot used is a whole collection of its scope"))
     if h.unreadable:
         rows.append(("Snapshot folders skipped", ", ".join(f"{u.name} ({u.reason})" for u in h.unreadable)))
     snaps = h.snapshots.assign(as_of=lambda d: pd.to_datetime(d["as_of"]).dt.strftime("%Y-%m-%d %H:%M"))
-    return concat(heading("Scope", 2, "scope"), definition_list(rows),
+    return concat(heading("Scope", 2, "scope"), partial_banner(ctx), definition_list(rows),
                   heading("Snapshots used", 3), table(snaps, ["snapshot", "as_of", "hash"],
                                                       ["Snapshot", "As of (UTC)", "SHA-256 of meta.json"]))

@@ -399,3 +399,50 @@ def test_an_identity_that_sees_no_subscription_is_not_a_clean_tenant(tmp_path: P
         assert not (tmp_path / "snaps").exists() or not any((tmp_path / "snaps").iterdir())
         path = run_collect(emu, tmp_path, allow_empty=True)
         assert open_snapshot(path).meta["counts"]["subscriptions"] == 0
+
+
+def test_a_tenant_cut_at_10000_subscriptions_is_refused_unless_allowed(small: Emulator, tmp_path: Path,
+                                                                       monkeypatch, capsys) -> None:
+    from auditkit.collect.live import SubscriptionLimitHit
+
+    small.faults.subscription_limit_hit = True
+    with pytest.raises(SubscriptionLimitHit) as info:
+        run_collect(small, tmp_path, management_groups=["mg-root"])
+    msg = str(info.value)
+    assert msg.startswith("management group(s) mg-root: 10 subscriptions found, more exist")
+    assert "x-ms-tenant-subscription-limit-hit" in msg and "--allow-partial" in msg and "\n" not in msg
+    assert len(small.requests) == 1  # refused after discovery, before any NSG is read
+    assert not (tmp_path / "snaps").exists() or not any((tmp_path / "snaps").iterdir())
+
+    monkeypatch.setattr("auditkit.collect.credentials.credential", lambda auth, cloud: FakeCredential())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", small.ca_file)
+    base = ["collect", "--endpoint", small.url, "--snapshots", str(tmp_path / "s")]
+    assert cli.main(base) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the tenant: 12 subscriptions found, more exist" in err
+    assert cli.main([*base, "--allow-partial"]) == 0
+    assert "partial snapshot: holds 12 records (Resource Graph used only the first 10,000" in capsys.readouterr().err
+    (snap,) = list_snapshots(tmp_path / "s")
+    assert snap.meta["partial"]["records"] == 12
+    assert snap.meta["requests"]["subscription_limit_hit"] is True
+
+
+def test_a_collection_by_subscription_is_not_cut_by_the_limit(small: Emulator, tmp_path: Path) -> None:
+    subs = [s["subscriptionId"] for s in small.tenant.subscriptions]
+    small.faults.subscription_limit_hit = True  # sent only to tenant or management-group scope queries
+    assert "partial" not in open_snapshot(run_collect(small, tmp_path, subscriptions=subs)).meta
+
+
+def test_monthly_refuses_an_export_of_one_page_before_rendering(tmp_path: Path, capsys) -> None:
+    import json
+
+    page = tmp_path / "page.json"
+    sub = "aaaaaaaa-0000-4000-8000-00000000000a"
+    page.write_text(json.dumps({"count": 1, "data": [nsg_record(sub, "rg", "n", [])],
+                                "skip_token": "ew0K", "total_records": 1500}))
+    code = cli.main(["monthly", "--from-file", str(page), "--snapshots", str(tmp_path / "s"),
+                     "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"{page}: holds 1 of 1500 records" in err
+    assert not (tmp_path / "r").exists()
+    assert not (tmp_path / "s").exists() or not list_snapshots(tmp_path / "s")
