@@ -38,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("collect", help="collect NSGs from Azure Resource Graph (or an export) into a snapshot",
                               parents=[collect_options()])
     p.add_argument("--as-of", help="the date the data describes (ISO date or timestamp; default: now)")
-    # monthly has its own --allow-partial (render's), which then covers the collection too.
-    p.add_argument("--allow-partial", action="store_true", help="accept an input that says it is incomplete (an "
+    # monthly's --allow-partial is render's (failed reports): there the input's is --allow-partial-input.
+    p.add_argument("--allow-partial", dest="allow_partial_input", action="store_true", help="accept an input that says it is incomplete (an "
                    "export of one page, a tenant cut at 10,000 subscriptions); the snapshot is then marked partial")
     p.set_defaults(run=run)
 
@@ -57,7 +57,7 @@ def collect_snapshot(args: argparse.Namespace):
     if args.from_file:
         path = collect_from_file(args.from_file, snapshots_dir=args.snapshots, as_of=args.as_of,
                                  subscriptions=args.subscription or None, allow_empty=args.allow_empty,
-                                 allow_partial=args.allow_partial)
+                                 allow_partial=args.allow_partial_input)
     else:
         from auditkit.cli.progress import CollectProgress
         from auditkit.collect.credentials import credential
@@ -68,7 +68,7 @@ def collect_snapshot(args: argparse.Namespace):
                 subscriptions=args.subscription or None, management_groups=args.management_group or None,
                 cloud=args.cloud, endpoint=args.endpoint, snapshots_dir=args.snapshots, as_of=args.as_of,
                 batch_size=args.batch_size, progress=progress, allow_empty=args.allow_empty,
-                allow_partial=args.allow_partial,
+                allow_partial=args.allow_partial_input,
                 topology=not args.no_topology))
         finally:
             progress.close()

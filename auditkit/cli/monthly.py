@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("monthly", help="collect, then render the period that just ended (for cron / CI)",
                               parents=[collect_options(), render_options()])
     p.add_argument("--as-of", help=argparse.SUPPRESS)
+    p.add_argument("--allow-partial-input", action="store_true", help="accept an input that says it is incomplete "
+                   "(an export of one page, a tenant cut at 10,000 subscriptions); the snapshot and its reports are "
+                   "then marked partial (--allow-partial is about failed reports)")
     p.add_argument("--notify", metavar="URL", help="post a short summary to this webhook when done (a failing "
                    "webhook is reported, never fails the run)")
     p.add_argument("--notify-format", choices=["json", "slack", "teams"], default="json",

@@ -187,7 +187,7 @@ def _subscription_limit(stats: Stats, found: int, allow_partial: bool, managemen
     if not allow_partial:
         raise SubscriptionLimitHit(f"{scope}: {found} subscriptions found, more exist ({reason}); collect by "
                                    "--management-group or --subscription in parts under 10,000, or pass "
-                                   "--allow-partial")
+                                   "--allow-partial (monthly: --allow-partial-input)")
     return {"reason": reason, "records": found, "total_records": None}
 
 

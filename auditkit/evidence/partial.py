@@ -20,7 +20,7 @@ TOKEN_KEYS = ("skip_token", "skipToken", "$skipToken")
 TOTAL_KEYS = ("total_records", "totalRecords")
 TRUNCATED_KEYS = ("result_truncated", "resultTruncated")
 HOW_TO = ("export every page (az graph query ... --skip-token TOKEN until none is returned, or auditkit collect), "
-          "or pass --allow-partial")
+          "or pass --allow-partial (monthly: --allow-partial-input)")
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,19 @@ def test_accepting_is_scoped_and_noted(tmp_path: Path) -> None:
     assert [a.total_records for a in accepted] == [2500]
     with pytest.raises(PartialInput):
         scan(p)
+
+
+def test_monthly_takes_a_partial_input_only_with_its_own_flag(tmp_path: Path) -> None:
+    """In monthly, --allow-partial is render's (failed reports): it never also accepts a partial input."""
+    import subprocess
+    import sys
+
+    p = write(tmp_path, INCOMPLETE["az skip_token"][0])
+    base = [sys.executable, "-m", "auditkit", "monthly", "--from-file", str(p), "--snapshots", str(tmp_path / "s"),
+            "--out", str(tmp_path / "r"), "--as-of", "2026-10-01T06:00:00Z"]
+    for extra in ([], ["--allow-partial"]):
+        r = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "--allow-partial-input" in r.stderr
+        assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
