@@ -170,6 +170,7 @@ def test_transient_503_is_retried(small: Emulator, tmp_path: Path) -> None:
     assert small.statuses.count(503) == 2
 
 
+@pytest.mark.slow(seconds=6)
 def test_forbidden_subscription_is_isolated_and_recorded(small: Emulator, tmp_path: Path) -> None:
     subs = [s["subscriptionId"] for s in small.tenant.subscriptions]
     small.faults.forbidden = {subs[4], subs[9]}
@@ -307,6 +308,7 @@ def test_interrupted_collection_leaves_no_snapshot(small: Emulator, tmp_path: Pa
     assert not snaps.exists() or os.listdir(snaps) == []
 
 
+@pytest.mark.slow(seconds=6)
 def test_snapshot_is_complete_evidence(small: Emulator, tmp_path: Path) -> None:
     path = run_collect(small, tmp_path, as_of="2026-11-01T06:00:00Z")
     assert path.name == "2026-11-01T060000Z"
