@@ -53,17 +53,27 @@ def _internet_rules(parsed: ParsedRules, port: int) -> pd.DataFrame:
                          "rule_name": rules["rule_name"].to_numpy(dtype=object)[pos]})
 
 
-def applies(parsed: ParsedRules, ep: pd.DataFrame, rule: np.ndarray, endpoint: np.ndarray) -> np.ndarray:
-    """Boolean per (rule, endpoint) pair: the rule's destination includes the endpoint."""
+def applies(parsed: ParsedRules, ep: pd.DataFrame, rule: np.ndarray, endpoint: np.ndarray,
+            whole: np.ndarray | None = None) -> np.ndarray:
+    """Boolean per (rule, endpoint) pair: the rule's destination includes the endpoint.
+
+    An endpoint is an address range (a scale set profile stands for every address of its subnet's
+    prefix). Where ``whole`` is set (a Deny), the rule applies only when one destination holds the
+    whole range: a Deny over part of a scale set's prefix never blocks the set (the instances
+    outside it are still reached), and an IPv6 destination never denies an IPv4 packet.
+    """
     if not len(rule):
         return np.zeros(0, dtype=bool)
     pairs = pd.DataFrame({"pair": np.arange(len(rule)), "rule": rule, "endpoint": endpoint})
     m = pairs.merge(parsed.destinations[["rule", "kind", "token", "lo", "hi"]], on="rule")
     e = m["endpoint"].to_numpy()
     kind = m["kind"].to_numpy(dtype=object)
-    hit = (kind == "all") | (kind == "v6")  # an IPv6 destination: applied when the endpoint's family is unknown
-    v4 = kind == "v4"
-    hit |= v4 & (m["lo"].to_numpy() <= ep["hi"].to_numpy()[e]) & (m["hi"].to_numpy() >= ep["lo"].to_numpy()[e])
+    strict = np.zeros(len(m), dtype=bool) if whole is None else np.asarray(whole, dtype=bool)[m["pair"].to_numpy()]
+    # An IPv6 destination: applied when it can only add exposure (the endpoint's family is unknown).
+    hit = (kind == "all") | ((kind == "v6") & ~strict)
+    lo, hi, ep_lo, ep_hi = m["lo"].to_numpy(), m["hi"].to_numpy(), ep["lo"].to_numpy()[e], ep["hi"].to_numpy()[e]
+    inside = np.where(strict, (lo <= ep_lo) & (hi >= ep_hi), (lo <= ep_hi) & (hi >= ep_lo))
+    hit |= (kind == "v4") & inside
     hit |= (kind == "tag") & np.isin(m["token"].to_numpy(dtype=object), _VNET_TAGS)
     is_asg = kind == "asg"
     if is_asg.any():
@@ -89,7 +99,8 @@ def nsg_verdicts(parsed: ParsedRules, ep: pd.DataFrame, port: int, known_nsgs: s
     roles = pd.concat(frames, ignore_index=True)
     rules = _internet_rules(parsed, port)
     pairs = roles.merge(rules, on="nsg_key")
-    ok = applies(parsed, ep, pairs["rule"].to_numpy(), pairs["endpoint"].to_numpy())
+    ok = applies(parsed, ep, pairs["rule"].to_numpy(), pairs["endpoint"].to_numpy(),
+                 whole=~pairs["allow"].to_numpy(dtype=bool))
     first = pairs[ok].sort_values(["endpoint", "role", "priority"], kind="stable") \
         .drop_duplicates(["endpoint", "role"])
     out = roles.merge(first[["endpoint", "role", "allow", "rule_name", "priority"]], on=["endpoint", "role"],

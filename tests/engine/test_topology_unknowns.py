@@ -106,3 +106,27 @@ def test_a_subnet_with_several_address_prefixes_is_matched_on_every_prefix() -> 
     assert f["exposure"].tolist() == ["reachable"]
     assert len(f["endpoints"].iloc[0]) == 1
     assert len(reach(nsgs + topo, 22)) == 1
+
+
+def test_a_deny_over_part_of_a_scale_sets_prefix_never_blocks_the_whole_set() -> None:
+    """A scale set profile stands for every address of its subnet: a Deny over half of it leaves
+    the other half reached, so the Allow after it is reachable, never blocked; a Deny over all of it blocks."""
+    from auditkit.demo.network import Network
+    from tests.engine.test_reachability import verdict
+
+    for deny_to, expected in (("10.0.5.0/25", "reachable"), ("10.0.5.0/24", "blocked"), ("10.0.0.0/16", "blocked")):
+        m = Network(SUB)
+        nsg = m.nsg("nsg-vmss", [r("Deny-Part", 100, "Deny", port="22", dst=deny_to), r("Allow-SSH", 200, port="22")])
+        m.vmss("vmss-pub", m.subnet(m.vnet("v"), "scale", "10.0.5.0/24"), nsg=nsg, public_ip_per_instance=True)
+        got = verdict(m, 22).get(("nsg-vmss", "Allow-SSH"), ("no finding",))[0]
+        assert got == expected, (deny_to, verdict(m, 22))
+
+
+def test_a_deny_to_ipv6_destinations_never_blocks_an_ipv4_endpoint() -> None:
+    """Endpoints are reached over IPv4 here; a Deny whose destination is IPv6 drops no IPv4 packet."""
+    from tests.engine.test_reachability import verdict, world
+
+    n = world(nic_rules=[r("Deny-V6", 100, "Deny", dst="2001:db8::/32"), r("Allow-SMTP", 200)])
+    assert verdict(n)[("nsg-nic", "Allow-SMTP")][0] == "reachable"
+    n = world(nic_rules=[r("Deny-V4", 100, "Deny", dst="10.0.1.0/24"), r("Allow-SMTP", 200)])
+    assert verdict(n).get(("nsg-nic", "Allow-SMTP"), ("blocked",))[0] == "blocked"
