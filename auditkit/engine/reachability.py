@@ -282,6 +282,16 @@ def _add_endpoints(entries: dict[int, list], g: pd.DataFrame, ep: pd.DataFrame, 
                             "subnet_nsg": s_name or None, "nic_nsg": n_name or None})
 
 
+def _under_any(ids, bad) -> bool:
+    """Whether one of ``ids`` is a resource in ``bad`` or below one (``bad`` holds lower-case ids):
+    each id's ancestors are looked up, so the cost grows with the ids, not with ``bad``."""
+    for a in ids:
+        parts = a.lower().split("/")
+        if any("/".join(parts[:k]) in bad for k in range(len(parts), 0, -1)):
+            return True
+    return False
+
+
 def _mark_unknown(out: pd.DataFrame, topo: Topology, ep: pd.DataFrame, exposure: np.ndarray, endpoints_col: list,
                   reason: np.ndarray, unknown_subscriptions: set[str]) -> None:
     """Set ``unknown-topology`` (in ``exposure``, with its ``reason``) where the topology cannot answer."""
@@ -295,8 +305,7 @@ def _mark_unknown(out: pd.DataFrame, topo: Topology, ep: pd.DataFrame, exposure:
     # unreadable scale set profile): the verdict would rest on what could not be read.
     bad = topo.incomplete
     if bad:
-        touched = np.array([any(a.lower() == b or a.lower().startswith(b + "/") for a in ids for b in bad)
-                            for ids in attached_ids], dtype=bool)
+        touched = np.array([_under_any(ids, bad) for ids in attached_ids], dtype=bool)
         for i, eps in enumerate(endpoints_col):
             if any(str(e.get("nic_id") or "") in bad or str(e.get("vm_id") or "") in bad for e in eps):
                 touched[i] = True
