@@ -36,11 +36,8 @@ def collect_options() -> argparse.ArgumentParser:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``collect`` and its options."""
     p = subparsers.add_parser("collect", help="collect NSGs from Azure Resource Graph (or an export) into a snapshot",
-                              parents=[collect_options()])
+                              parents=[options.partial_input_option(), collect_options()])
     p.add_argument("--as-of", help="the date the data describes (ISO date or timestamp; default: now)")
-    # monthly's --allow-partial is render's (failed reports): there the input's is --allow-partial-input.
-    p.add_argument("--allow-partial", dest="allow_partial_input", action="store_true", help="accept an input that says it is incomplete (an "
-                   "export of one page, a tenant cut at 10,000 subscriptions); the snapshot is then marked partial")
     p.set_defaults(run=run)
 
 

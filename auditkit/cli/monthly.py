@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from auditkit.cli import options
 from auditkit.cli.collect import collect_options, collect_snapshot, tell_collected
 from auditkit.cli.console import say
 from auditkit.cli.render import render_options, render_reports, request_of, tell_rendered
@@ -13,11 +14,9 @@ from auditkit.errors import AuditkitError
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``monthly`` with the options of collect and render."""
     p = subparsers.add_parser("monthly", help="collect, then render the period that just ended (for cron / CI)",
-                              parents=[collect_options(), render_options()])
+                              parents=[collect_options(), render_options(),
+                                       options.partial_input_option("--allow-partial-input")])
     p.add_argument("--as-of", help=argparse.SUPPRESS)
-    p.add_argument("--allow-partial-input", action="store_true", help="accept an input that says it is incomplete "
-                   "(an export of one page, a tenant cut at 10,000 subscriptions); the snapshot and its reports are "
-                   "then marked partial (--allow-partial is about failed reports)")
     p.add_argument("--notify", metavar="URL", help="post a short summary to this webhook when done (a failing "
                    "webhook is reported, never fails the run)")
     p.add_argument("--notify-format", choices=["json", "slack", "teams"], default="json",

@@ -81,6 +81,17 @@ def no_verify_option() -> argparse.ArgumentParser:
     return p
 
 
+PARTIAL_INPUT_HELP = ("accept an input that says it is incomplete (an export of one page of many, a tenant cut at "
+                      "10,000 subscriptions): what is made from it is then marked partial and says so")
+
+
+def partial_input_option(flag: str = "--allow-partial") -> argparse.ArgumentParser:
+    """``--allow-partial`` (``--allow-partial-input`` in ``monthly``, where the first is render's)."""
+    p = _parent()
+    p.add_argument(flag, dest="allow_partial_input", action="store_true", help=PARTIAL_INPUT_HELP)
+    return p
+
+
 def format_options(choices: tuple[str, ...], default: str, output: bool = True) -> argparse.ArgumentParser:
     """``--format`` among ``choices``, and (with ``output``) ``-o/--output FILE``."""
     p = _parent()

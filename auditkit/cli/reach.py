@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from contextlib import nullcontext
 
 from auditkit.cli import options
 from auditkit.cli.console import EXIT_FINDINGS, EXIT_OK, say, write
@@ -15,24 +14,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("reach", help="what the internet reaches on a port now: VMs, public IPs, frontend "
                                             "ports, and the NSG rules that let the traffic in",
                               parents=[options.format_options(("table", "json", "csv"), "table"),
-                                       options.no_verify_option()])
+                                       options.no_verify_option(), options.partial_input_option()])
     p.add_argument("snapshot", help="a snapshot directory (or an export that carries topology)")
     p.add_argument("--port", type=options.port, default=25, help="TCP port (default 25)")
-    p.add_argument("--allow-partial", action="store_true", help="accept an export that says it is incomplete (one "
-                   "page of many, truncated): the answer is then incomplete, and says so (exit 1)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the reachable endpoints; exit 1 when the answer may be incomplete."""
-    from auditkit.cli.scan import input_partial
+    from auditkit.cli.scan import read_input
     from auditkit.engine.scan import reach
-    from auditkit.evidence.partial import partial_accepted, partial_line
+    from auditkit.evidence.partial import partial_line
     from auditkit.present.text import reach_table
 
-    with partial_accepted() if args.allow_partial else nullcontext([]) as accepted:
-        out = reach(args.snapshot, args.port, verify=not args.no_verify)
-    partial = input_partial(accepted, args.snapshot)
+    out, partial = read_input(args, args.snapshot, lambda: reach(args.snapshot, args.port, verify=not args.no_verify))
     unknown = out.attrs.get("unknown_subscriptions", [])
     incomplete = out.attrs.get("incomplete", [])
     complete = not (incomplete or unknown or partial)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from auditkit.cli import options
 from auditkit.cli.console import EXIT_FINDINGS, EXIT_OK, say, write
@@ -14,13 +15,15 @@ from auditkit.formats import records, to_csv, to_json
 if TYPE_CHECKING:
     from pathlib import Path
 
+T = TypeVar("T")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``scan`` and its options."""
     p = subparsers.add_parser("scan", help="list internet-exposed rules in an NSG export",
                               parents=[options.ports_option(), options.parameters_option(),
                                        options.format_options(("table", "json", "csv"), "table"),
-                                       options.no_verify_option()])
+                                       options.no_verify_option(), options.partial_input_option()])
     p.add_argument("path", help="a snapshot directory, or an export: Resource Graph (list or {data}), ARM ({value}) "
                    "or az network nsg list")
     p.add_argument("--include-shadowed", action="store_true", help="also list rules hidden by earlier Deny rules")
@@ -32,8 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="effective exposure from the input's topology (default: on when the input has topology)")
     p.add_argument("--allow-empty", action="store_true", help="accept an input with no NSG at all (otherwise an "
                    "error: an empty export is not a clean tenant)")
-    p.add_argument("--allow-partial", action="store_true", help="accept an export that says it is incomplete (one "
-                   "page of many, truncated): the findings are then those of part of the scope, and say so")
     p.set_defaults(run=run)
 
 
@@ -48,15 +49,14 @@ def run(args: argparse.Namespace) -> int:
 def _scan(args: argparse.Namespace) -> int:
     from auditkit.engine.scan import scan
     from auditkit.engine.severity import at_least
-    from auditkit.evidence.partial import partial_accepted, partial_line
+    from auditkit.evidence.partial import partial_line
     from auditkit.present.text import first_error, scan_table
     from auditkit.settings import load_settings
 
     ports = args.ports or load_settings(args.parameters).ports
-    with partial_accepted() if args.allow_partial else nullcontext([]) as accepted:
-        result = scan(args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty,
-                      verify=not args.no_verify, exposure=args.exposure)
-    partial = input_partial(accepted, args.path)
+    result, partial = read_input(args, args.path, lambda: scan(
+        args.path, ports=ports, include_shadowed=args.include_shadowed, allow_empty=args.allow_empty,
+        verify=not args.no_verify, exposure=args.exposure))
     summary = result.summary()
     findings = _worst_first(result.findings)
     if args.format == "json":
@@ -80,13 +80,17 @@ def _scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def input_partial(accepted: list, path: str | Path) -> dict | None:
-    """The ``partial`` mark of the input: the incomplete export ``accepted``, or a snapshot's (meta.json)."""
+def read_input(args: argparse.Namespace, path: str | Path, read: Callable[[], T]) -> tuple[T, dict | None]:
+    """``read()`` of the input at ``path``, an incomplete export accepted where ``--allow-partial`` says so,
+    and the input's ``partial`` mark: the export's, or the snapshot's (meta.json), else None."""
+    from auditkit.evidence.partial import partial_accepted
     from auditkit.evidence.snapshot import is_snapshot, open_snapshot
 
+    with partial_accepted() if args.allow_partial_input else nullcontext([]) as accepted:
+        out = read()
     if accepted:
-        return accepted[0].as_dict()
-    return open_snapshot(path, verify=False).meta.get("partial") if is_snapshot(path) else None
+        return out, accepted[0].as_dict()
+    return out, open_snapshot(path, verify=False).meta.get("partial") if is_snapshot(path) else None
 
 
 def _worst_first(findings):
