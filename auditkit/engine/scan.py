@@ -226,9 +226,10 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
     out = reachable(parse_rules(tables.rules), topo, tables.nsgs, parse_ports([port])[0])
     out.attrs["unknown_subscriptions"] = sorted(failed)
     undecided = out.attrs.pop("undecided_nsgs", [])
-    out.attrs["incomplete"] = sorted(topo.incomplete) + undecided
+    bad = topo.incomplete
+    out.attrs["incomplete"] = sorted(bad) + undecided
     out.attrs["incomplete_why"] = {str(e["nsg_id"]).lower(): f"{e['field']}: {e['message']}" for e in reversed(topo.errors)
-                                   if str(e["nsg_id"]).lower() in topo.incomplete}
+                                   if str(e["nsg_id"]).lower() in bad}
     out.attrs["incomplete_why"].update({k: "a rule that could not be read comes before the NSG's decision on this "
                                            "port" for k in undecided})
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,7 @@ class Topology:
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
-    @property
+    @cached_property  # tables and errors are settled once __post_init__ has run
     def incomplete(self) -> set[str]:
         """Resources (ids) whose record could not be read whole, and the NICs and scale sets linked to
         a load balancer among them: verdicts that depend on them are unknown."""
