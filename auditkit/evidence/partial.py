@@ -16,8 +16,9 @@ from typing import Any
 
 from auditkit.errors import InputError
 
-TOKEN_KEYS = ("skip_token", "skipToken", "$skipToken")
+TOKEN_KEYS = ("skip_token", "skipToken", "$skipToken", "nextLink", "@odata.nextLink")  # nextLink: an ARM list page
 TOTAL_KEYS = ("total_records", "totalRecords")
+PAGE_KEYS = ("count",)  # the rows Resource Graph says this response holds
 TRUNCATED_KEYS = ("result_truncated", "resultTruncated")
 HOW_TO = ("export every page (az graph query ... --skip-token TOKEN until none is returned, or auditkit collect), "
           "or pass --allow-partial (monthly: --allow-partial-input)")
@@ -78,22 +79,33 @@ def incompleteness(obj: Any) -> Partial | None:
     if not isinstance(obj, Mapping):
         return None
     rows = _row_count(obj)
-    total = next((v for k in TOTAL_KEYS if _is_count(v := obj.get(k))), None)
+    total = next((v for k in TOTAL_KEYS if (v := _count(obj.get(k))) is not None), None)
     token_key = next((k for k in TOKEN_KEYS if obj.get(k)), None)
     if token_key:
-        tool = "az graph query" if token_key == "skip_token" else "Resource Graph"
+        tool = {"skip_token": "az graph query", "nextLink": "the ARM list", "@odata.nextLink": "the ARM list"}.get(
+            token_key, "Resource Graph")
         return Partial(f"{tool} returned one page: {token_key} is set", rows, total)
     truncated_key = next((k for k in TRUNCATED_KEYS if str(obj.get(k)).lower() == "true"), None)
     if truncated_key:
         return Partial(f"{truncated_key} is true: the service could not page the query", rows, total)
     if total is not None and total > rows:
-        key = next(k for k in TOTAL_KEYS if obj.get(k) == total)
+        key = next(k for k in TOTAL_KEYS if _count(obj.get(k)) == total)
         return Partial(f"{key} is {total} and no page token is left", rows, total)
+    page = next((v for k in PAGE_KEYS if (v := _count(obj.get(k))) is not None), None)
+    if page is not None and page > rows:  # rows lost between the service and this file
+        return Partial(f"count is {page} but the file holds {rows} rows", rows, total or page)
     return None
 
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count(value: Any) -> int | None:
+    """A record count as the envelope gives it: a number, or a number written as text ("2500")."""
+    if _is_count(value):
+        return value
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
 
 
 def _row_count(obj: Mapping) -> int:

@@ -101,3 +101,16 @@ def test_monthly_takes_a_partial_input_only_with_its_own_flag(tmp_path: Path) ->
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert "--allow-partial-input" in r.stderr
         assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+@pytest.mark.parametrize(("obj", "said"), [
+    ({"totalRecords": "2500", "data": ROWS}, "holds 3 of 2500 records (totalRecords is 2500"),
+    ({"count": 2500, "data": ROWS}, "holds 3 of 2500 records (count is 2500 but the file holds 3 rows)"),
+    ({"value": ROWS, "nextLink": "https://management.azure.com/x?$skiptoken=y"},
+     "holds 3 records (the ARM list returned one page: nextLink is set)"),
+], ids=["total as text", "count above the rows", "ARM list with nextLink"])
+def test_envelopes_that_say_so_in_other_words_are_refused_too(obj, said, tmp_path: Path) -> None:
+    p = write(tmp_path, obj)
+    with pytest.raises(PartialInput) as info:
+        scan(p)
+    assert str(info.value).startswith(f"{p}: {said}"), str(info.value)
