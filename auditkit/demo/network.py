@@ -111,9 +111,12 @@ class Network:
                                        {"addressSpace": {"addressPrefixes": [address_space]}, "subnets": []})
         return rid
 
-    def subnet(self, vnet: str, name: str, prefix: str, nsg: str | None = None) -> str:
+    def subnet(self, vnet: str, name: str, prefix: str, nsg: str | None = None, *,
+               private_endpoint_policies: str | None = None) -> str:
         sid = f"{vnet}/subnets/{name}"
         props: dict = {"addressPrefix": prefix}
+        if private_endpoint_policies:
+            props["privateEndpointNetworkPolicies"] = private_endpoint_policies
         if nsg:
             props["networkSecurityGroup"] = {"id": nsg}
             self._nsg_links[nsg]["subnets"].append({"id": sid})
@@ -125,9 +128,10 @@ class Network:
         self.others.append(self._record(rid, "microsoft.network/applicationsecuritygroups", name, {}))
         return rid
 
-    def public_ip(self, name: str, address: str | None, sku: str = "Standard") -> str:
+    def public_ip(self, name: str, address: str | None, sku: str = "Standard", version: str = "IPv4") -> str:
         rid = self._id(NET, "publicIPAddresses", name)
-        props: dict = {"publicIPAllocationMethod": "Static" if sku == "Standard" else "Dynamic"}
+        props: dict = {"publicIPAllocationMethod": "Static" if sku == "Standard" else "Dynamic",
+                       "publicIPAddressVersion": version}
         if address:
             props["ipAddress"] = address
         self.pips[rid] = self._record(rid, "microsoft.network/publicipaddresses", name, props, sku)
@@ -142,8 +146,10 @@ class Network:
         return rid
 
     def nic(self, name: str, subnet: str, private_ip: str, *, nsg: str | None = None, public_ip: str | None = None,
-            vm: str | None = None, pools: tuple = (), nat_rules: tuple = (), asgs: tuple = ()) -> str:
-        """A NIC with one ip configuration; returns the ip configuration's id."""
+            vm: str | None = None, pools: tuple = (), nat_rules: tuple = (), asgs: tuple = (),
+            ipv6: str | None = None, public_ipv6: str | None = None, private_endpoint: bool = False) -> str:
+        """A NIC with one ip configuration (and, with ``ipv6``, a second one of that family);
+        returns the IPv4 ip configuration's id."""
         rid = self._id(NET, "networkInterfaces", name)
         cid = f"{rid}/ipConfigurations/ipconfig1"
         cfg: dict = {"privateIPAddress": private_ip, "subnet": {"id": subnet}, "primary": True}
@@ -158,7 +164,20 @@ class Network:
             cfg["loadBalancerInboundNatRules"] = [{"id": r} for r in nat_rules]
         if asgs:
             cfg["applicationSecurityGroups"] = [{"id": a} for a in asgs]
+        cfg["privateIPAddressVersion"] = "IPv4"
         props: dict = {"ipConfigurations": [{"id": cid, "name": "ipconfig1", "properties": cfg}]}
+        if ipv6:
+            cid6 = f"{rid}/ipConfigurations/ipconfig-v6"
+            cfg6: dict = {"privateIPAddress": ipv6, "privateIPAddressVersion": "IPv6", "subnet": {"id": subnet},
+                          "primary": False}
+            if public_ipv6:
+                cfg6["publicIPAddress"] = {"id": public_ipv6}
+                self.pips[public_ipv6]["properties"]["ipConfiguration"] = {"id": cid6}
+            if asgs:
+                cfg6["applicationSecurityGroups"] = [{"id": a} for a in asgs]
+            props["ipConfigurations"].append({"id": cid6, "name": "ipconfig-v6", "properties": cfg6})
+        if private_endpoint:
+            props["privateEndpoint"] = {"id": self._id(NET, "privateEndpoints", f"pe-{name}")}
         if nsg:
             props["networkSecurityGroup"] = {"id": nsg}
             self._nsg_links[nsg]["networkInterfaces"].append({"id": rid})
@@ -202,6 +221,129 @@ class Network:
         """A resource the kit names but does not model (Azure Firewall, Application Gateway, route table...)."""
         rid = self._id(NET, provider_kind, name)
         self.others.append(self._record(rid, type_, name, props or {}))
+        return rid
+
+    # --- Layers beyond NSGs: Virtual Network Manager admin rules, Azure Firewall DNAT, App Gateway ---
+
+    def admin_rules(self, vnet: str, rules: list[dict]) -> dict:
+        """The effective security admin rules of ``vnet`` (items as ``admin_rule`` writes them), as
+        the export record the kit reads; an empty list says "read, none apply"."""
+        rec = {"type": "microsoft.network/virtualnetworks/effectivesecurityadminrules",
+               "id": f"{vnet}/effectiveSecurityAdminRules", "subscriptionId": self.sub,
+               "properties": {"virtualNetworkId": vnet, "value": list(rules)}}
+        self.others.append(rec)
+        return rec
+
+    def admin_rule(self, name: str, access: str, priority: int, ports: list[str], *, sources: list[str] | None = None,
+                   protocol: str = "Tcp", destinations: list[str] | None = None, configuration: str = "cfg-security",
+                   collection: str = "rc-internet", manager: str = "avnm-corp", direction: str = "Inbound") -> dict:
+        """One item of listNetworkManagerEffectiveSecurityAdminRules, as the API returns it."""
+        nm = self._id(NET, "networkManagers", manager)
+        rid = f"{nm}/securityAdminConfigurations/{configuration}/ruleCollections/{collection}/rules/{name}"
+
+        def addresses(values: list[str]) -> list[dict]:
+            return [{"addressPrefix": v, "addressPrefixType": "ServiceTag" if v[:1].isalpha() else "IPPrefix"}
+                    for v in values]
+
+        return {"id": rid, "kind": "Custom", "configurationDescription": configuration,
+                "ruleCollectionDescription": collection,
+                "ruleCollectionAppliesToGroups": [{"networkGroupId": f"{nm}/networkGroups/ng-all"}],
+                "ruleGroups": [], "properties": {
+                    "access": access, "priority": priority, "direction": direction, "protocol": protocol,
+                    "sources": addresses(sources or ["Internet"]), "destinations": addresses(destinations or ["*"]),
+                    "sourcePortRanges": ["0-65535"], "destinationPortRanges": list(ports),
+                    "provisioningState": "Succeeded"}}
+
+    @staticmethod
+    def dnat_rule(name: str, destination: str, port: str, translated_address: str, translated_port: str, *,
+                  sources: list[str] | None = None, ip_groups: list[str] | None = None,
+                  protocols: list[str] | None = None, classic: bool = False) -> dict:
+        """A DNAT rule: a firewall policy ``NatRule``, or (``classic``) an item of a classic
+        firewall's ``natRuleCollections[].properties.rules``."""
+        rule = {"name": name, "sourceAddresses": list(sources if sources is not None else ["*"]),
+                "sourceIpGroups": list(ip_groups or []), "destinationAddresses": [destination],
+                "destinationPorts": [port], "translatedAddress": translated_address, "translatedPort": translated_port}
+        if classic:
+            return {**rule, "protocols": list(protocols or ["TCP"])}
+        return {**rule, "ruleType": "NatRule", "ipProtocols": list(protocols or ["TCP"])}
+
+    def firewall_policy(self, name: str) -> str:
+        rid = self._id(NET, "firewallPolicies", name)
+        self.others.append(self._record(rid, "microsoft.network/firewallpolicies", name, {
+            "ruleCollectionGroups": [], "firewalls": [], "threatIntelMode": "Alert"}))
+        return rid
+
+    def dnat_collection(self, policy: str, group: str, collection: str, rules: list[dict], *,
+                        priority: int = 100, group_priority: int = 200) -> str:
+        """A rule collection group of ``policy`` holding one DNAT rule collection."""
+        rid = f"{policy}/ruleCollectionGroups/{group}"
+        self.others.append({"id": rid, "name": group, "type": "microsoft.network/firewallpolicies/rulecollectiongroups",
+                            "subscriptionId": self.sub, "properties": {"priority": group_priority, "ruleCollections": [
+                                {"ruleCollectionType": "FirewallPolicyNatRuleCollection", "name": collection,
+                                 "priority": priority, "action": {"type": "DNAT"}, "rules": list(rules)}]}})
+        for rec in self.others:
+            if rec["id"] == policy:
+                rec["properties"]["ruleCollectionGroups"].append({"id": rid})
+        return rid
+
+    def ip_group(self, name: str, addresses: list[str]) -> str:
+        rid = self._id(NET, "ipGroups", name)
+        self.others.append(self._record(rid, "microsoft.network/ipgroups", name, {"ipAddresses": list(addresses)}))
+        return rid
+
+    def firewall(self, name: str, subnet: str, private_ip: str, public_ips: list[str], *, policy: str | None = None,
+                 classic_dnat: list[dict] | None = None, sku: str = "AZFW_VNet") -> str:
+        """An Azure Firewall in ``subnet`` (its AzureFirewallSubnet) with public IPs (ids), its
+        policy, and classic DNAT rules (one collection) when given."""
+        rid = self._id(NET, "azureFirewalls", name)
+        configs = [{"id": f"{rid}/azureFirewallIpConfigurations/ipconfig{i}", "name": f"ipconfig{i}",
+                    "properties": {**({"subnet": {"id": subnet}, "privateIPAddress": private_ip} if i == 0 else {}),
+                                   "publicIPAddress": {"id": pip}}} for i, pip in enumerate(public_ips)]
+        for cfg in configs:
+            pip = cfg["properties"]["publicIPAddress"]["id"]
+            if pip in self.pips:
+                self.pips[pip]["properties"]["ipConfiguration"] = {"id": cfg["id"]}
+        props: dict = {"sku": {"name": sku, "tier": "Standard"}, "ipConfigurations": configs,
+                       "natRuleCollections": [], "networkRuleCollections": [], "applicationRuleCollections": []}
+        if policy:
+            props["firewallPolicy"] = {"id": policy}
+        if classic_dnat:
+            props["natRuleCollections"].append({"id": f"{rid}/natRuleCollections/dnat-classic", "name": "dnat-classic",
+                                                "properties": {"priority": 100, "action": {"type": "Dnat"},
+                                                               "rules": list(classic_dnat)}})
+        self.others.append(self._record(rid, "microsoft.network/azurefirewalls", name, props))
+        return rid
+
+    def app_gateway(self, name: str, public_ip: str, listeners: list[tuple[str, str, int]],
+                    backend: list[str], backend_port: int, sku: str = "Standard_v2") -> str:
+        """An Application Gateway with TCP/TLS proxy ``listeners`` (name, ``Tcp``/``Tls``, frontend
+        port) on ``public_ip``, each routed to the ``backend`` addresses on ``backend_port``."""
+        rid = self._id(NET, "applicationGateways", name)
+        fe = f"{rid}/frontendIPConfigurations/appGwPublicFrontendIp"
+        pool = f"{rid}/backendAddressPools/pool1"
+        settings = f"{rid}/backendSettingsCollection/tcp-settings"
+        ports, lst, rules = [], [], []
+        for i, (lname, protocol, port) in enumerate(listeners):
+            pid = f"{rid}/frontendPorts/port-{port}"
+            ports.append({"id": pid, "name": f"port-{port}", "properties": {"port": port}})
+            lid = f"{rid}/listeners/{lname}"
+            lst.append({"id": lid, "name": lname, "properties": {
+                "protocol": protocol, "frontendIPConfiguration": {"id": fe}, "frontendPort": {"id": pid}}})
+            rules.append({"id": f"{rid}/routingRules/rule-{lname}", "name": f"rule-{lname}", "properties": {
+                "ruleType": "Basic", "priority": 100 + i, "listener": {"id": lid},
+                "backendAddressPool": {"id": pool}, "backendSettings": {"id": settings}}})
+        if public_ip in self.pips:
+            self.pips[public_ip]["properties"]["ipConfiguration"] = {"id": fe}
+        self.others.append(self._record(rid, "microsoft.network/applicationgateways", name, {
+            "sku": {"name": sku, "tier": sku}, "gatewayIPConfigurations": [],
+            "frontendIPConfigurations": [{"id": fe, "name": "appGwPublicFrontendIp",
+                                          "properties": {"publicIPAddress": {"id": public_ip}}}],
+            "frontendPorts": ports, "listeners": lst, "routingRules": rules, "httpListeners": [],
+            "requestRoutingRules": [],
+            "backendAddressPools": [{"id": pool, "name": "pool1", "properties": {
+                "backendAddresses": [{"ipAddress": a} for a in backend]}}],
+            "backendSettingsCollection": [{"id": settings, "name": "tcp-settings", "properties": {
+                "port": backend_port, "protocol": "Tcp"}}]}))
         return rid
 
     def records(self) -> tuple[list[dict], list[dict]]:
