@@ -34,7 +34,7 @@ def test_scan_json_carries_exposure_severity_and_endpoints_worst_first(tmp_path:
     assert e["path"] == "load-balancer"
     assert e["public_ip"] == "20.60.0.10"
     assert set(e) == {"nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by",
-                      "via", "subnet_nsg", "nic_nsg"}
+                      "via", "subnet_nsg", "nic_nsg", "family", "admin_rule", "route"}
     assert (e["via"], e["subnet_nsg"], e["nic_nsg"]) == ("lb-mail-public/lbr-smtp", "nsg-mail-edge-subnet",
                                                         "nsg-mail-01-nic")
     relay = next(x for x in f if x["rule_name"] == "Allow-SMTP-Internet")

@@ -13,13 +13,16 @@ import ipaddress
 import numpy as np
 import pandas as pd
 
-from auditkit.engine.intervals import V4_MAX
+from auditkit.engine.intervals import V4_MAX, V6_MAX
 from auditkit.engine.topology import Topology
 
 ENDPOINT_COLUMNS = ["subscription_id", "kind", "nic_id", "nic_name", "ipconfig_id", "vm_id", "vm_name", "power_state",
                     "private_ip", "lo", "hi", "subnet_id", "subnet_name", "vnet_name", "subnet_nsg", "nic_nsg",
                     "public_ip_id", "public_ip", "public_ip_sku", "public_ip_per_instance", "pools", "nat_rules",
-                    "nat_pools", "asgs"]
+                    "nat_pools", "asgs", "family", "lo6", "hi6", "vnet_id", "private_endpoint", "nsg_enforced"]
+# Subnet policies under which NSGs filter a private endpoint's traffic ("Manage network policies
+# for private endpoints"); under Disabled, the default, they do not.
+_PE_ENFORCED = ("enabled", "networksecuritygroupenabled")
 
 
 def _range(text: str) -> tuple[int, int]:
@@ -31,6 +34,17 @@ def _range(text: str) -> tuple[int, int]:
         return 0, V4_MAX
     if net.version != 4:
         return 0, V4_MAX
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def _range6(text: str) -> tuple[int, int]:
+    """An IPv6 address or prefix as (lo, hi) Python integers; all of IPv6 when unreadable."""
+    try:
+        net = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return 0, V6_MAX
+    if net.version != 6:
+        return 0, V6_MAX
     return int(net.network_address), int(net.broadcast_address)
 
 
@@ -63,6 +77,14 @@ def endpoints(topo: Topology) -> pd.DataFrame:
     codes, uniques = pd.factorize(pd.Series(where, dtype=object))
     ranges = np.array([_range(u) for u in uniques] + [(0, V4_MAX)], dtype=np.int64).reshape(-1, 2)
     lo_hi = ranges[codes]
+    family = ip["family"].to_numpy(dtype=np.int64)
+    lo6 = np.zeros(len(ip), dtype=object)
+    hi6 = np.zeros(len(ip), dtype=object)
+    six = np.flatnonzero(family == 6)
+    for i in six:  # IPv6 ip configurations are few
+        lo6[i], hi6[i] = _range6(str(where[i]))
+    pe = ip["private_endpoint"].to_numpy(dtype=bool)
+    policies = sub["pe_policies"].fillna("").astype(str).str.lower().to_numpy(dtype=object)
     out = pd.DataFrame({
         "subscription_id": ip["subscription_id"].to_numpy(), "kind": ip["kind"].to_numpy(),
         "nic_id": ip["nic_id"].to_numpy(), "nic_name": ip["nic_name"].to_numpy(),
@@ -80,5 +102,7 @@ def endpoints(topo: Topology) -> pd.DataFrame:
         "public_ip_per_instance": ip["public_ip_per_instance"].to_numpy(dtype=bool),
         "pools": ip["pools"].to_numpy(), "nat_rules": ip["nat_rules"].to_numpy(),
         "nat_pools": ip["nat_pools"].to_numpy(), "asgs": ip["asgs"].to_numpy(),
+        "family": family, "lo6": lo6, "hi6": hi6, "vnet_id": sub["vnet_id"].fillna("").to_numpy(dtype=object),
+        "private_endpoint": pe, "nsg_enforced": ~pe | np.isin(policies, _PE_ENFORCED),
     }, columns=ENDPOINT_COLUMNS)
     return out.reset_index(drop=True)

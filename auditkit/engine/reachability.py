@@ -1,15 +1,15 @@
 """Effective exposure: does a finding's rule let the internet reach a machine, and by which path.
 
-Azure evaluates inbound traffic with the subnet's NSG first and then the NIC's; it enters only
-when every NSG present allows it, and an absent NSG allows ("How network security groups filter
-network traffic"). Each NSG is evaluated as the engine evaluates rules: by ascending priority,
-first match wins, default rules included (a record without them still ends in DenyAllInBound,
-65500). The packet is one from an arbitrary internet address: a rule matches it when its sources
-cover the whole internet (``*``, ``Any``, ``Internet``, prefixes covering all of IPv4 or IPv6);
-rules naming narrower sources neither open nor close the endpoint to the internet at large. The
-destination is the endpoint's own address: a rule applies only when its destination prefix
-contains it, its destination ``VirtualNetwork`` tag (every endpoint is in a VNet), or one of its
-destination application security groups holds the endpoint's ip configuration.
+Every packet is evaluated in series (``engine.series``): the VNet's Virtual Network Manager admin
+rules, then the subnet's NSG, then the NIC's, per address family (an IPv4 packet to IPv4
+endpoints, an IPv6 packet to IPv6 ones). The packet is one from an arbitrary internet address: a
+rule matches it when its sources cover the whole internet of that family (``*``, ``Any``,
+``Internet``, prefixes covering all of IPv4 or IPv6); rules naming narrower sources neither open
+nor close the endpoint to the internet at large. The destination is the endpoint's own address:
+a rule applies only when its destination prefix contains it, its destination ``VirtualNetwork``
+tag (every endpoint is in a VNet), or one of its destination application security groups holds
+the endpoint's ip configuration. Paths through Azure Firewall DNAT and Application Gateway TCP
+listeners arrive from a private address instead (``engine.dnat``).
 """
 
 from __future__ import annotations
@@ -17,132 +17,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from auditkit.engine.admin_rules import AdminRules, admin_rules
+from auditkit.engine.dnat import proxy_paths
 from auditkit.engine.endpoints import endpoints as endpoint_table
-from auditkit.engine.exposure import _covers_port, _full_cover, _rule_mask
-from auditkit.engine.fields import TCP_PROTOCOLS, ParsedRules, lowered
+from auditkit.engine.fields import ParsedRules, lowered
+from auditkit.engine.packets import INTERNET_V4, INTERNET_V6, applies, matching_rules
 from auditkit.engine.paths import PATH_COLUMNS, public_paths
+from auditkit.engine.series import internet_items, nsg_verdicts, series
 from auditkit.engine.topology import Topology
 
-EXPOSURES = ("reachable", "no-public-path", "blocked", "latent", "unknown-topology")
+EXPOSURES = ("reachable", "no-public-path", "blocked", "latent", "unknown-topology", "unknown-admin-rule",
+             "unknown-firewall-dnat", "unknown-app-gateway")
 SEVERITY = {"reachable": "critical", "no-public-path": "high", "blocked": "medium", "latent": "low"}
 ENDPOINT_FIELDS = ["nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by",
-                   "via", "subnet_nsg", "nic_nsg"]
-# Destination service tags that contain every endpoint of a VNet; other tags (Internet, Storage...)
-# name addresses outside it and never apply to a VM's private address.
-_VNET_TAGS = ("virtualnetwork",)
+                   "via", "subnet_nsg", "nic_nsg", "family", "admin_rule", "route"]
+ADMIN_UNKNOWN = ("the Virtual Network Manager admin rules of its VNet could not be read, or one that could not be "
+                 "read comes before their decision (see errors)")
 
 
-def _internet_rules(parsed: ParsedRules, port: int) -> pd.DataFrame:
-    """Inbound rules (custom and default) whose sources are the whole IPv4 internet, that cover TCP ``port``.
-
-    Endpoints are reached over IPv4 (their public IPs and load balancer frontends are IPv4): a
-    rule from ``::/0`` alone admits no IPv4 packet and is left out here.
-    """
-    rules = parsed.rules
-    n = len(rules)
-    ok = (parsed.direction == "inbound") & np.isin(parsed.protocol, TCP_PROTOCOLS) & _covers_port(
-        parsed.destination_ports, n, port)
-    src = parsed.sources
-    wide = _rule_mask(n, src.loc[src["kind"] == "all", "rule"].to_numpy())
-    wide[_full_cover(src, np.flatnonzero(ok), "v4")] = True
-    ok &= wide
-    pos = np.flatnonzero(ok)
-    return pd.DataFrame({"rule": pos, "nsg_key": rules["nsg_key"].to_numpy(dtype=object)[pos],
-                         "priority": rules["priority"].to_numpy(dtype=float, na_value=np.inf)[pos],
-                         "allow": parsed.access[pos] == "allow",
-                         "rule_name": rules["rule_name"].to_numpy(dtype=object)[pos]})
-
-
-def applies(parsed: ParsedRules, ep: pd.DataFrame, rule: np.ndarray, endpoint: np.ndarray,
-            whole: np.ndarray | None = None) -> np.ndarray:
-    """Boolean per (rule, endpoint) pair: the rule's destination includes the endpoint.
-
-    An endpoint is an address range (a scale set profile stands for every address of its subnet's
-    prefix). Where ``whole`` is set (a Deny), the rule applies only when one destination holds the
-    whole range: a Deny over part of a scale set's prefix never blocks the set (the instances
-    outside it are still reached), and an IPv6 destination never denies an IPv4 packet.
-    """
-    if not len(rule):
-        return np.zeros(0, dtype=bool)
-    pairs = pd.DataFrame({"pair": np.arange(len(rule)), "rule": rule, "endpoint": endpoint})
-    m = pairs.merge(parsed.destinations[["rule", "kind", "token", "lo", "hi"]], on="rule")
-    e = m["endpoint"].to_numpy()
-    kind = m["kind"].to_numpy(dtype=object)
-    strict = np.zeros(len(m), dtype=bool) if whole is None else np.asarray(whole, dtype=bool)[m["pair"].to_numpy()]
-    # An IPv6 destination: applied when it can only add exposure (the endpoint's family is unknown).
-    hit = (kind == "all") | ((kind == "v6") & ~strict)
-    lo, hi, ep_lo, ep_hi = m["lo"].to_numpy(), m["hi"].to_numpy(), ep["lo"].to_numpy()[e], ep["hi"].to_numpy()[e]
-    inside = np.where(strict, (lo <= ep_lo) & (hi >= ep_hi), (lo <= ep_hi) & (hi >= ep_lo))
-    hit |= (kind == "v4") & inside
-    hit |= (kind == "tag") & np.isin(m["token"].to_numpy(dtype=object), _VNET_TAGS)
-    is_asg = kind == "asg"
-    if is_asg.any():
-        members = {(i, a) for i, lst in zip(ep.index, ep["asgs"], strict=True) for a in lst}
-        hit[is_asg] = [(x, t) in members for x, t in zip(e[is_asg], m["token"].to_numpy(dtype=object)[is_asg],
-                                                         strict=True)]
-    out = np.zeros(len(rule), dtype=bool)
-    out[m["pair"].to_numpy()[hit]] = True
-    return out
-
-
-def nsg_verdicts(parsed: ParsedRules, ep: pd.DataFrame, port: int, known_nsgs: set[str]) -> pd.DataFrame:
-    """Per (endpoint, role) with an NSG: does that NSG admit the internet on ``port``, and by which rule.
-
-    ``role`` is ``subnet`` or ``nic``. An NSG referenced but absent from the snapshot is not known
-    to deny: its verdict is ``allow`` with rule ``(NSG not in snapshot)``.
-    """
-    frames = []
-    for role, column in (("subnet", "subnet_nsg"), ("nic", "nic_nsg")):
-        nsg = ep[column].to_numpy(dtype=object)
-        have = np.flatnonzero(nsg != "")
-        frames.append(pd.DataFrame({"endpoint": have, "role": role, "nsg_key": nsg[have]}))
-    roles = pd.concat(frames, ignore_index=True)
-    rules = _internet_rules(parsed, port)
-    pairs = roles.merge(rules, on="nsg_key")
-    ok = applies(parsed, ep, pairs["rule"].to_numpy(), pairs["endpoint"].to_numpy(),
-                 whole=~pairs["allow"].to_numpy(dtype=bool))
-    first = pairs[ok].sort_values(["endpoint", "role", "priority"], kind="stable") \
-        .drop_duplicates(["endpoint", "role"])
-    out = roles.merge(first[["endpoint", "role", "allow", "rule_name", "priority"]], on=["endpoint", "role"],
-                      how="left")
-    unmatched = out["allow"].isna().to_numpy()
-    known = out["nsg_key"].isin(known_nsgs).to_numpy()
-    allow = np.array(out["allow"].to_numpy(dtype=object), dtype=object)
-    name = np.array(out["rule_name"].to_numpy(dtype=object), dtype=object)
-    allow[unmatched & known] = False  # no rule matched: the implicit DenyAllInBound (65500)
-    name[unmatched & known] = "DenyAllInBound"
-    allow[unmatched & ~known] = True
-    name[unmatched & ~known] = "(NSG not in snapshot)"
-    out["allow"] = allow.astype(bool)
-    out["rule_name"] = name
-    # An unreadable rule before the NSG's decision might have decided otherwise: the NSG's verdict
-    # for this port is not known (parse errors are in ``parsed.errors``; such a rule never shadows).
-    decided = out["priority"].to_numpy(dtype=float, na_value=np.inf)
-    first_unread = _first_unreadable(parsed).reindex(out["nsg_key"].to_numpy(dtype=object)).to_numpy(dtype=float)
-    out["undecided"] = ~np.isnan(first_unread) & (first_unread <= decided) & known
-    return out
-
-
-def _first_unreadable(parsed: ParsedRules) -> pd.Series:
-    """Per NSG key, the lowest priority (-inf when unreadable) of a custom rule with a parse error
-    that could be an inbound TCP rule."""
-    rules = parsed.rules
-    maybe = ~parsed.valid & ~rules["default"].to_numpy(dtype=bool) & (parsed.direction != "outbound") \
-        & ~np.isin(parsed.protocol, ("udp", "icmp", "esp", "ah"))
-    prio = rules["priority"].to_numpy(dtype=float, na_value=-np.inf)[maybe]
-    return pd.Series(prio).groupby(rules["nsg_key"].to_numpy(dtype=object)[maybe]).min()
-
-
-def _role_lookup(verdicts: pd.DataFrame, role: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per endpoint, the ``role`` NSG's verdict: allow, deciding rule, and undecided (see nsg_verdicts)."""
-    allow = np.ones(n, dtype=bool)
-    rule = np.full(n, "", dtype=object)
-    undecided = np.zeros(n, dtype=bool)
-    v = verdicts[verdicts["role"] == role]
-    allow[v["endpoint"].to_numpy()] = v["allow"].to_numpy(dtype=bool)
-    rule[v["endpoint"].to_numpy()] = v["rule_name"].to_numpy(dtype=object)
-    undecided[v["endpoint"].to_numpy()] = v["undecided"].to_numpy(dtype=bool)
-    return allow, rule, undecided
+def is_unknown(exposure: str) -> bool:
+    """Whether an exposure says the verdict could not be known (``unknown-<layer>``)."""
+    return isinstance(exposure, str) and exposure.startswith("unknown-")
 
 
 def _name(nsg_key: np.ndarray, names: dict) -> np.ndarray:
@@ -151,12 +46,14 @@ def _name(nsg_key: np.ndarray, names: dict) -> np.ndarray:
 
 
 def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topology,
-                       nsgs: pd.DataFrame, unknown_subscriptions: set[str] = frozenset()) -> pd.DataFrame:
+                       nsgs: pd.DataFrame, unknown_subscriptions: set[str] = frozenset(),
+                       admin: AdminRules | None = None) -> pd.DataFrame:
     """``findings`` with ``exposure``, ``severity`` and ``endpoints`` (a tuple of dicts, see ENDPOINT_FIELDS).
 
     Findings of subscriptions in ``unknown_subscriptions`` (their topology was not read), and
     findings whose NSG is attached to a subnet or NIC missing from the topology, get
-    ``unknown-topology`` and keep their severity.
+    ``unknown-topology`` and keep their severity; where the admin rules that come first could
+    not be read, ``unknown-admin-rule``. ``admin``: the topology's parsed admin rules.
     """
     out = findings.copy()
     n = len(out)
@@ -167,6 +64,7 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
         out["exposure"], out["endpoints"], out["exposure_note"] = exposure, endpoints_col, reason
         return out
     ep = endpoint_table(topo)
+    admin = admin_rules(topo) if admin is None else admin
     known = set(nsgs["nsg_key"].astype(str))
     names = dict(zip(nsgs["nsg_key"], nsgs["nsg_name"], strict=False))
     key = lowered(out["nsg_id"])  # as the rules table keys NSGs (str.lower, not Arrow's)
@@ -174,30 +72,37 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
     entries: dict[int, list] = {i: [] for i in range(n)}
     for port in pd.unique(out["port"]):
         rows = np.flatnonzero(out["port"].to_numpy() == port)
-        g = _port_pairs(out, key, rule_pos, rows, int(port), parsed, ep, topo, known, names)
+        g = _port_pairs(out, key, rule_pos, rows, int(port), parsed, ep, topo, known, names, admin)
         if g is None:
             continue
         per = g.groupby("finding").agg(reach=("reach", "any"), allowed=("allowed", "any"),
-                                       undecided=("undecided", "any"))
+                                       undecided=("undecided", "any"), admin_unknown=("admin_unknown", "any"))
         idx = per.index.to_numpy()
         exposure[idx] = np.where(per["reach"], "reachable", np.where(
-            per["undecided"], "unknown-topology", np.where(per["allowed"], "no-public-path", "blocked")))
+            per["admin_unknown"], "unknown-admin-rule", np.where(
+                per["undecided"], "unknown-topology", np.where(per["allowed"], "no-public-path", "blocked"))))
         reason[idx[(exposure[idx] == "unknown-topology")]] = \
             "an NSG in series has a rule that could not be read before its decision (see errors)"
-        _add_endpoints(entries, g, ep, names)
+        reason[idx[(exposure[idx] == "unknown-admin-rule")]] = ADMIN_UNKNOWN
+        _add_endpoints(entries, g, ep, names, int(port))
     for i, lst in entries.items():
         endpoints_col[i] = tuple(lst)
     _mark_unknown(out, topo, ep, exposure, endpoints_col, reason, unknown_subscriptions)
     out["exposure"] = exposure
     out["endpoints"] = endpoints_col
     out["exposure_note"] = reason
+    out["severity"] = exposure_severity(out, exposure)
+    return out
+
+
+def exposure_severity(out: pd.DataFrame, exposure: np.ndarray) -> np.ndarray:
+    """Severity from effective exposure (shadowed findings and unknown exposures keep theirs)."""
     sev = out["severity"].to_numpy(dtype=object).copy()
-    shadow = out["shadowed"].to_numpy(dtype=bool) if "shadowed" in out else np.zeros(n, dtype=bool)
+    shadow = out["shadowed"].to_numpy(dtype=bool) if "shadowed" in out else np.zeros(len(out), dtype=bool)
     mapped = pd.Series(exposure).map(SEVERITY).to_numpy(dtype=object)
     use = ~shadow & pd.notna(mapped)
     sev[use] = mapped[use]
-    out["severity"] = sev
-    return out
+    return sev
 
 
 def _rule_positions(parsed: ParsedRules, key: np.ndarray, rule_name: np.ndarray) -> np.ndarray:
@@ -219,19 +124,31 @@ def _governed(f: pd.DataFrame, ep: pd.DataFrame) -> pd.DataFrame:
     return governed[~np.isnan(governed["rule"].to_numpy(dtype=float))].reset_index(drop=True)
 
 
+def _family_covered(parsed: ParsedRules, rule: np.ndarray, family: np.ndarray, port: int) -> np.ndarray:
+    """Per (rule, endpoint family): the rule's sources cover the whole internet of that family."""
+    v4 = np.isin(rule, matching_rules(parsed, port, INTERNET_V4)["rule"].to_numpy())
+    v6 = np.isin(rule, matching_rules(parsed, port, INTERNET_V6)["rule"].to_numpy())
+    return np.where(family == 6, v6, v4)
+
+
 def _port_pairs(out: pd.DataFrame, key: np.ndarray, rule_pos: np.ndarray, rows: np.ndarray, port: int,
-                parsed: ParsedRules, ep: pd.DataFrame, topo: Topology, known: set, names: dict) -> pd.DataFrame | None:
-    """Per (finding on ``port``, endpoint it governs): whether every NSG lets the internet in
-    (``allowed``), the first NSG that denies (``blocked_by``), its public path and ``reach``."""
+                parsed: ParsedRules, ep: pd.DataFrame, topo: Topology, known: set, names: dict,
+                admin: AdminRules) -> pd.DataFrame | None:
+    """Per (finding on ``port``, endpoint it governs): whether the admin rules and every NSG let
+    the internet in (``allowed``), what drops it first (``blocked_by``), its public path and ``reach``."""
     f = pd.DataFrame({"finding": rows, "nsg_key": key[rows], "rule": rule_pos[rows]})
     governed = _governed(f, ep)
     if not len(governed):
         return None
     e = governed["endpoint"].to_numpy()
-    own = applies(parsed, ep, governed["rule"].to_numpy(dtype=np.int64), e)
-    verdicts = nsg_verdicts(parsed, ep, port, known)
-    s_allow, s_rule, s_undecided = _role_lookup(verdicts, "subnet", len(ep))
-    n_allow, n_rule, n_undecided = _role_lookup(verdicts, "nic", len(ep))
+    rule = governed["rule"].to_numpy(dtype=np.int64)
+    family = ep["family"].to_numpy()[e]
+    reaches_family = _family_covered(parsed, rule, family, port)
+    own = applies(parsed, ep, rule, e) & reaches_family
+    sv = series(parsed, admin, ep, internet_items(ep), port, known)  # one packet per endpoint, in order
+    s_allow, s_rule, s_undecided = (sv[c].to_numpy() for c in ("s_allow", "s_rule", "s_undecided"))
+    n_allow, n_rule, n_undecided = (sv[c].to_numpy() for c in ("n_allow", "n_rule", "n_undecided"))
+    decision, admin_rule = sv["admin"].to_numpy(dtype=object)[e], sv["admin_rule"].to_numpy(dtype=object)[e]
     subnet_nsg = ep["subnet_nsg"].to_numpy(dtype=object)[e]
     nic_nsg = ep["nic_nsg"].to_numpy(dtype=object)[e]
     blocked = np.full(len(e), None, dtype=object)
@@ -241,37 +158,66 @@ def _port_pairs(out: pd.DataFrame, key: np.ndarray, rule_pos: np.ndarray, rows: 
     s_unknown = s_undecided[e] & (subnet_nsg != f_key)
     n_unknown = n_undecided[e] & (nic_nsg != f_key)
     f_rule = out["rule_name"].to_numpy(dtype=object)[governed["finding"].to_numpy()]
-    # Inbound order: the subnet's NSG, then the NIC's; the first that denies is named.
+    # Inbound order: admin rules, the subnet's NSG, then the NIC's; the first that drops is named.
     nic_deny = ~n_allow[e] & ~n_unknown
     blocked[nic_deny] = [f"{a}: {b}" for a, b in zip(_name(nic_nsg[nic_deny], names), n_rule[e][nic_deny],
                                                       strict=True)]
     sub_deny = ~s_allow[e] & ~s_unknown
     blocked[sub_deny] = [f"{a}: {b}" for a, b in zip(_name(subnet_nsg[sub_deny], names), s_rule[e][sub_deny],
                                                       strict=True)]
-    blocked[~own] = [f"{a}: {b} (its destination does not include this endpoint)"
-                     for a, b in zip(_name(f_key[~own], names), f_rule[~own], strict=True)]
-    undecided = own & ~sub_deny & ~nic_deny & (s_unknown | n_unknown)
-    allowed = own & (s_allow[e] | s_unknown) & (n_allow[e] | n_unknown) & ~undecided
-    g = governed.assign(allowed=allowed, undecided=undecided, blocked_by=blocked)
+    a_deny, a_always, a_unknown = decision == "deny", decision == "always", decision == "unknown"
+    blocked[a_deny] = [f"admin rule {r}" for r in admin_rule[a_deny]]
+    blocked[a_always] = None
+    blocked[~reaches_family] = [f"{a}: {b} (its sources do not cover the IPv{v} internet)" for a, b, v in
+                                zip(_name(f_key[~reaches_family], names), f_rule[~reaches_family],
+                                    family[~reaches_family], strict=True)]
+    not_dest = reaches_family & ~own
+    blocked[not_dest] = [f"{a}: {b} (its destination does not include this endpoint)"
+                         for a, b in zip(_name(f_key[not_dest], names), f_rule[not_dest], strict=True)]
+    nsgs_pass = own & ~a_deny & ~a_unknown & ~a_always
+    undecided = nsgs_pass & ~sub_deny & ~nic_deny & (s_unknown | n_unknown)
+    allowed = (own & a_always) | (nsgs_pass & (s_allow[e] | s_unknown) & (n_allow[e] | n_unknown) & ~undecided)
+    g = governed.assign(allowed=allowed, undecided=undecided, admin_unknown=own & a_unknown, blocked_by=blocked,
+                        admin_rule=np.where(a_always | a_deny, admin_rule, ""))
     g = g.merge(public_paths(ep, topo, port), on="endpoint", how="left")
     g["reach"] = g["allowed"].to_numpy(dtype=bool) & g["path"].notna().to_numpy()
     return g
 
 
-def _add_endpoints(entries: dict[int, list], g: pd.DataFrame, ep: pd.DataFrame, names: dict) -> None:
+def route(path: str | None, public_ip: str | None, frontend_port: str | None, via: str | None, admin_rule: str,
+          private_ip: str, port: int, subnet_nsg: str, nic_nsg: str, machine: str) -> str:
+    """The whole path of a packet, as an auditor reads it: entry, translation, filters, machine."""
+    hops = []
+    if path == "public-ip":
+        hops.append(f"public IP {public_ip}:{frontend_port}")
+    elif path:
+        hops.append(f"{via} {public_ip}:{frontend_port}" if via else f"{path} {public_ip}:{frontend_port}")
+    hops.append(f"{private_ip or '(address in subnet)'}:{port}")
+    if admin_rule:
+        hops.append(f"admin rule {admin_rule}")
+    hops += [f"subnet NSG {subnet_nsg}" for _ in [0] if subnet_nsg] + [f"NIC NSG {nic_nsg}" for _ in [0] if nic_nsg]
+    hops.append(machine or "(machine not named)")
+    return " -> ".join(hops)
+
+
+def _add_endpoints(entries: dict[int, list], g: pd.DataFrame, ep: pd.DataFrame, names: dict, port: int) -> None:
     """Append each (finding, endpoint) pair of ``g`` to its finding's entries (ENDPOINT_FIELDS),
     reachable ones first, then allowed ones."""
     g = g.sort_values(["finding", "reach", "allowed"], ascending=[True, False, False], kind="stable")
     # A scale set profile in a subnet of several prefixes is one row per prefix: listed once.
     g = g.assign(ipconfig=ep["ipconfig_id"].to_numpy(dtype=object)[g["endpoint"].to_numpy()]) \
         .drop_duplicates(["finding", "ipconfig", "path", "frontend_port", "via"])
-    cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by", "via"]] \
+    cols = g[["finding", "endpoint", "path", "public_ip", "frontend_port", "blocked_by", "via", "admin_rule"]] \
         .to_numpy(dtype=object)
-    epv = np.column_stack([ep[["nic_id", "vm_id", "vm_name", "private_ip"]].to_numpy(dtype=object),
+    epv = np.column_stack([ep[["nic_id", "vm_id", "vm_name", "private_ip", "family", "nic_name"]].to_numpy(dtype=object),
                            _name(ep["subnet_nsg"].to_numpy(dtype=object), names),
                            _name(ep["nic_nsg"].to_numpy(dtype=object), names)]) if len(ep) else None
-    for fi, ei, path, pip, fport, why, via in cols:
-        nic, vm, vm_name, private, s_name, n_name = epv[ei]
+    for fi, ei, path, pip, fport, why, via, admin_rule in cols:
+        nic, vm, vm_name, private, family, nic_name, s_name, n_name = epv[ei]
+        path = path if isinstance(path, str) else None
+        pip = pip if isinstance(pip, str) else None
+        fport = fport if isinstance(fport, str) else None
+        via = via if isinstance(via, str) and via else None
         entries[fi].append({"nic_id": nic, "vm_id": vm or None, "vm_name": vm_name or None,
                             "private_ip": private or None,
                             "public_ip": pip if isinstance(pip, str) else None,
@@ -279,7 +225,10 @@ def _add_endpoints(entries: dict[int, list], g: pd.DataFrame, ep: pd.DataFrame, 
                             "frontend_port": fport if isinstance(fport, str) else None,
                             "blocked_by": why if isinstance(why, str) else None,
                             "via": via if isinstance(via, str) and via else None,
-                            "subnet_nsg": s_name or None, "nic_nsg": n_name or None})
+                            "subnet_nsg": s_name or None, "nic_nsg": n_name or None,
+                            "family": f"IPv{family}", "admin_rule": admin_rule or None,
+                            "route": route(path, pip, fport, via, admin_rule, private, port, s_name, n_name,
+                                           vm_name or nic_name)})
 
 
 def _under_any(ids, bad) -> bool:
@@ -329,54 +278,79 @@ def unknown_exposure(findings: pd.DataFrame, note: str) -> pd.DataFrame:
 
 
 REACH_COLUMNS = ["subscription_id", "vm_name", "vm_id", "nic_id", "private_ip", "public_ip", "path", "frontend_port",
-                 "port", "via", "subnet_nsg", "subnet_rule", "nic_nsg", "nic_rule", "power_state"]
+                 "port", "via", "subnet_nsg", "subnet_rule", "nic_nsg", "nic_rule", "power_state", "ipconfig_id",
+                 "family", "admin_rule", "route"]
 
 
 def reachable(parsed: ParsedRules, topo: Topology, nsgs: pd.DataFrame, port: int,
-              ep: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Endpoints the internet reaches on ``port`` now: a public path and every NSG present allows.
+              ep: pd.DataFrame | None = None, admin: AdminRules | None = None) -> pd.DataFrame:
+    """Endpoints the internet reaches on ``port`` now: a public path, and every filter in series admits.
 
-    An endpoint with no NSG at all is reachable only through a Basic SKU public IP or load
-    balancer: Standard SKU ones are closed to inbound traffic until an NSG allows it. ``ep``: the
-    topology's endpoint table when the caller has it already (one per snapshot, whatever the ports).
+    An endpoint with no NSG at all is reachable through a public IP or load balancer only when
+    it is Basic SKU: Standard SKU ones are closed to inbound traffic until an NSG allows it.
+    Firewall DNAT and Application Gateway paths arrive from inside the VNet and need no NSG.
+    ``ep`` and ``admin``: the topology's endpoint table and admin rules when the caller has them
+    (one per snapshot, whatever the ports). ``attrs["undecided"]``: {NSG or VNet id: why}.
     """
     ep = endpoint_table(topo) if ep is None else ep
+    admin = admin_rules(topo) if admin is None else admin
     paths = public_paths(ep, topo, port)
+    proxies = proxy_paths(ep, topo, port)
+    fam = ep["family"].to_numpy(dtype=np.int64)
+    paths = pd.concat([paths.assign(src_lo=-1, src_hi=-1, proxy=False),
+                       proxies[PATH_COLUMNS + ["src_lo", "src_hi"]].assign(proxy=True)], ignore_index=True)
     if not len(paths):
-        return pd.DataFrame(columns=REACH_COLUMNS)
+        out = pd.DataFrame(columns=REACH_COLUMNS)
+        out.attrs["undecided"] = {}
+        return out
+    paths["endpoint"] = paths["endpoint"].astype(np.int64)
+    e = paths["endpoint"].to_numpy()
+    items = pd.DataFrame({"endpoint": e, "family": fam[e], "src_lo": paths["src_lo"].to_numpy(dtype=np.int64),
+                          "src_hi": paths["src_hi"].to_numpy(dtype=np.int64)})
     known = set(nsgs["nsg_key"].astype(str))
     names = dict(zip(nsgs["nsg_key"], nsgs["nsg_name"], strict=False))
-    verdicts = nsg_verdicts(parsed, ep, port, known)
-    s_allow, s_rule, s_undecided = _role_lookup(verdicts, "subnet", len(ep))
-    n_allow, n_rule, n_undecided = _role_lookup(verdicts, "nic", len(ep))
-    e = paths["endpoint"].to_numpy()
+    sv = series(parsed, admin, ep, items, port, known)
+    s_allow, n_allow = sv["s_allow"].to_numpy(), sv["n_allow"].to_numpy()
+    s_und, n_und = sv["s_undecided"].to_numpy(), sv["n_undecided"].to_numpy()
+    decision = sv["admin"].to_numpy(dtype=object)
     no_nsg = (ep["subnet_nsg"].to_numpy(dtype=object)[e] == "") & (ep["nic_nsg"].to_numpy(dtype=object)[e] == "")
-    basic = paths["sku"].astype(str).str.lower().eq("basic").to_numpy()
-    ok = s_allow[e] & n_allow[e] & (~no_nsg | basic)
-    # A path whose NSGs cannot be decided (an unreadable rule first) is neither listed nor dropped unsaid.
-    doubt = (s_allow[e] | s_undecided[e]) & (n_allow[e] | n_undecided[e]) & (s_undecided[e] | n_undecided[e])
-    undecided_nsgs = np.concatenate([ep["subnet_nsg"].to_numpy(dtype=object)[e][doubt & s_undecided[e]],
-                                     ep["nic_nsg"].to_numpy(dtype=object)[e][doubt & n_undecided[e]]])
-    ok &= ~doubt
-    p = paths[ok]
+    open_sku = paths["sku"].astype(str).str.lower().eq("basic").to_numpy() | paths["proxy"].to_numpy(dtype=bool)
+    passing = decision == "pass"
+    ok = (decision == "always") | (passing & s_allow & n_allow & ~s_und & ~n_und & (~no_nsg | open_sku))
+    # A path whose filters cannot be decided (an unreadable rule first) is neither listed nor dropped unsaid.
+    doubt = passing & (s_allow | s_und) & (n_allow | n_und) & (s_und | n_und)
+    undecided = {k: "a rule that could not be read comes before the NSG's decision on this port"
+                 for k in np.concatenate([ep["subnet_nsg"].to_numpy(dtype=object)[e][doubt & s_und],
+                                          ep["nic_nsg"].to_numpy(dtype=object)[e][doubt & n_und]])}
+    undecided.update({k: ADMIN_UNKNOWN for k in ep["vnet_id"].to_numpy(dtype=object)[e][decision == "unknown"]})
+    p, v = paths[ok], sv[ok]
     e = p["endpoint"].to_numpy()
     subnet_nsg = ep["subnet_nsg"].to_numpy(dtype=object)[e]
     nic_nsg = ep["nic_nsg"].to_numpy(dtype=object)[e]
+    always = v["admin"].to_numpy(dtype=object) == "always"
+    s_name = np.where(subnet_nsg == "", "", _name(subnet_nsg, names))
+    n_name = np.where(nic_nsg == "", "", _name(nic_nsg, names))
     out = pd.DataFrame({
         "subscription_id": ep["subscription_id"].to_numpy()[e], "vm_name": ep["vm_name"].to_numpy()[e],
         "vm_id": ep["vm_id"].to_numpy()[e], "nic_id": ep["nic_id"].to_numpy()[e],
         "private_ip": ep["private_ip"].to_numpy()[e], "public_ip": p["public_ip"].to_numpy(),
         "path": p["path"].to_numpy(), "frontend_port": p["frontend_port"].to_numpy(), "port": port,
-        "via": p["via"].to_numpy(),
-        "subnet_nsg": np.where(subnet_nsg == "", "", _name(subnet_nsg, names)),
-        "subnet_rule": s_rule[e], "nic_nsg": np.where(nic_nsg == "", "", _name(nic_nsg, names)),
-        "nic_rule": n_rule[e], "power_state": ep["power_state"].to_numpy()[e],
+        "via": p["via"].to_numpy(), "subnet_nsg": s_name,
+        "subnet_rule": np.where(always & (s_name != ""), "(skipped: AlwaysAllow admin rule)", v["s_rule"].to_numpy()),
+        "nic_nsg": n_name,
+        "nic_rule": np.where(always & (n_name != ""), "(skipped: AlwaysAllow admin rule)", v["n_rule"].to_numpy()),
+        "power_state": ep["power_state"].to_numpy()[e], "ipconfig_id": ep["ipconfig_id"].to_numpy()[e],
+        "family": [f"IPv{f}" for f in ep["family"].to_numpy()[e]], "admin_rule": v["admin_rule"].to_numpy(),
     }, columns=REACH_COLUMNS)
+    out["route"] = [route(a, b, c, d, r, ip, port, sn, nn, vm or nic) for a, b, c, d, r, ip, sn, nn, vm, nic in
+                    zip(out["path"], out["public_ip"], out["frontend_port"], out["via"], out["admin_rule"],
+                        out["private_ip"], s_name, n_name, out["vm_name"], ep["nic_name"].to_numpy()[e],
+                        strict=True)]
     out = out.drop_duplicates().sort_values(["subscription_id", "vm_name", "nic_id", "path"], kind="stable") \
         .reset_index(drop=True)
-    out.attrs["undecided_nsgs"] = sorted(set(undecided_nsgs))
+    out.attrs["undecided"] = undecided
     return out
 
 
 __all__ = ["EXPOSURES", "SEVERITY", "ENDPOINT_FIELDS", "PATH_COLUMNS", "applies", "effective_exposure",
-           "nsg_verdicts", "reachable", "unknown_exposure", "REACH_COLUMNS"]
+           "nsg_verdicts", "reachable", "unknown_exposure", "REACH_COLUMNS", "is_unknown", "route"]

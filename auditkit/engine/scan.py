@@ -10,8 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditkit.engine.admin_rules import admin_rules
+from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.fields import lowered, parse_rules
 from auditkit.engine.findings import broad, findings
+from auditkit.engine.layer_findings import layer_findings
 from auditkit.engine.reachability import effective_exposure, reachable, unknown_exposure
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
 from auditkit.engine.topology import TOPOLOGY_TABLES, TOPOLOGY_TYPES, Topology, topology_table
@@ -125,7 +128,10 @@ def load_inputs(source: Any, allow_empty: bool = True,
         info = snap.meta.get("topology")
         if not isinstance(info, dict):
             return tables, None, set(), TOPOLOGY_MISSING
-        topo = Topology({name: snap.table(f"topo_{name}") for name in TOPOLOGY_TABLES},
+        held = snap.meta.get("files", {})
+        # A snapshot written before a layer existed lacks its tables: Topology completes them empty.
+        topo = Topology({name: snap.table(f"topo_{name}") for name in TOPOLOGY_TABLES
+                         if f"topo_{name}.parquet" in held},
                         errors=list(snap.meta.get("record_errors", [])))
         failed = {str(s).lower() for s in info.get("failed_subscriptions") or []}
         return tables, topo, failed, ""
@@ -184,7 +190,15 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
     elif topo is None:
         found = unknown_exposure(found, note)
     else:
-        found = effective_exposure(found, parsed, topo, tables.nsgs, topo_failed)
+        failed_layers = layers_failed(records_or_path, verify)
+        admin = admin_rules(topo, failed_layers.get("admin-rule", frozenset()))
+        found = effective_exposure(found, parsed, topo, tables.nsgs, topo_failed, admin=admin)
+        found = pd.concat([found.assign(layer="nsg"),
+                           layer_findings(parsed, topo, endpoint_table(topo), admin, tables.nsgs, port_tuple)],
+                          ignore_index=True)
+        found = unknown_layers(found, failed_layers)
+    if "layer" not in found:
+        found["layer"] = "nsg"
     if not include_shadowed:
         found = found[~found["shadowed"].to_numpy(dtype=bool)].reset_index(drop=True)
     return ScanResult(
@@ -199,6 +213,24 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
         topology_note=note,
         parsed=parsed,
     )
+
+
+LAYER_UNKNOWN = {"firewall-dnat": "unknown-firewall-dnat", "app-gateway": "unknown-app-gateway"}
+
+
+def unknown_layers(found: pd.DataFrame, failed_layers: dict[str, frozenset[str]]) -> pd.DataFrame:
+    """Findings of subscriptions whose firewall or gateway records could not be collected:
+    a path through them may reach what the NSGs alone do not, so no verdict short of
+    ``reachable`` holds (``unknown-firewall-dnat``, ``unknown-app-gateway``)."""
+    for layer, exposure in LAYER_UNKNOWN.items():
+        subs = failed_layers.get(layer, frozenset())
+        if not subs or not len(found):
+            continue
+        hit = found["subscription_id"].astype(str).str.lower().isin(subs).to_numpy() \
+            & (found["exposure"].to_numpy(dtype=object) != "reachable")
+        found.loc[hit, "exposure"] = exposure
+        found.loc[hit, "exposure_note"] = f"the subscription's {layer} records could not be collected"
+    return found
 
 
 def with_attached_ids(found: pd.DataFrame, nsgs: pd.DataFrame) -> pd.DataFrame:
@@ -223,16 +255,29 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
     if topo is None:
         raise InputError(f"{source if isinstance(source, str | Path) else 'input'}: {note}; "
                          "collect again (auditkit collect) to answer what is reachable")
-    out = reachable(parse_rules(tables.rules), topo, tables.nsgs, parse_ports([port])[0])
+    out = reachable(parse_rules(tables.rules), topo, tables.nsgs, parse_ports([port])[0],
+                    admin=admin_rules(topo, layers_failed(source, verify).get("admin-rule", frozenset())))
     out.attrs["unknown_subscriptions"] = sorted(failed)
-    undecided = out.attrs.pop("undecided_nsgs", [])
+    undecided = out.attrs.pop("undecided", {})
     bad = topo.incomplete
-    out.attrs["incomplete"] = sorted(bad) + undecided
+    out.attrs["incomplete"] = sorted(bad) + sorted(undecided)
     out.attrs["incomplete_why"] = {str(e["nsg_id"]).lower(): f"{e['field']}: {e['message']}" for e in reversed(topo.errors)
                                    if str(e["nsg_id"]).lower() in bad}
-    out.attrs["incomplete_why"].update({k: "a rule that could not be read comes before the NSG's decision on this "
-                                           "port" for k in undecided})
+    out.attrs["incomplete_why"].update(undecided)
     return out
+
+
+def layers_failed(source: Any, verify: bool = True) -> dict[str, frozenset[str]]:
+    """Per layer, the subscriptions whose records of it could not be collected (a snapshot's
+    ``meta.json`` ``topology.failed_layers``; an export says nothing of the kind)."""
+    if not _is_snapshot(source):
+        return {}
+    snap = source if isinstance(source, Snapshot) else open_snapshot(source, verify=verify)
+    info = snap.meta.get("topology")
+    failed = info.get("failed_layers") if isinstance(info, dict) else None
+    if not isinstance(failed, dict):
+        return {}
+    return {str(k): frozenset(str(s).lower() for s in v) for k, v in failed.items() if isinstance(v, list)}
 
 
 def error_table(record_errors: pd.DataFrame, field_errors: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditkit.engine.layer_records import LAYER_COLUMNS, LAYER_READERS, LAYER_TYPES
 from auditkit.evidence.records import properties
 
 NIC_TYPE = "microsoft.network/networkinterfaces"
@@ -28,18 +29,19 @@ VM_TYPE = "microsoft.compute/virtualmachines"
 ASG_TYPE = "microsoft.network/applicationsecuritygroups"
 # Constructs that publish VMs outside NSG logic; named "not modelled" wherever a snapshot has one.
 UNMODELLED_TYPES = {
-    "microsoft.network/azurefirewalls": "Azure Firewall (DNAT rules)",
-    "microsoft.network/applicationgateways": "Application Gateway",
     "microsoft.network/bastionhosts": "Azure Bastion",
     "microsoft.network/routetables": "route table sending traffic to a virtual appliance (NVA)",
 }
-TOPOLOGY_TYPES = (NIC_TYPE, VNET_TYPE, PUBLIC_IP_TYPE, LB_TYPE, VMSS_TYPE, VM_TYPE, ASG_TYPE, *UNMODELLED_TYPES)
+TOPOLOGY_TYPES = (NIC_TYPE, VNET_TYPE, PUBLIC_IP_TYPE, LB_TYPE, VMSS_TYPE, VM_TYPE, ASG_TYPE, *UNMODELLED_TYPES,
+                  *LAYER_TYPES)
 
 COLUMNS = {
     "ipconfigs": ["subscription_id", "kind", "nic_id", "nic_name", "ipconfig_id", "vm_id", "private_ip", "subnet_id",
-                  "public_ip_id", "public_ip_per_instance", "nic_nsg_id", "pools", "nat_rules", "nat_pools", "asgs"],
-    "subnets": ["subscription_id", "subnet_id", "vnet_id", "vnet_name", "subnet_name", "prefixes", "nsg_id"],
-    "public_ips": ["subscription_id", "public_ip_id", "ip_address", "sku", "attached_to"],
+                  "public_ip_id", "public_ip_per_instance", "nic_nsg_id", "pools", "nat_rules", "nat_pools", "asgs", "family",
+                  "private_endpoint"],
+    "subnets": ["subscription_id", "subnet_id", "vnet_id", "vnet_name", "subnet_name", "prefixes", "nsg_id",
+                "pe_policies"],
+    "public_ips": ["subscription_id", "public_ip_id", "ip_address", "sku", "attached_to", "version"],
     "lb_frontends": ["lb_id", "lb_name", "frontend_id", "public_ip_id", "sku"],
     "lb_rules": ["lb_id", "lb_name", "rule_id", "rule_name", "kind", "protocol", "frontend_ids", "pool_ids",
                  "frontend_port", "frontend_port_end", "backend_port"],
@@ -47,7 +49,10 @@ COLUMNS = {
     "vms": ["vm_id", "vm_name", "power_state"],
     "asgs": ["asg_id", "asg_name"],
     "unmodelled": ["subscription_id", "resource_id", "type", "name", "what"],
+    **LAYER_COLUMNS,
 }
+# Columns a snapshot written before they existed lacks, and the value they then take.
+_DEFAULTS = {"family": 4, "private_endpoint": False, "pe_policies": "", "version": ""}
 TOPOLOGY_TABLES = tuple(COLUMNS)
 
 
@@ -59,6 +64,7 @@ class Topology:
     errors: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.tables = _complete(self.tables)
         seen = {(e.get("nsg_id"), e.get("field"), e.get("message")) for e in self.errors}
         self.errors = list(self.errors) + [e for e in unresolved_load_balancers(self.tables)
                                            if (e["nsg_id"], e["field"], e["message"]) not in seen]
@@ -82,6 +88,21 @@ class Topology:
 
     def counts(self) -> dict[str, int]:
         return {k: int(len(v)) for k, v in self.tables.items()}
+
+
+def _complete(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every table of ``COLUMNS`` with every column: older snapshots lack the newer ones."""
+    out = dict(tables)
+    for name, cols in COLUMNS.items():
+        frame = out.get(name)
+        if frame is None:
+            out[name] = pd.DataFrame(columns=cols)
+            continue
+        missing = [c for c in cols if c not in frame]
+        if missing:
+            out[name] = frame.assign(**{c: _DEFAULTS.get(c, "") for c in missing})
+    out["ipconfigs"] = out["ipconfigs"].astype({"family": "int64", "private_endpoint": bool})
+    return out
 
 
 _LB_OF = r"^(.*/providers/microsoft\.network/loadbalancers/[^/]+)/"
@@ -158,6 +179,15 @@ def _is_ip(value: Any) -> bool:
     return True
 
 
+def _family(version: Any, address: Any) -> int:
+    """An ip configuration's address family: its ``privateIPAddressVersion``, else its address's."""
+    if isinstance(version, str) and version.lower() == "ipv6":
+        return 6
+    if version is None and isinstance(address, str) and ":" in address:
+        return 6
+    return 4
+
+
 def _port(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -209,6 +239,8 @@ def _nic(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
             "nat_rules": _ids(c.get("loadBalancerInboundNatRules"), rid, f"{where}.loadBalancerInboundNatRules",
                               errors), "nat_pools": (),
             "asgs": _ids(c.get("applicationSecurityGroups"), rid, f"{where}.applicationSecurityGroups", errors),
+            "family": _family(c.get("privateIPAddressVersion"), private),
+            "private_endpoint": bool(_id(props.get("privateEndpoint"))),
         })
 
 
@@ -252,6 +284,7 @@ def _vmss(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
                 "nat_rules": (),
                 "nat_pools": _ids(c.get("loadBalancerInboundNatPools"), rid, "loadBalancerInboundNatPools", errors),
                 "asgs": _ids(c.get("applicationSecurityGroups"), rid, "applicationSecurityGroups", errors),
+                "family": _family(c.get("privateIPAddressVersion"), None), "private_endpoint": False,
             })
 
 
@@ -267,7 +300,8 @@ def _vnet(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
         rows["subnets"].append({"subscription_id": sid, "subnet_id": _id(s) or f"{rid}/subnets/{s.get('name')}".lower(),
                                 "vnet_id": rid, "vnet_name": str(rec.get("name") or ""),
                                 "subnet_name": str(s.get("name") or ""), "prefixes": tuple(dict.fromkeys(prefixes)),
-                                "nsg_id": _id(sp.get("networkSecurityGroup"))})
+                                "nsg_id": _id(sp.get("networkSecurityGroup")),
+                                "pe_policies": str(sp.get("privateEndpointNetworkPolicies") or "")})
 
 
 def _public_ip(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
@@ -275,7 +309,8 @@ def _public_ip(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> No
     address = props.get("ipAddress")
     rows["public_ips"].append({"subscription_id": sid, "public_ip_id": rid,
                                "ip_address": address if isinstance(address, str) else "",
-                               "sku": _sku(rec), "attached_to": _id(props.get("ipConfiguration"))})
+                               "sku": _sku(rec), "attached_to": _id(props.get("ipConfiguration")),
+                               "version": str(props.get("publicIPAddressVersion") or "")})
 
 
 def _lb(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
@@ -383,6 +418,8 @@ def topology_table(records: Iterable[Any]) -> Topology:
         try:
             if typ in UNMODELLED_TYPES:
                 _unmodelled(rec, rid, sid, rows, errors, typ)
+            elif typ in LAYER_READERS:
+                LAYER_READERS[typ](rec, rid, sid, rows, errors)
             else:
                 _READERS[typ](rec, rid, sid, rows, errors)
         except (AttributeError, TypeError, ValueError) as exc:  # a shape no reader expected: reported, not fatal

@@ -14,7 +14,10 @@ import pyarrow.compute as pc
 LIST_COLUMNS = ("source_prefixes", "source_ports", "destination_prefixes", "destination_ports", "source_asgs",
                 "destination_asgs", "sources", "destinations", "field_errors", "attached_ids", "hidden_by",
                 # topology tables (see auditkit.engine.topology)
-                "pools", "nat_rules", "nat_pools", "asgs", "prefixes", "frontend_ids", "pool_ids")
+                "pools", "nat_rules", "nat_pools", "asgs", "prefixes", "frontend_ids", "pool_ids",
+                # the layers beyond NSGs (see auditkit.engine.layer_records)
+                "source_groups", "destination_groups", "public_ip_ids", "public_addresses", "ip_groups",
+                "protocols", "addresses", "backend_addresses")
 TEXT_COLUMNS = ("direction", "access", "protocol")
 JSON_COLUMNS = ("tags", "endpoints")
 _SEP = "\x1f"  # ASCII unit separator: never part of an address, port or id

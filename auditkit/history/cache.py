@@ -43,7 +43,7 @@ from auditkit.history.tag_coverage import (
 from auditkit.settings import Settings
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
-ENGINE_VERSION = "7"
+ENGINE_VERSION = "8"  # 8: admin rules, firewall DNAT, App Gateway, IPv6 (findings carry ``layer``)
 ENTRY_FORMAT = 3  # 3: tables sorted by subscription in small row groups; the subscriptions with findings
 # Rows per Parquet row group: a report reads its subscription's row groups only (the tables are
 # sorted by subscription, so the row groups' min/max statistics skip the others).
@@ -54,7 +54,7 @@ INPUTS = ("nsgs.parquet", "rules.parquet", "subscriptions.parquet")
 
 FINDING_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority",
                    "port", "protocol", "sources", "destination_ports", "attached", "severity", "description",
-                   "attached_ids", "exposure", "exposure_note", "endpoints"]
+                   "attached_ids", "exposure", "exposure_note", "endpoints", "layer"]
 # The latest snapshot's appendix: rules hidden by earlier Denies, broad-source rules, unreadable input.
 SHADOWED_COLUMNS = [*FINDING_COLUMNS, "hidden_by"]
 BROAD_COLUMNS = ["nsg_key", "nsg_id", "subscription_id", "resource_group", "nsg_name", "rule_name", "priority", "port",

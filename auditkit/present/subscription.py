@@ -122,23 +122,25 @@ def reachability(ctx: ReportContext, subscription_id: str) -> HTML:
     um = latest.unmodelled
     blocks = [head,
               paragraph("Machines a packet from any internet address reaches on an audited port: a public path "
-                        "(public IP, load-balancing rule or inbound NAT rule onto the port) and every NSG on the way "
-                        "(the subnet's, then the NIC's) allowing it. The internet sees the frontend port; the NSGs "
-                        "see the audited port.", "ak-note"),
+                        "(public IP, load-balancing or inbound NAT rule, Azure Firewall DNAT rule, or Application "
+                        "Gateway TCP/TLS listener) and every filter on the way admitting it: the VNet's Virtual "
+                        "Network Manager admin rules, then the subnet's NSG, then the NIC's, for IPv4 and IPv6 "
+                        "apart. The internet sees the frontend port; the filters see the audited port and, behind "
+                        "a firewall or gateway, its private address as the source.", "ak-note"),
               table(r, ["port", "vm_name", "internet", "path", "via", "private_ip", "subnet", "nic", "power_state"],
-                    ["Port", "Machine", "Internet address", "Path", "Load balancer rule", "Private IP",
+                    ["Port", "Machine", "Internet address", "Path", "Via", "Private IP",
                      "Subnet NSG: rule", "NIC NSG: rule", "Power state"], cls="ak-wide",
                     empty="Nothing in this subscription is reachable from the internet on the audited ports.")]
     blocks.append(heading("Not modelled", 3, "not-modelled"))
     if len(um):
-        blocks.append(banner(f"{len(um)} construct(s) that can publish machines outside NSG logic exist here and are "
-                             "not modelled:", "Azure Firewall DNAT rules, Application Gateway listeners, Bastion and "
-                             "virtual appliances behind user-defined routes can make machines reachable (or not) in "
-                             "ways the verdicts above do not show; review them by hand."))
+        blocks.append(banner(f"{len(um)} construct(s) that can publish machines outside the modelled layers exist "
+                             "here and are not modelled:", "Bastion and virtual appliances behind user-defined "
+                             "routes can make machines reachable (or not) in ways the verdicts above do not show; "
+                             "review them by hand."))
         blocks.append(table(um, ["what", "name", "resource_id"], ["Construct", "Name", "Resource id"], cls="ak-wide"))
     else:
-        blocks.append(paragraph("No Azure Firewall, Application Gateway, Bastion or route to a virtual appliance "
-                                "in this subscription's snapshot.", "ak-note"))
+        blocks.append(paragraph("No Bastion or route to a virtual appliance in this subscription's snapshot: "
+                                "nothing here publishes machines outside the modelled layers.", "ak-note"))
     return concat(*blocks)
 
 

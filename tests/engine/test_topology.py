@@ -52,7 +52,8 @@ def test_topology_arrives_per_type_paged_and_gives_the_same_answer_as_the_record
     assert sum("networkinterfaces" in q for q in queries) == 2
     assert not any("mv-expand" in q for q in queries)
     assert len(snap.table("topo_ipconfigs")) == 3 + 1100 + 1  # NICs and the scale set profile
-    assert snap.table("topo_unmodelled")["what"].tolist() == ["Azure Firewall (DNAT rules)"]
+    assert snap.table("topo_unmodelled")["what"].tolist() == []  # the firewall is modelled now (DNAT)
+    assert len(snap.table("topo_firewalls")) == 1
     live = scan(path).findings
     offline = scan(nsgs + topo).findings
     assert sorted(zip(live["rule_name"], live["port"], live["exposure"], strict=True)) == \
