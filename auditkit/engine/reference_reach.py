@@ -92,13 +92,14 @@ def _merge(props: Mapping, single: str, plural: str) -> list[str]:
 
 
 def source_matches(values: Iterable[str], src: Source, allow: bool) -> bool:
-    """Whether one of a rule's source values matches the packet's source.
+    """Whether a rule's source values match the packet's source.
 
     ``*``/``Any`` match every source; ``Internet`` an internet source only; ``VirtualNetwork`` a
-    private one only; a prefix a source address it contains. For the unknown gateway address a
-    prefix of its family matches when it is the whole family, holds the gateway's subnet, or the
+    private one only; a prefix a source address it contains. For the unknown gateway address the
+    prefixes of its family match when they cover the whole family or the gateway's subnet, or the
     rule allows (assumed to match an Allow, never a Deny).
     """
+    nets = []
     for v in values:
         v = str(v).strip()
         low = v.lower()
@@ -108,15 +109,14 @@ def source_matches(values: Iterable[str], src: Source, allow: bool) -> bool:
             if (low == "internet") == (src.kind == "internet"):
                 return True
             continue
-        for net in _nets(v):
-            if net.version != src.family:
-                continue
-            if src.address is not None:
-                if src.address in net:
-                    return True
-            elif net.prefixlen == 0 or allow or (src.subnet is not None and src.subnet.subnet_of(net)):
-                return True
-    return False
+        nets.extend(n for n in _nets(v) if n.version == src.family)
+    if src.address is not None:
+        return any(src.address in n for n in nets)
+    if not nets:
+        return False
+    whole = ipaddress.ip_network("0.0.0.0/0" if src.family == 4 else "::/0")
+    blocks = list(ipaddress.collapse_addresses(nets))
+    return allow or any((src.subnet or whole).subnet_of(b) for b in blocks)
 
 
 # --- Filter 1: Virtual Network Manager security admin rules ------------------------------------------
@@ -134,14 +134,10 @@ def _admin_destination(values: list, address: IPAddr, allow: bool) -> bool:
 
 
 def _admin_source(values: list, src: Source, allow: bool) -> bool:
-    for s in values:
-        if str(s.get("addressPrefixType", "")).lower() == "networkgroup":
-            if allow and src.kind != "internet":
-                return True
-            continue
-        if source_matches([str(s.get("addressPrefix", ""))], src, allow):
-            return True
-    return False
+    groups = [s for s in values if str(s.get("addressPrefixType", "")).lower() == "networkgroup"]
+    if groups and allow and src.kind != "internet":
+        return True  # membership unknown: a private source is assumed a member for AlwaysAllow/Allow
+    return source_matches([str(s.get("addressPrefix", "")) for s in values if s not in groups], src, allow)
 
 
 def admin_verdict(items: Iterable[Mapping], address: IPAddr, src: Source, port: int) -> str | None:
