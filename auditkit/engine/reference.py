@@ -210,104 +210,13 @@ def reference_findings(records: Iterable[Mapping], ports: Iterable[int]) -> set[
     return out
 
 
-# --- Reachability: one internet packet walked through a subnet's NSG, then a NIC's -------------------
-
-INTERNET_SOURCE = ipaddress.ip_address("203.0.113.77")
-
-
-def _applies_to(rule: Mapping, address: Any, asgs: set[str], vnet_space: list) -> bool:
-    """Whether a rule's destination (prefixes, the VirtualNetwork tag, ASGs) includes the endpoint."""
-    p = rule.get("properties", rule)
-    for v in _merge(p, "destinationAddressPrefix", "destinationAddressPrefixes"):
-        v = v.strip().lower()
-        if v in ("*", "any"):
-            return True
-        if v == "virtualnetwork":
-            if any(address in net for net in vnet_space):
-                return True
-            continue
-        try:
-            if address in ipaddress.ip_network(v, strict=False):
-                return True
-        except ValueError:
-            continue
-    return any(str(a.get("id", "")).lower() in asgs for a in p.get("destinationApplicationSecurityGroups") or [])
-
-
-def nsg_admits(record: Mapping | None, port: int, address: Any, asgs: set[str], vnet_space: list,
-               source: Any = INTERNET_SOURCE) -> bool:
-    """Whether one NSG lets a TCP packet from ``source`` reach ``address``:``port`` (no NSG: yes)."""
-    if record is None:
-        return True
-    props = record.get("properties") or {}
-    raw = [(r, False) for r in props.get("securityRules") or []] + \
-        [(r, True) for r in props.get("defaultSecurityRules") or []]
-    for rule_dict, default in sorted(raw, key=lambda x: int((x[0].get("properties") or {})["priority"])):
-        rule = parse_rule(rule_dict, default)
-        if not rule.inbound or not _applies_to(rule_dict, address, asgs, vnet_space):
-            continue
-        if (rule.protocol in ("*", "any", "tcp") and _in(source, rule.sources)
-                and _in_ports(40000, rule.source_ports) and _in_ports(port, rule.destination_ports)):
-            return rule.allow
-    return False  # DenyAllInBound, even when a record omits its default rules
-
-
-def _ref(obj: Any) -> str:
-    return str((obj or {}).get("id", "")).lower() if isinstance(obj, Mapping) else ""
-
-
-def reference_reach(nsg_records: Iterable[Mapping], topology: Iterable[Mapping], port: int) -> set[tuple[str, str, str]]:
-    """(ip configuration id, path kind, frontend port) for every NIC ip configuration that an
-    internet packet reaches on ``port``, walked resource by resource."""
-    nsgs = {str(r["id"]).lower(): r for r in nsg_records}
-    by_type: dict[str, list] = {}
-    for rec in topology:
-        by_type.setdefault(str(rec.get("type", "")).lower(), []).append(rec)
-    subnets, space = {}, {}
-    for v in by_type.get("microsoft.network/virtualnetworks", []):
-        nets = [ipaddress.ip_network(p) for p in v["properties"]["addressSpace"]["addressPrefixes"]]
-        for s in v["properties"]["subnets"]:
-            subnets[str(s["id"]).lower()] = _ref(s["properties"].get("networkSecurityGroup"))
-            space[str(s["id"]).lower()] = nets
-    pips = {str(p["id"]).lower(): p for p in by_type.get("microsoft.network/publicipaddresses", [])}
-    frontends, lb_rules, nat_rules = {}, [], {}
-    for lb in by_type.get("microsoft.network/loadbalancers", []):
-        lp = lb["properties"]
-        for fe in lp.get("frontendIPConfigurations", []):
-            pip = _ref(fe["properties"].get("publicIPAddress"))
-            if pip:
-                frontends[str(fe["id"]).lower()] = pip
-        for r in lp.get("loadBalancingRules", []):
-            lb_rules.append(r["properties"])
-        for r in lp.get("inboundNatRules", []):
-            nat_rules[str(r["id"]).lower()] = r["properties"]
-    out = set()
-    for nic in by_type.get("microsoft.network/networkinterfaces", []):
-        np_ = nic["properties"]
-        nic_nsg = nsgs.get(_ref(np_.get("networkSecurityGroup")))
-        for cfg in np_["ipConfigurations"]:
-            c = cfg["properties"]
-            subnet = _ref(c.get("subnet"))
-            subnet_nsg = nsgs.get(subnets.get(subnet, ""))
-            address = ipaddress.ip_address(c["privateIPAddress"])
-            asgs = {_ref(a) for a in c.get("applicationSecurityGroups") or []}
-            paths = []
-            if _ref(c.get("publicIPAddress")) in pips:
-                paths.append(("public-ip", str(port)))
-            pools = {_ref(p) for p in c.get("loadBalancerBackendAddressPools") or []}
-            for r in lb_rules:
-                if (r["backendPort"] == port and str(r["protocol"]).lower() in ("tcp", "all")
-                        and _ref(r.get("backendAddressPool")) in pools and _ref(r["frontendIPConfiguration"]) in frontends):
-                    paths.append(("load-balancer", str(r["frontendPort"])))
-            for rid in (_ref(x) for x in c.get("loadBalancerInboundNatRules") or []):
-                r = nat_rules.get(rid)
-                if r and r["backendPort"] == port and _ref(r["frontendIPConfiguration"]) in frontends:
-                    paths.append(("inbound-nat", str(r["frontendPort"])))
-            if not paths:
-                continue
-            if subnet_nsg is None and nic_nsg is None:
-                continue  # Standard SKU: closed until an NSG allows (the oracle's topologies are Standard)
-            ok = all(nsg_admits(n, port, address, asgs, space.get(subnet, [])) for n in (subnet_nsg, nic_nsg))
-            if ok:
-                out.update((str(cfg["id"]).lower(), kind, fport) for kind, fport in paths)
-    return out
+# The reachability walk (one packet per public path, through admin rules, then NSGs) lives in
+# reference_reach; its names are read from here as before.
+from auditkit.engine.reference_reach import (  # noqa: E402,F401
+    INTERNET_SOURCE,
+    Source,
+    _applies_to,
+    admin_verdict,
+    nsg_admits,
+    reference_reach,
+)
