@@ -15,7 +15,7 @@ import pandas as pd
 
 from auditkit.engine.exposure import _covers_port, _full_cover, _rule_mask
 from auditkit.engine.fields import TCP_PROTOCOLS, ParsedRules
-from auditkit.engine.intervals import V4_MAX
+from auditkit.engine.intervals import V4_MAX, covered
 
 # Destination service tags that contain every endpoint of a VNet; other tags (Internet, Storage...)
 # name addresses outside it and never apply to a VM's private address.
@@ -73,8 +73,13 @@ def matching_rules(parsed: ParsedRules, port: int, source: Source) -> pd.DataFra
         allow = parsed.access[r] == "allow"
         lo, hi = src["lo"].to_numpy(), src["hi"].to_numpy()
         hit = ((kind == "all") & (token != "internet")) | ((kind == "tag") & np.isin(token, _VNET_TAGS))
-        hit |= (kind == "v4") & np.where(allow, (lo <= source.hi) & (hi >= source.lo),
-                                         (lo <= source.lo) & (hi >= source.hi))
+        hit |= (kind == "v4") & allow & (lo <= source.hi) & (hi >= source.lo)
+        deny4 = np.flatnonzero((kind == "v4") & ~allow)
+        if len(deny4):  # a Deny matches when its prefixes together hold the whole source range
+            keys = np.unique(r[deny4])
+            whole = covered(pd.DataFrame({"key": keys, "lo": source.lo, "hi": source.hi}),
+                            pd.DataFrame({"key": r[deny4], "lo": lo[deny4], "hi": hi[deny4]}))
+            hit[deny4] |= np.isin(r[deny4], keys[whole])
         hit |= (kind == "asg") & allow & (np.char.find(token.astype(str), _GROUP) >= 0)
         wide = _rule_mask(n, r[hit])
     ok &= wide

@@ -56,7 +56,13 @@ def _via_rules(links: pd.DataFrame, rules: pd.DataFrame, fronts: pd.DataFrame, p
 def public_paths(ep: pd.DataFrame, topo: Topology, port: int) -> pd.DataFrame:
     """Every public path to ``port`` of every endpoint (several per endpoint possible)."""
     parts = []
-    direct = (ep["public_ip_id"].to_numpy(dtype=object) != "") | ep["public_ip_per_instance"].to_numpy(dtype=bool)
+    # A public IP carries its own family's packets only (publicIPAddressVersion, else its address).
+    version = topo["public_ips"].drop_duplicates("public_ip_id").set_index("public_ip_id")
+    v = version["version"].astype(str).str.lower().reindex(ep["public_ip_id"].to_numpy(dtype=object)).fillna("")
+    text = version["ip_address"].astype(str).reindex(ep["public_ip_id"].to_numpy(dtype=object)).fillna("")
+    pip_family = np.where((v == "ipv6").to_numpy() | ((v == "").to_numpy() & text.str.contains(":").to_numpy()), 6, 4)
+    same = (ep["public_ip_id"].to_numpy(dtype=object) == "") | (pip_family == ep["family"].to_numpy())
+    direct = ((ep["public_ip_id"].to_numpy(dtype=object) != "") & same) | ep["public_ip_per_instance"].to_numpy(dtype=bool)
     if direct.any():
         d = ep[direct]
         address = d["public_ip"].to_numpy(dtype=object)

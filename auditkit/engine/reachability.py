@@ -274,6 +274,8 @@ def unknown_exposure(findings: pd.DataFrame, note: str) -> pd.DataFrame:
     out["exposure"] = "unknown-topology"
     out["endpoints"] = [()] * len(out)
     out["exposure_note"] = note
+    if "layer" not in out:
+        out["layer"] = "nsg"
     return out
 
 

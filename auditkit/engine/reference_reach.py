@@ -106,7 +106,8 @@ def source_matches(values: Iterable[str], src: Source, allow: bool) -> bool:
         if low in ("*", "any"):
             return True
         if low in ("internet", "virtualnetwork"):
-            if (low == "internet") == (src.kind == "internet"):
+            # Whether Internet holds IPv6 is undocumented: it admits IPv6, never denies it.
+            if (low == "internet") == (src.kind == "internet") and (allow or low != "internet" or src.family == 4):
                 return True
             continue
         nets.extend(n for n in _nets(v) if n.version == src.family)
@@ -116,6 +117,8 @@ def source_matches(values: Iterable[str], src: Source, allow: bool) -> bool:
         return False
     whole = ipaddress.ip_network("0.0.0.0/0" if src.family == 4 else "::/0")
     blocks = list(ipaddress.collapse_addresses(nets))
+    if src.subnet is not None and allow:  # an address of a known subnet: an Allow that overlaps it
+        return any(b.overlaps(src.subnet) for b in blocks)
     return allow or any((src.subnet or whole).subnet_of(b) for b in blocks)
 
 
@@ -276,8 +279,11 @@ def _index_firewalls(w: World, by_type: dict) -> None:
     for fw in by_type.get("microsoft.network/azurefirewalls", []):
         fp = fw.get("properties") or {}
         private = _address((fp.get("hubIPAddresses") or {}).get("privateIPAddress"))
+        subnet = None
         for cfg in fp.get("ipConfigurations") or []:
             private = private or _address((cfg.get("properties") or {}).get("privateIPAddress"))
+            prefix = (w.subnets.get(_ref((cfg.get("properties") or {}).get("subnet"))) or {}).get("addressPrefix")
+            subnet = subnet or (ipaddress.ip_network(prefix, strict=False) if prefix else None)
         rules = []
         for coll in fp.get("natRuleCollections") or []:
             cp = coll.get("properties") or {}
@@ -285,7 +291,12 @@ def _index_firewalls(w: World, by_type: dict) -> None:
                 rules.extend(cp.get("rules") or [])
         rules.extend(_policy_dnat_rules(_ref(fp.get("firewallPolicy")), policies, groups))
         for r in rules:
-            src = Source("private", private.version, private) if private else None
+            # DNAT also SNATs to an instance address of the AzureFirewallSubnet (Architecture
+            # Center): an unknown address of that subnet when it is known, else the listed one.
+            if subnet is not None:
+                src = Source("gateway", subnet.version, None, subnet)
+            else:
+                src = Source("private", private.version, private) if private else None
             w.dnat.append((src, r))
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import copy
 
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditkit.demo.network import Network
 from auditkit.demo.synthetic import security_rule
 from auditkit.engine.reference import reference_reach
 from tests.engine import test_properties  # noqa: F401 - registers and loads the hypothesis profile
-from tests.engine.test_layer_oracle import ENGINE_PENDING, engine_reach
+from tests.engine.test_layer_oracle import engine_reach
 
 SUB = "00000000-0000-4000-8000-0000000000dd"
 ASGS = ["asg-a", "asg-b"]
@@ -40,7 +40,6 @@ DNAT_SOURCES = [["*"], ["0.0.0.0/0"], ["198.51.100.0/24"], ["10.0.0.0/8"], ["0.0
 PROTOCOLS = [["TCP"], ["UDP"], ["Any"], ["TCP", "UDP"]]
 # While the engine's layers are not merged the comparison fails on its first example: no minute
 # spent shrinking it. Drop with the xfail mark.
-PENDING_PHASES = [p for p in Phase if p is not Phase.shrink]
 POLICIES = [None, "Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"]
 
 
@@ -179,8 +178,7 @@ def _endpoint_configs(topo: list) -> set[str]:
             and t["properties"].get("privateEndpoint") for c in t["properties"]["ipConfigurations"]}
 
 
-@ENGINE_PENDING
-@settings(max_examples=100, phases=PENDING_PHASES)
+@settings(max_examples=100)
 @given(topologies(), st.sampled_from([25, 22]))
 def test_engine_reach_equals_the_packet_walk_across_layers(net: Network, port: int) -> None:
     nsgs, topo = net.records()
