@@ -4,7 +4,8 @@ HTTPS on 127.0.0.1 with a certificate from a throwaway test CA (trustme). It ser
 ``POST /providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01`` with the service's
 request and response shapes (``$top``, ``$skip``, ``$skipToken``, ``resultFormat``; ``totalRecords``,
 ``count``, ``resultTruncated`` as a string, ``$skipToken``, ``data``, ``facets``), its error
-envelopes, quota headers on every response, and switchable faults.
+envelopes, quota headers on every response, and switchable faults. The same server answers the ARM
+network endpoints of the layers collector (tests/arm_emulator.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from urllib.parse import parse_qs, urlparse
 
 import trustme
 
+from tests import arm_emulator
+from tests.arm_emulator import ARM_ONLY_TYPES
+
 API_PATH = "/providers/Microsoft.ResourceGraph/resources"
 API_VERSION = "2021-03-01"
 
@@ -42,6 +46,12 @@ class Faults:
     reject_token: bool = False  # 401 on every request
     topology_forbidden: set = field(default_factory=set)  # subscriptions whose non-NSG resources are unreadable
     subscription_limit_hit: bool = False  # tenant/management-group scope answers x-ms-tenant-subscription-limit-hit
+    # The ARM network endpoints (tests/arm_emulator.py):
+    network_forbidden: set = field(default_factory=set)  # subscriptions the network API refuses (403)
+    network_throttle_next: int = 0  # answer the next N network requests with 429 and Retry-After
+    network_retry_after: str | None = "1"  # that header's value; None sends none
+    admin_page_size: int = 20  # admin rules per page (at most the request's $top)
+    rule_groups_page_size: int = 2  # rule collection groups per page
 
 
 @dataclass
@@ -61,6 +71,7 @@ class Emulator:
         self.faults = Faults()
         self.scope = scope
         self.requests: list[dict] = []
+        self.arm_requests: list[dict] = []  # method, path, query, body of every ARM network request
         self.statuses: list[int] = []
         self.sent: list[bytes] = []  # every 200 response body, byte for byte
         self._lock = threading.Lock()
@@ -108,7 +119,9 @@ class Emulator:
         else:
             # The "| where type =~ 'x'" or "type in~ ('x', 'y')" clause of the kit's queries.
             wanted = set(re.findall(r"'([a-z]+\.[a-z]+/[a-z]+)'", query.lower()))
-            table = [r for r in self.tenant.nsgs + self.tenant.resources if r["type"].lower() in wanted]
+            # Effective admin rules and rule collection groups are served by ARM only (arm_emulator).
+            table = [r for r in self.tenant.nsgs + self.tenant.resources if r["type"].lower() in wanted
+                     and r["type"].lower() not in ARM_ONLY_TYPES]
         if subs:
             scope = {s.lower() for s in subs}
         elif mgs:
@@ -150,6 +163,10 @@ class Emulator:
                     err["details"] = details
                 self._send(status, {"error": err})
 
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                emu._last_quota = (emu.faults.quota_per_window, emu.faults.quota_window_seconds, False)
+                return arm_emulator.handle(emu, self, "GET", urlparse(self.path), b"")
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -157,6 +174,8 @@ class Emulator:
                 if emu.faults.delay:
                     time.sleep(emu.faults.delay)
                 url = urlparse(self.path)
+                if url.path.startswith("/subscriptions/"):
+                    return arm_emulator.handle(emu, self, "POST", url, raw)
                 if url.path.rstrip("/") != API_PATH:
                     return self._error(404, "NotFound", f"no route {url.path}")
                 if parse_qs(url.query).get("api-version") != [API_VERSION]:

@@ -27,6 +27,8 @@ def collect_options() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=300, help="subscriptions per request (1-1000, default 300)")
     p.add_argument("--no-topology", action="store_true", help="collect NSGs only, not the NICs, subnets, public "
                    "IPs and load balancers that decide effective exposure (findings then say unknown-topology)")
+    p.add_argument("--no-layers", action="store_true", help="do not read the admin rules and firewall policy "
+                   "rule groups from ARM (findings then say unknown-admin-rule, unknown-firewall-dnat)")
     p.add_argument("--allow-empty", action="store_true", help="accept a scope with no NSG (or no subscription) "
                    "at all; otherwise that is an error, never a clean tenant")
     p.add_argument("--from-file", metavar="EXPORT.json", help="import a saved export instead of querying Azure")
@@ -66,7 +68,7 @@ def collect_snapshot(args: argparse.Namespace):
                 cloud=args.cloud, endpoint=args.endpoint, snapshots_dir=args.snapshots, as_of=args.as_of,
                 batch_size=args.batch_size, progress=progress, allow_empty=args.allow_empty,
                 allow_partial=args.allow_partial_input,
-                topology=not args.no_topology))
+                topology=not args.no_topology, layers=not args.no_layers))
         finally:
             progress.close()
     return path, open_snapshot(path)
@@ -91,6 +93,15 @@ def tell_collected(path, snap) -> int:
     for f in failed:
         say(f"auditkit: subscription {f['subscription_id']} failed: {f.get('status')} {f.get('code')}: "
             f"{f.get('message')}", err=True)
+    for layer, failure in _layer_failures(meta):
+        say(f"warning: subscription {failure['subscription_id']}: layer {layer} not read: {failure.get('status')} "
+            f"{failure.get('code')}: {failure.get('message')} (its verdicts say unknown-{layer})", err=True)
     if counts.get("record_errors"):
         say(f"auditkit: {counts['record_errors']} unreadable NSG records (listed in meta.json)", err=True)
     return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _layer_failures(meta: dict) -> list[tuple[str, dict]]:
+    """(layer, failure) for every layer ARM refused for a subscription, as meta.json records them."""
+    layers = (meta.get("topology") or {}).get("layers") or {}
+    return [(layer, f) for layer, info in layers.items() for f in (info or {}).get("failures") or []]

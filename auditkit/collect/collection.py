@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,10 @@ class Collection:
     topology_failed: Sequence[str] = ()  # subscriptions whose topology queries failed
     topology_queries: dict | None = None
     changes_failed: Sequence[str] = ()
+    # The layers beyond NSGs (auditkit.collect.layers): layer -> subscriptions (lower-case) whose
+    # layer is not known, and per-layer counts (requests, pages, records, failures); None offline.
+    failed_layers: dict[str, list[str]] = field(default_factory=dict)
+    layers: dict | None = None
     # Set when the input said it is incomplete and the user accepted it (--allow-partial):
     # reason, records, total_records. Every report of the snapshot then says so.
     partial: dict | None = None

@@ -19,9 +19,11 @@ from typing import Any
 
 from auditkit.collect.clouds import cloud as cloud_of
 from auditkit.collect.collection import Collection, Rows
+from auditkit.collect.layers import collect_layers, layer_summary
 from auditkit.collect.queries import (
     CHANGES_QUERY,
     GUARDRAILS_QUERY,
+    LAYER_QUERIES,
     NSG_QUERY,
     SUBSCRIPTIONS_QUERY,
     TOPOLOGY_QUERIES,
@@ -55,7 +57,8 @@ class CollectRequest:
     ``subscriptions=None`` means every subscription the identity can read (discovered from
     ``resourcecontainers``, within ``management_groups`` when given). ``cloud`` sets both the ARM
     endpoint and the token scope; ``endpoint`` overrides only the URL. With ``topology`` (the
-    default) the resources that decide reachability are collected too, one query per type.
+    default) the resources that decide reachability are collected too, one query per type, and
+    with ``layers`` (the default) the layers ARM holds (see ``collect.layers``).
     """
 
     subscriptions: Sequence[str] | None = None
@@ -70,6 +73,7 @@ class CollectRequest:
     allow_empty: bool = False  # an empty scope is a clean tenant only when the caller says so
     allow_partial: bool = False  # a scope the service cut short is collected only when the caller says so
     topology: bool = True
+    layers: bool = True  # with topology: the admin rules and firewall policy rule groups from ARM
     changes: bool = True
     guardrails: bool = True
 
@@ -77,7 +81,8 @@ class CollectRequest:
 def collect(credential: Any, request: CollectRequest | None = None, **client_kwargs: Any) -> Path:
     """Collect every readable NSG in scope into a new snapshot and return its directory.
 
-    ``client_kwargs`` go to ``ResourceGraphClient`` unchanged (e.g. ``connection_verify``).
+    ``client_kwargs`` go to ``ResourceGraphClient`` and ``NetworkManagementClient`` unchanged (e.g.
+    ``connection_verify``).
     Subscriptions that fail are recorded in the snapshot's ``meta.json``; the rest is collected; a
     subscription whose topology cannot be read keeps its NSGs and gets "unknown-topology".
     """
@@ -134,17 +139,13 @@ def collect(credential: Any, request: CollectRequest | None = None, **client_kwa
         topo_rows: list | None = None
         topo_failed: set[str] = set()
         topo_queries: dict = {}
+        failed_layers: dict = {}
+        layer_counts: dict | None = None
         if topology:
-            topo_rows = []
             readable = [s for s in readable if s not in failed]
-            for name, query in TOPOLOGY_QUERIES.items():
-                before = stats.requests
-                rows, bad, minimum = _by_batches(querier, query, readable, batch_size, notify, "topology")
-                stats.minimum_requests += minimum
-                topo_rows.extend(rows)
-                topo_failed.update(bad)
-                topo_queries[name] = {"rows": len(rows), "requests": stats.requests - before,
-                                      "failed_subscriptions": sorted(bad)}
+            topo_rows, topo_failed, topo_queries = _topology(querier, stats, readable, batch_size, notify)
+            failed_layers, layer_counts = _layers(credential, r, info, querier, topo_rows, topo_queries, readable,
+                                                  client_kwargs)
         change_rows: list | None = None
         changes_failed: dict = {}
         if changes:
@@ -167,7 +168,40 @@ def collect(credential: Any, request: CollectRequest | None = None, **client_kwa
         source={"source": {"kind": "resource-graph", "api_version": "2021-03-01"}, "cloud": info.name,
                 "endpoint": endpoint or info.resource_manager, "token_scope": info.scope},
         stats=stats, identity=identity, topology_failed=sorted(topo_failed), topology_queries=topo_queries,
-        changes_failed=sorted(changes_failed), partial=partial), snapshots_dir)
+        changes_failed=sorted(changes_failed), partial=partial, failed_layers=failed_layers,
+        layers=layer_counts), snapshots_dir)
+
+
+def _topology(querier: Querier, stats: Stats, readable: list[str], batch_size: int,
+              notify: Progress) -> tuple[list, set[str], dict]:
+    """The rows of every topology query, the subscriptions one failed for, and each query's counts."""
+    rows_all: list = []
+    failed: set[str] = set()
+    queries: dict = {}
+    for name, query in TOPOLOGY_QUERIES.items():
+        before = stats.requests
+        rows, bad, minimum = _by_batches(querier, query, readable, batch_size, notify, "topology")
+        stats.minimum_requests += minimum
+        rows_all.extend(rows)
+        failed.update(bad)
+        queries[name] = {"rows": len(rows), "requests": stats.requests - before, "failed_subscriptions": sorted(bad)}
+    return rows_all, failed, queries
+
+
+def _layers(credential: Any, r: CollectRequest, info: Any, querier: Querier, topo_rows: list, topo_queries: dict,
+            readable: list[str], client_kwargs: dict) -> tuple[dict, dict]:
+    """Add the ARM layers' records and raw pages to the topology's (when ``r.layers``);
+    returns (failed_layers, per-layer counts)."""
+    layer_run = None
+    if r.layers:
+        layer_run = collect_layers(credential, topo_rows, base_url=r.endpoint or info.resource_manager,
+                                   cloud_setting=info.setting, scope=info.scope, pacing=r.pacing,
+                                   notify=r.progress, **client_kwargs)
+        topo_rows.extend(layer_run.records)
+        querier.received.extend(layer_run.received)
+    rg_failed = {k: {s for q in v for s in topo_queries[q]["failed_subscriptions"]} for k, v in LAYER_QUERIES.items()}
+    rg_requests = {k: sum(topo_queries[q]["requests"] for q in v) for k, v in LAYER_QUERIES.items()}
+    return layer_summary(layer_run, rg_failed, rg_requests, readable, topo_rows)
 
 
 class SubscriptionLimitHit(AuditkitError):

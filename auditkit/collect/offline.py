@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.collect.collection import Collection, Rows
-from auditkit.collect.store import write
+from auditkit.collect.store import RECORD_TYPES, write
 from auditkit.engine.changes import CHANGE_TYPE
 from auditkit.engine.policy_assignments import POLICY_TYPES
-from auditkit.engine.topology import TOPOLOGY_TYPES
 from auditkit.evidence.codec import pack_received
 from auditkit.evidence.partial import partial_accepted
 from auditkit.evidence.records import (
@@ -85,7 +84,7 @@ def _collect_from_file(path: Path, snapshots_dir: str | Path, as_of: Any, subscr
     records = records_from(obj, where=str(path))
     if not allow_empty:
         require_nsgs(records, obj, str(path))
-    topology = typed_records_from(obj, TOPOLOGY_TYPES)
+    topology = typed_records_from(obj, RECORD_TYPES)
     changes = typed_records_from(obj, [CHANGE_TYPE])
     policy = typed_records_from(obj, POLICY_TYPES)
     rows = Rows(nsgs=records, subscriptions=subscription_records_from(obj), topology=topology or None,

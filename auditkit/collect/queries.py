@@ -31,10 +31,20 @@ TOPOLOGY_QUERIES = {
     "vmss": _typed("=~ 'microsoft.compute/virtualmachinescalesets'"),
     "vms": _typed("=~ 'microsoft.compute/virtualmachines'"),
     "asgs": _typed("=~ 'microsoft.network/applicationsecuritygroups'"),
+    # The layers beyond NSGs that Resource Graph holds (see auditkit.engine.layer_records); the
+    # effective admin rules and the firewall policies' rule collection groups come from ARM
+    # (auditkit.collect.layers).
+    "firewalls": _typed("=~ 'microsoft.network/azurefirewalls'"),
+    "firewall_policies": _typed("=~ 'microsoft.network/firewallpolicies'"),
+    "ip_groups": _typed("=~ 'microsoft.network/ipgroups'"),
+    "app_gateways": _typed("=~ 'microsoft.network/applicationgateways'"),
     # Constructs that publish VMs outside NSG logic: named "not modelled" in reports.
-    "unmodelled": _typed("in~ ('microsoft.network/azurefirewalls', 'microsoft.network/applicationgateways', "
-                         "'microsoft.network/bastionhosts', 'microsoft.network/routetables')"),
+    "unmodelled": _typed("in~ ('microsoft.network/bastionhosts', 'microsoft.network/routetables')"),
 }
+# The Resource Graph queries each layer's records come from (a subscription one of them failed
+# for has that layer unknown); "vnets" because admin rules are read per VNet.
+LAYER_QUERIES = {"admin-rule": ("vnets",), "firewall-dnat": ("firewalls", "firewall_policies", "ip_groups"),
+                 "app-gateway": ("app_gateways",)}
 # Who changed the NSGs in the last ~14 days (what Resource Graph keeps); attributed to rules later.
 CHANGES_QUERY = (
     "resourcechanges\n"

@@ -15,11 +15,16 @@ from auditkit import __version__
 from auditkit.collect.collection import Collection
 from auditkit.collect.queries import QUERIES
 from auditkit.engine.changes import CHANGE_TYPE, change_table
+from auditkit.engine.layer_records import LAYER_TYPES
 from auditkit.engine.policy_assignments import POLICY_TYPES, guardrail_table
 from auditkit.engine.rules import Tables, rules_table
 from auditkit.engine.topology import TOPOLOGY_TYPES, topology_table
 from auditkit.evidence.codec import pack_received
 from auditkit.evidence.writing import write_snapshot
+
+# The record types of the topology rows: the modelled topology and the layers beyond NSGs (each
+# once, whether or not the engine's TOPOLOGY_TYPES already lists the layers).
+RECORD_TYPES = tuple(dict.fromkeys((*TOPOLOGY_TYPES, *LAYER_TYPES)))
 
 
 def subscription_table(rows: Sequence[dict], extra_ids: Sequence[str] = ()) -> pd.DataFrame:
@@ -84,7 +89,7 @@ def write(collection: Collection, snapshots_dir: str | Path) -> Path:
     received = pack_received(rows.received) if isinstance(rows.received, list) else rows.received
     if received is not None:
         raw = {}
-        meta["received_types"] = {"topology": list(TOPOLOGY_TYPES), "changes": [CHANGE_TYPE],
+        meta["received_types"] = {"topology": list(RECORD_TYPES), "changes": [CHANGE_TYPE],
                                   "guardrails": list(POLICY_TYPES)}
     return write_snapshot(snapshots_dir, c.as_of, raw=raw, tables=frames, meta=meta, received=received)
 
@@ -117,9 +122,11 @@ def _add_topology(c: Collection, raw: dict, frames: dict, meta: dict) -> None:
     topo = topology_table(topology_rows)
     raw["topology"] = topology_rows
     frames.update({f"topo_{k}": v for k, v in topo.tables.items()})
-    meta["topology"] = {"types": list(TOPOLOGY_TYPES), "counts": topo.counts(), "raw_rows": len(topology_rows),
+    meta["topology"] = {"types": list(RECORD_TYPES), "counts": topo.counts(), "raw_rows": len(topology_rows),
                         "failed_subscriptions": sorted({s.lower() for s in c.topology_failed}),
-                        "errors": len(topo.errors), "queries": c.topology_queries or {}}
+                        "errors": len(topo.errors), "queries": c.topology_queries or {},
+                        "failed_layers": {k: sorted({s.lower() for s in v}) for k, v in c.failed_layers.items()},
+                        "layers": c.layers}
     meta["record_errors"] = meta["record_errors"] + topo.errors
     meta["counts"]["record_errors"] = len(meta["record_errors"])
 

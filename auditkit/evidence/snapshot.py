@@ -28,6 +28,8 @@ import pyarrow.parquet as pq
 import zstandard
 
 from auditkit.errors import InputError
+from auditkit.evidence.arm_pages import PREFIX as LAYER_PAGES
+from auditkit.evidence.arm_pages import records_of_pages
 from auditkit.evidence.arrow import JSON_COLUMNS, LIST_COLUMNS, TEXT_COLUMNS, from_arrow, to_arrow
 from auditkit.evidence.codec import ZSTD_LEVEL, compress, decompress, json_bytes, pack_received, sha256_file
 from auditkit.evidence.layout import FORMAT_VERSION, META, NAME_FORMAT, RECEIVED, SnapshotError, snapshot_name
@@ -178,9 +180,12 @@ class Snapshot:
         if "received" not in self.meta:
             raise SnapshotError(f"{self.path}: no raw {name} records in this snapshot")
         rows: list = []
+        layer_pages: list = []  # ARM pages of the layers beyond Resource Graph: topology records
         for label, doc in self.received():
             where = f"{self.path / RECEIVED} ({label})"
-            if label == name:
+            if name == "topology" and label.startswith(LAYER_PAGES):
+                layer_pages.append((label, doc))
+            elif label == name:
                 page = doc.get("data") if isinstance(doc, dict) else doc
                 rows.extend(page if isinstance(page, list) else [])
             elif label == "export":
@@ -191,7 +196,7 @@ class Snapshot:
                     rows.extend(subscription_records_from(doc))
                 elif types:
                     rows.extend(typed_records_from(doc, types))
-        return rows
+        return rows + records_of_pages(layer_pages)
 
     def received(self) -> list[tuple[str, Any]]:
         """Each document as received, parsed, with its label; each checked against its SHA-256."""

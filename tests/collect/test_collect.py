@@ -95,9 +95,9 @@ def test_whole_tenant_arrives_exactly_once(emulator: Emulator, tenant: Tenant, t
     assert meta["subscriptions"]["failed"] == []
     assert meta["subscriptions"]["requested"]["all"] is True
     # Requests: 2 discovery pages + 5 batches of 300 subscriptions (600 NSGs each, one page), then
-    # each of the 8 topology queries once per batch (this tenant has no topology: empty pages).
+    # each of the topology queries once per batch (this tenant has no topology: empty pages).
     req = meta["requests"]
-    assert req["minimum_requests"] == 7 + 8 * 5 + 5 + 5  # and resourcechanges, policyresources once per batch
+    assert req["minimum_requests"] == 7 + len(TOPOLOGY_QUERIES) * 5 + 5 + 5  # and resourcechanges, policyresources once per batch
     assert {q: v["requests"] for q, v in meta["topology"]["queries"].items()} == {q: 5 for q in TOPOLOGY_QUERIES}
     assert req["requests"] <= 1.1 * req["minimum_requests"]
     bodies = emulator.requests
@@ -115,7 +115,7 @@ def test_pages_of_1000_and_requests_at_minimum(small: Emulator, tmp_path: Path) 
     # One batch of 12 subscriptions, 40 NSGs: a page each. Then a tiny batch size forces paging per batch.
     path = run_collect(small, tmp_path, batch_size=5)
     req = open_snapshot(path).meta["requests"]
-    assert req["requests"] == req["minimum_requests"] == 1 + 3 + 8 * 3 + 3 + 3
+    assert req["requests"] == req["minimum_requests"] == 1 + 3 + len(TOPOLOGY_QUERIES) * 3 + 3 + 3
     assert len(open_snapshot(path).table("nsgs")) == 40
 
 
