@@ -117,9 +117,11 @@ def test_every_layer_arrives_in_the_builders_shapes(emu: Emulator, networks: dic
     assert sum(label.startswith("layers.firewall-dnat/subscriptions/") for label in labels) == 4
     assert f"layers.admin-rule/subscriptions/{SUB_A}/resourceGroups/rg-net/providers/Microsoft.Network/" \
            "virtualNetworks/vnet-spoke/page-3" in labels
-    # Firewalls and app gateways still reach the unmodelled table as before the layers were modelled.
-    assert set(snap.table("topo_unmodelled")["type"]) >= {"microsoft.network/azurefirewalls",
-                                                          "microsoft.network/applicationgateways"}
+    # Firewalls and app gateways are modelled: read into their layer tables, never "not modelled".
+    assert snap.table("topo_unmodelled").empty
+    assert len(snap.table("topo_firewalls")) == 2 and len(snap.table("topo_admin_vnets")) == 6
+    assert len(snap.table("topo_admin_rules")) == sum(len(r["properties"]["value"]) for r in got.values()
+                                                      if r["type"] == ADMIN_RULES_TYPE)
 
 
 def test_raw_pages_are_kept_byte_for_byte(emu: Emulator, tmp_path: Path) -> None:
