@@ -267,6 +267,17 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
     return out
 
 
+def layers_collected(source: Any, verify: bool = True) -> dict[str, bool]:
+    """Per layer, whether a snapshot's collection asked for it (``topology.layers``); {} for an export."""
+    if not _is_snapshot(source):
+        return {}
+    snap = source if isinstance(source, Snapshot) else open_snapshot(source, verify=verify)
+    info = snap.meta.get("topology")
+    layers = info.get("layers") if isinstance(info, dict) else None
+    return {str(k): bool(v.get("collected")) for k, v in layers.items() if isinstance(v, dict)} \
+        if isinstance(layers, dict) else {}
+
+
 def layers_failed(source: Any, verify: bool = True) -> dict[str, frozenset[str]]:
     """Per layer, the subscriptions whose records of it could not be collected (a snapshot's
     ``meta.json`` ``topology.failed_layers``; an export says nothing of the kind)."""
