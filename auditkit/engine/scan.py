@@ -14,6 +14,7 @@ from auditkit.engine.admin_rules import admin_rules
 from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.fields import lowered, parse_rules
 from auditkit.engine.findings import broad, findings
+from auditkit.engine.layer_coverage import layer_coverage
 from auditkit.engine.layer_findings import layer_findings
 from auditkit.engine.reachability import effective_exposure, reachable, unknown_exposure
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
@@ -47,6 +48,7 @@ class ScanResult:
     topology: Topology | None = None
     topology_note: str = ""
     parsed: Any = field(default=None, repr=False)
+    layers: pd.DataFrame | None = None  # per (subscription, layer beyond NSGs): evaluated, not read, not in input
 
     def summary(self) -> dict:
         """Counts for a report header: NSGs, rules, findings, per port, attached vs latent."""
@@ -199,6 +201,10 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
         found = unknown_layers(found, failed_layers)
     if "layer" not in found:
         found["layer"] = "nsg"
+    subs = set(tables.nsgs["subscription_id"].astype(str).str.lower()) | set(found["subscription_id"].astype(str)
+                                                                            .str.lower())
+    coverage = layer_coverage(topo, subs, layers_failed(records_or_path, verify) if topo is not None else None,
+                              layers_collected(records_or_path, verify) if topo is not None else None)
     if not include_shadowed:
         found = found[~found["shadowed"].to_numpy(dtype=bool)].reset_index(drop=True)
     return ScanResult(
@@ -212,6 +218,7 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
         topology=topo,
         topology_note=note,
         parsed=parsed,
+        layers=coverage,
     )
 
 
