@@ -234,7 +234,7 @@ def unknown_layers(found: pd.DataFrame, failed_layers: dict[str, frozenset[str]]
         if not subs or not len(found):
             continue
         hit = found["subscription_id"].astype(str).str.lower().isin(subs).to_numpy() \
-            & (found["exposure"].to_numpy(dtype=object) != "reachable")
+            & (found["exposure"].to_numpy(dtype=object) != "reachable") & found["layer"].isin(["nsg", layer]).to_numpy()
         found.loc[hit, "exposure"] = exposure
         found.loc[hit, "exposure_note"] = f"the subscription's {layer} records could not be collected"
     return found
@@ -262,8 +262,9 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
     if topo is None:
         raise InputError(f"{source if isinstance(source, str | Path) else 'input'}: {note}; "
                          "collect again (auditkit collect) to answer what is reachable")
+    failed_layers = layers_failed(source, verify)
     out = reachable(parse_rules(tables.rules), topo, tables.nsgs, parse_ports([port])[0],
-                    admin=admin_rules(topo, layers_failed(source, verify).get("admin-rule", frozenset())))
+                    admin=admin_rules(topo, failed_layers.get("admin-rule", frozenset())))
     out.attrs["unknown_subscriptions"] = sorted(failed)
     undecided = out.attrs.pop("undecided", {})
     bad = topo.incomplete
@@ -271,6 +272,10 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
     out.attrs["incomplete_why"] = {str(e["nsg_id"]).lower(): f"{e['field']}: {e['message']}" for e in reversed(topo.errors)
                                    if str(e["nsg_id"]).lower() in bad}
     out.attrs["incomplete_why"].update(undecided)
+    for layer in LAYER_UNKNOWN:  # a firewall or gateway not read could publish anything there
+        for sub in sorted(failed_layers.get(layer, ())):
+            out.attrs["incomplete"].append(f"/subscriptions/{sub}")
+            out.attrs["incomplete_why"][f"/subscriptions/{sub}"] = f"its {layer} records could not be collected"
     return out
 
 

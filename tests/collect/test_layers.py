@@ -14,6 +14,7 @@ from auditkit.collect import CollectRequest, collect
 from auditkit.collect.resourcegraph import Pacing
 from auditkit.demo.network import Network
 from auditkit.engine.layer_records import ADMIN_RULES_TYPE, LAYER_TYPES, RULE_COLLECTION_GROUP_TYPE
+from auditkit.engine.scan import reach, scan
 from auditkit.evidence.snapshot import open_snapshot
 from tests.emulator import Emulator, FakeCredential, Tenant
 
@@ -160,6 +161,14 @@ def test_a_subscription_the_network_api_refuses_is_isolated(emu: Emulator, netwo
     assert _key(_layer_records(networks[SUB_A])).keys() <= got.keys()
     # Its firewall and app gateway came from Resource Graph and are there.
     assert any(r["subscriptionId"] == SUB_B and r["type"] == "microsoft.network/azurefirewalls" for r in got.values())
+    # The verdicts say what was not read: never clean without knowing, per layer.
+    result = scan(snap_dir, ports=(25, 22))
+    cov = result.layers.set_index(["subscription_id", "layer"])["status"]
+    assert cov[(SUB_B, "admin-rule")] == "not read" and cov[(SUB_B, "firewall-dnat")] == "not read"
+    assert cov[(SUB_A, "admin-rule")] == "evaluated" and cov[(SUB_A, "firewall-dnat")] == "evaluated"
+    b = result.findings[result.findings["subscription_id"].str.lower() == SUB_B]
+    assert len(b) and not set(b["exposure"]) & {"blocked", "no-public-path", "latent"}, b[["layer", "exposure"]]
+    assert f"/subscriptions/{SUB_B}" in reach(snap_dir, 25).attrs["incomplete"]
 
 
 @pytest.mark.slow(seconds=4)
