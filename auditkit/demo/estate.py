@@ -7,7 +7,7 @@ the NSG's role (mail relays and promoted dev rules mostly do, admin hosts half t
 behind a public load balancer (load-balancing rule and inbound NAT rule), a relay whose NIC allows
 SMTP but whose subnet denies it, an internal VM allowed but without a public path, a rule limited
 to one destination address, application security groups, a scale set published by a NAT pool,
-and an Azure Firewall the kit names as not modelled.
+and an Azure Firewall with no DNAT rule (publishes nothing).
 """
 
 from __future__ import annotations

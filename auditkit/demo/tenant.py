@@ -25,7 +25,7 @@ from auditkit.evidence.snapshot import parse_as_of
 SEED = 2026
 MONTHS = 12
 FIRST_MONTH = (2025, 12)  # snapshots on the 1st of each month at 06:00 UTC, Dec 2025 .. Nov 2026
-DEMO_VERSION = "5"
+DEMO_VERSION = "6"  # 6: the hub-and-spoke landing zone (admin rules, firewall DNAT, IPv6)
 
 SUBSCRIPTIONS = [
     ("contoso-prod-mail", "prod"), ("contoso-prod-web", "prod"), ("contoso-prod-erp", "prod"),
@@ -159,6 +159,7 @@ def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19, n_subscriptio
     """(NSG records, subscription rows, topology records, resourcechanges rows, policyresources rows) of the
     demo tenant at ``month``."""
     from auditkit.demo.estate import EDGE_SUBSCRIPTION, behind_nsgs, edge_network
+    from auditkit.demo.landing_zone import LANDING_ZONE_SUBSCRIPTION, landing_zone
 
     subs, plan = _plan(nsgs_per_sub, subscription_names(n_subscriptions))
     lost = {s["subscriptionId"] for s in subs if s["name"] == "contoso-legacy-dc"} if month >= LOST_FROM_MONTH else set()
@@ -195,6 +196,10 @@ def tenant_month_with_topology(month: int, nsgs_per_sub: int = 19, n_subscriptio
             edge_nsgs, edge_topology = edge_network(s["subscriptionId"])
             records.extend(edge_nsgs)
             topology.extend(edge_topology)
+        if s["name"] == LANDING_ZONE_SUBSCRIPTION and s["subscriptionId"] not in lost:
+            lz_nsgs, lz_topology = landing_zone(s["subscriptionId"])
+            records.extend(lz_nsgs)
+            topology.extend(lz_topology)
     policy = guardrail_rows(records, subs, month)
     return records, sub_rows, topology, opened, policy
 

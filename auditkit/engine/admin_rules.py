@@ -32,6 +32,7 @@ class AdminRules:
     always: np.ndarray  # per parsed rule: its access is AlwaysAllow
     rank: np.ndarray  # per parsed rule: its order among rules of equal priority
     label: np.ndarray  # per parsed rule: "name (configuration c, collection rc)"
+    path: np.ndarray  # per parsed rule: "configuration/collection/name", as findings name it
     vnets: frozenset[str] = field(default_factory=frozenset)
     unknown_vnets: frozenset[str] = field(default_factory=frozenset)
     unknown_subscriptions: frozenset[str] = field(default_factory=frozenset)
@@ -70,7 +71,9 @@ def admin_rules(topo: Topology, failed_subscriptions: frozenset[str] = frozenset
                           info["collection"].fillna(""), strict=True)], dtype=object)
     bad = {str(e["nsg_id"]).lower().rsplit("/effectivesecurityadminrules", 1)[0] for e in topo.errors
            if str(e.get("nsg_id", "")).lower().endswith("/effectivesecurityadminrules")}
-    return AdminRules(parsed=parsed, always=access == "alwaysallow",
+    path = np.array([f"{c}/{k}/{n}" for n, c, k in zip(info["rule_name"].fillna(""), info["configuration"].fillna(""),
+                                                        info["collection"].fillna(""), strict=True)], dtype=object)
+    return AdminRules(parsed=parsed, always=access == "alwaysallow", path=path,
                       rank=np.array([_TIE.get(a, 1) for a in access], dtype=float), label=label,
                       vnets=frozenset(topo["admin_vnets"]["vnet_id"].astype(str)) - bad,
                       unknown_vnets=frozenset(bad), unknown_subscriptions=frozenset(failed_subscriptions),

@@ -18,7 +18,8 @@ from auditkit.engine.topology import Topology
 COVERAGE_COLUMNS = ["subscription_id", "layer", "status", "records", "detail"]
 LAYER_TABLES = {"admin-rule": ("admin_vnets", "admin_rules"), "firewall-dnat": ("firewalls", "dnat_rules"),
                 "app-gateway": ("app_listeners",)}
-_WHAT = {"admin-rule": "VNets' admin rules read", "firewall-dnat": "firewalls", "app-gateway": "TCP/TLS listeners"}
+_WHAT = {"admin-rule": ("VNet's admin rules read", "VNets' admin rules read"),
+         "firewall-dnat": ("firewall", "firewalls"), "app-gateway": ("TCP/TLS listener", "TCP/TLS listeners")}
 _RECORD_MARK = {"admin-rule": "/effectivesecurityadminrules", "firewall-dnat": "/azurefirewalls/",
                 "app-gateway": "/applicationgateways/"}
 
@@ -50,6 +51,6 @@ def layer_coverage(topo: Topology | None, subscriptions: Iterable[str],
             elif topo is None or not held:
                 status, detail = "not in input", "the input carries no record of this layer"
             else:
-                status, detail = "evaluated", f"{n} {_WHAT[layer]}"
+                status, detail = "evaluated", f"{n} {_WHAT[layer][n != 1]}"
             rows.append({"subscription_id": s, "layer": layer, "status": status, "records": n, "detail": detail})
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)

@@ -126,9 +126,7 @@ def _admin_findings(ep: pd.DataFrame, topo: Topology, admin: AdminRules, port: i
                 verdict = ("latent", (), "its VNet has no machine in the input")
             elif len(by_it):
                 reach = [int(x) for x in by_it["endpoint"] if x in exposed]
-                eps = tuple({"nic_id": ep.at[x, "nic_id"], "vm_name": ep.at[x, "vm_name"] or None,
-                             "private_ip": ep.at[x, "private_ip"] or None, "family": f"IPv{family}",
-                             "admin_rule": admin.label[r.rule], "path": "public-ip" if x in reach else None}
+                eps = tuple(_admin_endpoint(ep, paths, int(x), admin.label[r.rule], port)
                             for x in by_it["endpoint"])
                 verdict = ("reachable" if reach else "no-public-path", eps, "")
             else:
@@ -138,10 +136,24 @@ def _admin_findings(ep: pd.DataFrame, topo: Topology, admin: AdminRules, port: i
             src = info.loc[info["rule_id"].str.lower() == str(parsed.rules.at[r.rule, "rule_id"]).lower(), "sources"]
             prio = parsed.rules.at[r.rule, "priority"]
             rows.append(_row("admin-rule", str(parsed.rules.at[r.rule, "subscription_id"]), vnet,
-                             vnet.rsplit("/", 1)[-1], admin.label[r.rule], port,
+                             vnet.rsplit("/", 1)[-1], admin.path[r.rule], port,
                              tuple(src.iloc[0]) if len(src) else (), ("*",),
                              float(prio) if pd.notna(prio) else np.nan, verdict))
     return rows
+
+
+def _admin_endpoint(ep: pd.DataFrame, paths: pd.DataFrame, x: int, label: str, port: int) -> dict:
+    """An endpoint an AlwaysAllow admin rule delivers to, with its first public path (if any)."""
+    mine = paths[paths["endpoint"] == x]
+    p = mine.iloc[0] if len(mine) else None
+    path, pip, fport, via = (p["path"], p["public_ip"], p["frontend_port"], p["via"] or None) if p is not None \
+        else (None, None, None, None)
+    machine = ep.at[x, "vm_name"] or ep.at[x, "nic_name"]
+    return {"nic_id": ep.at[x, "nic_id"], "vm_id": ep.at[x, "vm_id"] or None, "vm_name": ep.at[x, "vm_name"] or None,
+            "private_ip": ep.at[x, "private_ip"] or None, "public_ip": pip, "path": path, "frontend_port": fport,
+            "blocked_by": None, "via": via, "subnet_nsg": None, "nic_nsg": None, "family": f"IPv{ep.at[x, 'family']}",
+            "admin_rule": label, "route": route(path, pip, fport, via, label, ep.at[x, "private_ip"], port, "", "",
+                                                machine) + " (NSGs skipped)"}
 
 
 def layer_findings(parsed, topo: Topology, ep: pd.DataFrame, admin: AdminRules, nsgs: pd.DataFrame,

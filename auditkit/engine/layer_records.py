@@ -97,11 +97,12 @@ def read_admin_rules(rec: Mapping, rid: str, sid: str, rows: dict, errors: list)
             continue
         p = properties(item)
         rule_id = _id(item.get("id"))
+        raw_id = str(item.get("id") or "").rstrip("/")
         sources, source_groups = _admin_addresses(p.get("sources"), rid, f"{where}.properties.sources", errors)
         dests, dest_groups = _admin_addresses(p.get("destinations"), rid, f"{where}.properties.destinations", errors)
         rows["admin_rules"].append({
             "subscription_id": sid, "vnet_id": vnet, "rule_id": rule_id or f"{vnet}/adminrule/{i}",
-            "rule_name": rule_id.rsplit("/", 1)[-1] if rule_id else f"admin rule {i}",
+            "rule_name": raw_id.rsplit("/", 1)[-1] if raw_id else f"admin rule {i}",
             "configuration": str(item.get("configurationDisplayName") or item.get("configurationDescription")
                                  or _segment(rule_id, "securityadminconfigurations")),
             "collection": str(item.get("ruleCollectionDisplayName") or item.get("ruleCollectionDescription")

@@ -187,12 +187,15 @@ def _port_pairs(out: pd.DataFrame, key: np.ndarray, rule_pos: np.ndarray, rows: 
 def route(path: str | None, public_ip: str | None, frontend_port: str | None, via: str | None, admin_rule: str,
           private_ip: str, port: int, subnet_nsg: str, nic_nsg: str, machine: str) -> str:
     """The whole path of a packet, as an auditor reads it: entry, translation, filters, machine."""
+    def at(host: str | None, p: object) -> str:  # an IPv6 address in brackets before its port
+        return f"[{host}]:{p}" if host and ":" in host else f"{host}:{p}"
+
     hops = []
     if path == "public-ip":
-        hops.append(f"public IP {public_ip}:{frontend_port}")
+        hops.append(f"public IP {at(public_ip, frontend_port)}")
     elif path:
-        hops.append(f"{via} {public_ip}:{frontend_port}" if via else f"{path} {public_ip}:{frontend_port}")
-    hops.append(f"{private_ip or '(address in subnet)'}:{port}")
+        hops.append(f"{via or path} {at(public_ip, frontend_port)}")
+    hops.append(at(private_ip or "(address in subnet)", port))
     if admin_rule:
         hops.append(f"admin rule {admin_rule}")
     hops += [f"subnet NSG {subnet_nsg}" for _ in [0] if subnet_nsg] + [f"NIC NSG {nic_nsg}" for _ in [0] if nic_nsg]
