@@ -27,8 +27,12 @@ def restrict_command(finding: Any, prefixes: Sequence[str] = PLACEHOLDER_PREFIXE
     destination ports with ``ports`` when given): one command per rule, whatever ports it exposes.
 
     Every value is shell-quoted: names come from the tenant and must never run as shell code.
+    A finding of another layer (firewall DNAT, admin rule, gateway listener) gets its own fix.
     """
     q = shell_quote
+    layer = str(finding.get("layer") or "nsg") if hasattr(finding, "get") else "nsg"
+    if layer != "nsg":
+        return layer_fix(finding, prefixes)
     command = (f"az network nsg rule update --subscription {q(str(finding['subscription_id']))} "
                f"--resource-group {q(str(finding['resource_group']))} --nsg-name {q(str(finding['nsg_name']))} "
                f"--name {q(str(finding['rule_name']))} --source-address-prefixes "
@@ -36,6 +40,30 @@ def restrict_command(finding: Any, prefixes: Sequence[str] = PLACEHOLDER_PREFIXE
     if ports:
         command += " --destination-port-ranges " + " ".join(q(str(p)) for p in ports)
     return command
+
+
+def layer_fix(finding: Any, prefixes: Sequence[str] = PLACEHOLDER_PREFIXES) -> str:
+    """The fix of a finding outside NSGs: the DNAT rule's sources (``az network firewall policy
+    rule-collection-group collection rule update``, azure-firewall extension), or what to change
+    by hand where no command edits one rule (classic DNAT, admin rules, gateway listeners)."""
+    q = shell_quote
+    layer, name, holder = str(finding.get("layer")), str(finding["rule_name"]), str(finding["nsg_name"])
+    parts = name.split("/")
+    if layer == "firewall-dnat" and len(parts) == 4:
+        policy, group, collection, rule = parts
+        return (f"az network firewall policy rule-collection-group collection rule update "
+                f"--subscription {q(str(finding['subscription_id']))} --resource-group "
+                f"{q(str(finding['resource_group']))} --policy-name {q(policy)} --rcg-name {q(group)} "
+                f"--collection-name {q(collection)} --name {q(rule)} --source-addresses "
+                + " ".join(q(p) for p in prefixes))
+    if layer == "firewall-dnat":
+        return (f"# firewall {q(holder)}, classic DNAT rule {q(name)}: set its sourceAddresses to "
+                + " ".join(q(p) for p in prefixes) + " (or move the firewall to a policy)")
+    if layer == "admin-rule":
+        return (f"# Virtual Network Manager admin rule {q(name)} (VNet {q(holder)}): remove the AlwaysAllow rule or "
+                "set its sources to " + " ".join(q(p) for p in prefixes) + ", then deploy (commit) the configuration")
+    return (f"# application gateway {q(holder)}, TCP/TLS listener {q(name)}: remove the listener, or allow only "
+            + " ".join(q(p) for p in prefixes) + " in the NSG of the gateway's subnet")
 
 
 def port_span(ranges: Sequence[str]) -> int:

@@ -32,11 +32,15 @@ _OCSF_STATUS = {"open": (1, "New"), "accepted": (3, "Suppressed"), "resolved": (
                 "unknown": (0, "Unknown")}
 _OCSF_ACTIVITY = {"open": (1, "Create"), "accepted": (2, "Update"), "unknown": (2, "Update"),
                   "resolved": (3, "Close")}
-RECORD_FIELDS = ["id", "status", "reopened", "severity", "exposure", "port", "subscription_id", "subscription",
+RECORD_FIELDS = ["id", "status", "reopened", "severity", "exposure", "layer", "port", "subscription_id", "subscription",
                  "resource_group", "nsg_id", "nsg_name", "rule_name", "priority", "sources", "destination_ports",
                  "owner", "justification", "expiry", "controls", "first_seen", "first_seen_source", "last_seen",
                  "changed_by", "changed_at", "resolved_at",
                  "accepted_until", "accepted_ticket", "report", "remediation"]
+
+
+_RESOURCE_TYPE = {"nsg": "Microsoft.Network/networkSecurityGroups", "firewall-dnat": "Microsoft.Network/azureFirewalls",
+                  "admin-rule": "Microsoft.Network/virtualNetworks", "app-gateway": "Microsoft.Network/applicationGateways"}
 
 
 def finding_id(nsg_id: str, rule_name: str, port: int) -> str:
@@ -71,7 +75,9 @@ def ticket_records(history: History, controls: list[Control], names: dict[str, s
         out.append({
             "id": finding_id(row["nsg_id"], row["rule_name"], row["port"]),
             "status": status, "reopened": int(row.get("reopened") or 0),
-            "severity": row.get("severity"), "exposure": row.get("exposure"), "port": int(row["port"]),
+            "severity": row.get("severity"), "exposure": row.get("exposure"),
+            "layer": str(row.get("layer") or "nsg") if not pd.isna(row.get("layer")) else "nsg",
+            "port": int(row["port"]),
             "subscription_id": row["subscription_id"], "subscription": names.get(row["subscription_id"], ""),
             "resource_group": row["resource_group"], "nsg_id": row["nsg_id"], "nsg_name": row["nsg_name"],
             "rule_name": row["rule_name"], "priority": None if pd.isna(row["priority"]) else int(row["priority"]),
@@ -114,20 +120,27 @@ def ocsf(records: list[dict], as_of: Any) -> list[dict]:
             "metadata": {"version": OCSF_VERSION, "profiles": ["cloud"], "uid": r["id"],
                          "product": {"name": "auditkit", "vendor_name": "auditkit", "version": __version__}},
             "finding_info": {"uid": r["id"], "title": title, "types": ["Internet-exposed network port"],
-                             "desc": f"Inbound Allow rule {r['rule_name']} (priority {r['priority']}) admits TCP "
-                                     f"{r['port']} from {', '.join(r['sources'])}; exposure: {r['exposure']}.",
+                             "desc": _desc(r),
                              "first_seen_time": _ms(r["first_seen"]), "last_seen_time": _ms(r["last_seen"]),
                              "src_url": r["report"]},
             "cloud": {"provider": "Azure", "account": {"uid": r["subscription_id"], "name": r["subscription"],
                                                        "type": "Azure Subscription"}},
-            "resources": [{"uid": r["nsg_id"], "name": r["nsg_name"], "type": "Microsoft.Network/networkSecurityGroups",
+            "resources": [{"uid": r["nsg_id"], "name": r["nsg_name"], "type": _RESOURCE_TYPE.get(r.get("layer"),
+                                                                                                 _RESOURCE_TYPE["nsg"]),
                            "group": {"name": r["resource_group"]}, "owner": {"name": r["owner"]} if r["owner"] else None}],
             "remediation": {"desc": r["remediation"]} if r["remediation"] else None,
-            "unmapped": {"exposure": r["exposure"], "controls": r["controls"], "reopened": r["reopened"],
+            "unmapped": {"exposure": r["exposure"], "layer": r.get("layer"), "controls": r["controls"], "reopened": r["reopened"],
                          "accepted_until": r["accepted_until"], "accepted_ticket": r["accepted_ticket"],
                          "resolved_at": r["resolved_at"], "auditkit_status": r["status"]},
         })
     return out
+
+
+def _desc(r: dict) -> str:
+    what = {"firewall-dnat": "DNAT rule", "admin-rule": "AlwaysAllow admin rule",
+            "app-gateway": "TCP/TLS listener"}.get(r.get("layer"), "Inbound Allow rule")
+    prio = f" (priority {r['priority']})" if r["priority"] is not None else ""
+    return f"{what} {r['rule_name']}{prio} admits TCP {r['port']} from {', '.join(r['sources'])}; exposure: {r['exposure']}."
 
 
 def as_frame(records: list[dict]) -> pd.DataFrame:
