@@ -21,6 +21,7 @@ from auditkit.engine.admin_rules import AdminRules, admin_rules
 from auditkit.engine.dnat import proxy_paths
 from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.fields import ParsedRules, lowered
+from auditkit.engine.intervals import explode
 from auditkit.engine.packets import INTERNET_V4, INTERNET_V6, applies, matching_rules
 from auditkit.engine.paths import PATH_COLUMNS, public_paths
 from auditkit.engine.series import internet_items, nsg_verdicts, series
@@ -234,14 +235,27 @@ def _add_endpoints(entries: dict[int, list], g: pd.DataFrame, ep: pd.DataFrame, 
                                            vm_name or nic_name)})
 
 
-def _under_any(ids, bad) -> bool:
-    """Whether one of ``ids`` is a resource in ``bad`` or below one (``bad`` holds lower-case ids):
-    each id's ancestors are looked up, so the cost grows with the ids, not with ``bad``."""
-    for a in ids:
-        parts = a.lower().split("/")
-        if any("/".join(parts[:k]) in bad for k in range(len(parts), 0, -1)):
-            return True
-    return False
+def _under_any(ids: pd.Series, bad: set[str]) -> np.ndarray:
+    """Per id (lower-case), whether it is a resource in ``bad`` or below one: each id's ancestors
+    are looked up one depth at a time, so the cost grows with the ids, not with ``bad``."""
+    hit = np.zeros(len(ids), dtype=bool)
+    if not len(ids) or not bad:
+        return hit
+    parts = ids.str.split("/", expand=True)
+    prefix = parts[0].fillna("")
+    for k in range(1, parts.shape[1] + 1):
+        if k > 1:
+            nxt = parts[k - 1]
+            prefix = prefix.where(nxt.isna(), prefix + "/" + nxt.fillna(""))
+        hit |= prefix.isin(bad).to_numpy()
+    return hit
+
+
+def _per_finding(finding: np.ndarray, hit: np.ndarray, n: int) -> np.ndarray:
+    """Per finding (0..n-1), whether any of its exploded rows ``hit``."""
+    out = np.zeros(n, dtype=bool)
+    out[finding[hit]] = True
+    return out
 
 
 def _mark_unknown(out: pd.DataFrame, topo: Topology, ep: pd.DataFrame, exposure: np.ndarray, endpoints_col: list,
@@ -251,16 +265,19 @@ def _mark_unknown(out: pd.DataFrame, topo: Topology, ep: pd.DataFrame, exposure:
     # What the topology cannot answer: attachments it does not hold, subscriptions it did not read.
     present = set(ep["nic_id"]) | set(topo["subnets"]["subnet_id"])
     attached_ids = out["attached_ids"] if "attached_ids" in out else pd.Series([()] * n)
-    missing = np.array([any(a.lower() not in present and "/virtualmachinescalesets/" not in a.lower()
-                            for a in ids) for ids in attached_ids], dtype=bool)
+    which, ids = explode(pd.Series(list(attached_ids), dtype=object))
+    ids = pd.Series(ids, dtype=object).astype(str).str.lower()
+    absent = ~ids.isin(present).to_numpy() & ~ids.str.contains("/virtualmachinescalesets/", regex=False).to_numpy()
+    missing = _per_finding(which, absent, n)
     # A resource the NSG governs whose record was malformed (a lost ASG or pool membership, an
     # unreadable scale set profile): the verdict would rest on what could not be read.
     bad = topo.incomplete
     if bad:
-        touched = np.array([_under_any(ids, bad) for ids in attached_ids], dtype=bool)
-        for i, eps in enumerate(endpoints_col):
-            if any(str(e.get("nic_id") or "") in bad or str(e.get("vm_id") or "") in bad for e in eps):
-                touched[i] = True
+        touched = _per_finding(which, _under_any(ids, bad), n)
+        e_which, eps = explode(pd.Series(list(endpoints_col), dtype=object))
+        e_ids = pd.Series([str(e.get("nic_id") or "") for e in eps] + [str(e.get("vm_id") or "") for e in eps],
+                          dtype=object)
+        touched |= _per_finding(np.concatenate([e_which, e_which]), e_ids.isin(bad).to_numpy(), n)
         reason[touched & (exposure != "reachable")] = ("a resource it governs has a malformed record, or names a load "
                                                           "balancer the input does not hold (see errors)")
         missing |= touched

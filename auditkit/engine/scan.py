@@ -234,7 +234,8 @@ def unknown_layers(found: pd.DataFrame, failed_layers: dict[str, frozenset[str]]
         if not subs or not len(found):
             continue
         hit = found["subscription_id"].astype(str).str.lower().isin(subs).to_numpy() \
-            & (found["exposure"].to_numpy(dtype=object) != "reachable") & found["layer"].isin(["nsg", layer]).to_numpy()
+            & found["exposure"].isin(["blocked", "no-public-path", "latent"]).to_numpy() \
+            & found["layer"].isin(["nsg", layer]).to_numpy()
         found.loc[hit, "exposure"] = exposure
         found.loc[hit, "exposure_note"] = f"the subscription's {layer} records could not be collected"
     return found
