@@ -25,26 +25,17 @@ ENDPOINT_COLUMNS = ["subscription_id", "kind", "nic_id", "nic_name", "ipconfig_i
 _PE_ENFORCED = ("enabled", "networksecuritygroupenabled")
 
 
-def _range(text: str) -> tuple[int, int]:
-    """An IPv4 address or prefix as (lo, hi); the whole IPv4 space when it cannot be read, so that
-    a destination prefix is never assumed to miss an endpoint whose address is unknown."""
+def _range(text: str, version: int = 4) -> tuple[int, int]:
+    """An address or prefix of ``version`` as (lo, hi); the whole space of that family when it
+    cannot be read, so that a destination prefix is never assumed to miss an endpoint whose
+    address is unknown."""
+    whole = (0, V4_MAX if version == 4 else V6_MAX)
     try:
         net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        return 0, V4_MAX
-    if net.version != 4:
-        return 0, V4_MAX
-    return int(net.network_address), int(net.broadcast_address)
-
-
-def _range6(text: str) -> tuple[int, int]:
-    """An IPv6 address or prefix as (lo, hi) Python integers; all of IPv6 when unreadable."""
-    try:
-        net = ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        return 0, V6_MAX
-    if net.version != 6:
-        return 0, V6_MAX
+        return whole
+    if net.version != version:
+        return whole
     return int(net.network_address), int(net.broadcast_address)
 
 
@@ -82,7 +73,7 @@ def endpoints(topo: Topology) -> pd.DataFrame:
     hi6 = np.zeros(len(ip), dtype=object)
     six = np.flatnonzero(family == 6)
     for i in six:  # IPv6 ip configurations are few
-        lo6[i], hi6[i] = _range6(str(where[i]))
+        lo6[i], hi6[i] = _range(str(where[i]), 6)
     pe = ip["private_endpoint"].to_numpy(dtype=bool)
     policies = sub["pe_policies"].fillna("").astype(str).str.lower().to_numpy(dtype=object)
     out = pd.DataFrame({

@@ -165,14 +165,19 @@ def read_firewall(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) ->
                               "public_ip_ids": tuple(public_ids), "public_addresses": tuple(public_addresses)})
     for i, coll in enumerate(_objects(props, "natRuleCollections", rid, "properties.natRuleCollections", errors)):
         cp = properties(coll)
-        action = cp.get("action")
-        kind = str(action.get("type") or "") if isinstance(action, Mapping) else ""
-        if kind.lower() != "dnat":
-            errors.append(_err(rid, f"properties.natRuleCollections[{i}].action",
-                               f"{action!r} is not Dnat: the collection's rules are not evaluated"))
+        if not _is_dnat(cp, rid, f"properties.natRuleCollections[{i}]", errors):
             continue
         _dnat_rules(cp, rid, rid, sid, str(coll.get("name") or i), f"properties.natRuleCollections[{i}]", rows,
                     errors, protocols_key="protocols")
+
+
+def _is_dnat(coll: Mapping, rid: str, where: str, errors: list) -> bool:
+    """Whether a NAT rule collection's action is DNAT (classic "Dnat", policy "DNAT"); else reported."""
+    action = coll.get("action")
+    kind = str(action.get("type") or "") if isinstance(action, Mapping) else ""
+    if kind.lower() != "dnat":
+        errors.append(_err(rid, f"{where}.action", f"{action!r} is not DNAT: the collection's rules are not evaluated"))
+    return kind.lower() == "dnat"
 
 
 def _dnat_rules(coll: Mapping, holder: str, owner: str, sid: str, name: str, where: str, rows: dict, errors: list,
@@ -208,11 +213,7 @@ def read_rule_collection_group(rec: Mapping, rid: str, sid: str, rows: dict, err
         kind = str(coll.get("ruleCollectionType") or "")
         if kind.lower() != "firewallpolicynatrulecollection":
             continue
-        action = coll.get("action")
-        act = str(action.get("type") or "") if isinstance(action, Mapping) else ""
-        if act.lower() != "dnat":
-            errors.append(_err(rid, f"properties.ruleCollections[{i}].action",
-                               f"{action!r} is not DNAT: the collection's rules are not evaluated"))
+        if not _is_dnat(coll, rid, f"properties.ruleCollections[{i}]", errors):
             continue
         _dnat_rules(coll, rid, policy, sid, str(coll.get("name") or i), f"properties.ruleCollections[{i}]", rows,
                     errors, protocols_key="ipProtocols")

@@ -18,10 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditkit.demo.network import Network
-from auditkit.demo.synthetic import security_rule
 from auditkit.engine.reference import reference_reach
 from tests.engine import test_properties  # noqa: F401 - registers and loads the hypothesis profile
 from tests.engine.test_layer_oracle import engine_reach
+from tests.engine.test_reachability_properties import asg
+from tests.engine.test_reachability_properties import nsg_rules as reachability_rules
 
 SUB = "00000000-0000-4000-8000-0000000000dd"
 ASGS = ["asg-a", "asg-b"]
@@ -38,33 +39,12 @@ ADMIN_PORTS = [["22"], ["25"], ["20-30"], ["*"], ["0-65535"], ["587"], ["22", "2
 DNAT_SOURCES = [["*"], ["0.0.0.0/0"], ["198.51.100.0/24"], ["10.0.0.0/8"], ["0.0.0.0/1", "128.0.0.0/1"],
                 "ipg-any", "ipg-narrow"]
 PROTOCOLS = [["TCP"], ["UDP"], ["Any"], ["TCP", "UDP"]]
-# While the engine's layers are not merged the comparison fails on its first example: no minute
-# spent shrinking it. Drop with the xfail mark.
 POLICIES = [None, "Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"]
 
 
-def asg(net: Network, name: str) -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/{net.rg}/providers/Microsoft.Network/applicationSecurityGroups/{name}"
-
-
-@st.composite
-def nsg_rules(draw, net: Network) -> list[dict]:
-    n = draw(st.integers(0, 5))
-    prios = draw(st.lists(st.integers(100, 130), min_size=n, max_size=n, unique=True))
-    out = []
-    for i, prio in enumerate(prios):
-        rule = security_rule("x", f"r{i}", prio, draw(st.sampled_from(["Allow", "Allow", "Deny"])),
-                             draw(st.sampled_from(["Tcp", "Tcp", "*", "Udp"])), draw(st.sampled_from(NSG_SOURCES)),
-                             [draw(st.sampled_from(NSG_PORTS))], ["*"],
-                             direction=draw(st.sampled_from(["Inbound", "Inbound", "Inbound", "Outbound"])))
-        dst = draw(st.sampled_from(NSG_DESTS))
-        if dst.startswith("asg-"):
-            del rule["properties"]["destinationAddressPrefix"]
-            rule["properties"]["destinationApplicationSecurityGroups"] = [{"id": asg(net, dst)}]
-        else:
-            rule["properties"]["destinationAddressPrefix"] = dst
-        out.append(rule)
-    return out
+def nsg_rules(net: Network):
+    """The NSG rule generator of the layer-free property tests, over both families' prefixes."""
+    return reachability_rules(net, NSG_SOURCES, NSG_DESTS, NSG_PORTS)
 
 
 @st.composite

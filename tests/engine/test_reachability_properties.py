@@ -27,16 +27,16 @@ def asg(net: Network, name: str) -> str:
 
 
 @st.composite
-def nsg_rules(draw, net: Network) -> list[dict]:
+def nsg_rules(draw, net: Network, sources: list = SOURCES, dests: list = DESTS, ports: list = PORTS) -> list[dict]:
     n = draw(st.integers(0, 5))
     prios = draw(st.lists(st.integers(100, 130), min_size=n, max_size=n, unique=True))
     out = []
     for i, prio in enumerate(prios):
         rule = security_rule("x", f"r{i}", prio, draw(st.sampled_from(["Allow", "Allow", "Allow", "Deny"])),
-                             draw(st.sampled_from(["Tcp", "Tcp", "*", "Udp"])), draw(st.sampled_from(SOURCES)),
-                             [draw(st.sampled_from(PORTS))], ["*"],
+                             draw(st.sampled_from(["Tcp", "Tcp", "*", "Udp"])), draw(st.sampled_from(sources)),
+                             [draw(st.sampled_from(ports))], ["*"],
                              direction=draw(st.sampled_from(["Inbound", "Inbound", "Inbound", "Outbound"])))
-        dst = draw(st.sampled_from(DESTS))
+        dst = draw(st.sampled_from(dests))
         if dst.startswith("asg-"):
             del rule["properties"]["destinationAddressPrefix"]
             rule["properties"]["destinationApplicationSecurityGroups"] = [{"id": asg(net, dst)}]
