@@ -28,11 +28,15 @@ OCSF_VERSION = "1.8.0"
 # added to the vocabulary fails here until it is given one.
 _OCSF_SEVERITY = dict(zip(SEVERITIES, [(5, "Critical"), (4, "High"), (3, "Medium"), (2, "Low"), (2, "Low"),
                                        (1, "Informational")], strict=True))
+# The resource each layer's finding is a rule of.
+_RESOURCE_TYPE = {"nsg": "Microsoft.Network/networkSecurityGroups", "firewall-dnat": "Microsoft.Network/azureFirewalls",
+                  "admin-rule": "Microsoft.Network/virtualNetworks",
+                  "app-gateway": "Microsoft.Network/applicationGateways"}
 _OCSF_STATUS = {"open": (1, "New"), "accepted": (3, "Suppressed"), "resolved": (4, "Resolved"),
                 "unknown": (0, "Unknown")}
 _OCSF_ACTIVITY = {"open": (1, "Create"), "accepted": (2, "Update"), "unknown": (2, "Update"),
                   "resolved": (3, "Close")}
-RECORD_FIELDS = ["id", "status", "reopened", "severity", "exposure", "port", "subscription_id", "subscription",
+RECORD_FIELDS = ["id", "status", "reopened", "severity", "exposure", "layer", "port", "subscription_id", "subscription",
                  "resource_group", "nsg_id", "nsg_name", "rule_name", "priority", "sources", "destination_ports",
                  "owner", "justification", "expiry", "controls", "first_seen", "first_seen_source", "last_seen",
                  "changed_by", "changed_at", "resolved_at",
@@ -71,7 +75,8 @@ def ticket_records(history: History, controls: list[Control], names: dict[str, s
         out.append({
             "id": finding_id(row["nsg_id"], row["rule_name"], row["port"]),
             "status": status, "reopened": int(row.get("reopened") or 0),
-            "severity": row.get("severity"), "exposure": row.get("exposure"), "port": int(row["port"]),
+            "severity": row.get("severity"), "exposure": row.get("exposure"), "layer": row.get("layer") or "nsg",
+            "port": int(row["port"]),
             "subscription_id": row["subscription_id"], "subscription": names.get(row["subscription_id"], ""),
             "resource_group": row["resource_group"], "nsg_id": row["nsg_id"], "nsg_name": row["nsg_name"],
             "rule_name": row["rule_name"], "priority": None if pd.isna(row["priority"]) else int(row["priority"]),
@@ -84,12 +89,19 @@ def ticket_records(history: History, controls: list[Control], names: dict[str, s
             "resolved_at": _when(row["resolved_at"]),
             "accepted_until": acc["expires"] if acc else None, "accepted_ticket": acc["ticket"] if acc else None,
             "report": f"{reports}/{period}/{row['subscription_id']}.html#findings",
-            "remediation": None if status in (STATUS_RESOLVED, "accepted") else
-            f"{port_label(int(row['port']))} open to the internet: restrict the sources "
-            f"(Analyze flow logs first): {restrict_command(row, prefixes)}",
+            "remediation": None if status in (STATUS_RESOLVED, "accepted") else remediation(row, prefixes),
         })
     return sorted(out, key=lambda r: (r["status"] != "open", r["subscription_id"], r["nsg_id"].lower(),
                                       r["rule_name"], r["port"]))
+
+
+def remediation(row: dict, prefixes: tuple) -> str:
+    """What to do about an open finding: the NSG command, or for another layer where to change it."""
+    head = f"{port_label(int(row['port']))} open to the internet: restrict the sources (Analyze flow logs first)"
+    if str(row.get("layer") or "nsg") != "nsg":
+        return (f"{head} in the {row.get('layer_label')} {row['rule_name']} of {row.get('attached_to')}; it is not "
+                "an NSG rule: no NSG command applies")
+    return f"{head}: {restrict_command(row, prefixes)}"
 
 
 def _ms(text: str | None) -> int | None:
@@ -120,10 +132,11 @@ def ocsf(records: list[dict], as_of: Any) -> list[dict]:
                              "src_url": r["report"]},
             "cloud": {"provider": "Azure", "account": {"uid": r["subscription_id"], "name": r["subscription"],
                                                        "type": "Azure Subscription"}},
-            "resources": [{"uid": r["nsg_id"], "name": r["nsg_name"], "type": "Microsoft.Network/networkSecurityGroups",
+            "resources": [{"uid": r["nsg_id"], "name": r["nsg_name"],
+                           "type": _RESOURCE_TYPE.get(r["layer"], _RESOURCE_TYPE["nsg"]),
                            "group": {"name": r["resource_group"]}, "owner": {"name": r["owner"]} if r["owner"] else None}],
             "remediation": {"desc": r["remediation"]} if r["remediation"] else None,
-            "unmapped": {"exposure": r["exposure"], "controls": r["controls"], "reopened": r["reopened"],
+            "unmapped": {"exposure": r["exposure"], "layer": r["layer"], "controls": r["controls"], "reopened": r["reopened"],
                          "accepted_until": r["accepted_until"], "accepted_ticket": r["accepted_ticket"],
                          "resolved_at": r["resolved_at"], "auditkit_status": r["status"]},
         })
