@@ -25,10 +25,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from auditkit.engine.admin_rules import admin_rules
 from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.fields import lowered
+from auditkit.engine.layer_coverage import COVERAGE_COLUMNS
 from auditkit.engine.reachability import REACH_COLUMNS, reachable, unknown_exposure
-from auditkit.engine.scan import TOPOLOGY_MISSING, scan
+from auditkit.engine.scan import TOPOLOGY_MISSING, layers_failed, scan
 from auditkit.evidence.arrow import from_arrow, to_arrow
 from auditkit.evidence.snapshot import Snapshot
 from auditkit.history.distinct import Contents
@@ -44,7 +46,8 @@ from auditkit.settings import Settings
 
 # Bump when the engine's verdicts or the derived tables change: old cache entries are then ignored.
 ENGINE_VERSION = "8"  # 8: admin rules, firewall DNAT, App Gateway, IPv6 (findings carry ``layer``)
-ENTRY_FORMAT = 3  # 3: tables sorted by subscription in small row groups; the subscriptions with findings
+ENTRY_FORMAT = 4  # 3: tables sorted by subscription in small row groups; the subscriptions with findings
+# 4: layers.parquet, the layers each subscription's verdicts rest on
 # Rows per Parquet row group: a report reads its subscription's row groups only (the tables are
 # sorted by subscription, so the row groups' min/max statistics skip the others).
 ROW_GROUP = 4096
@@ -64,9 +67,10 @@ ERROR_COLUMNS = ["subscription_id", "nsg_id", "rule_name", "field", "message"]
 UNMODELLED_COLUMNS = ["subscription_id", "resource_id", "type", "name", "what"]
 SCHEMA = {"findings.parquet": FINDING_COLUMNS, "governance.parquet": GOVERNANCE_COLUMNS,
           "shadowed.parquet": SHADOWED_COLUMNS, "broad.parquet": BROAD_COLUMNS, "errors.parquet": ERROR_COLUMNS,
-          "reach.parquet": REACH_COLUMNS, "unmodelled.parquet": UNMODELLED_COLUMNS}
+          "reach.parquet": REACH_COLUMNS, "unmodelled.parquet": UNMODELLED_COLUMNS,
+          "layers.parquet": COVERAGE_COLUMNS}
 LAZY = ("governance.parquet", "shadowed.parquet", "broad.parquet", "errors.parquet", "reach.parquet",
-        "unmodelled.parquet")
+        "unmodelled.parquet", "layers.parquet")
 
 
 class Derived:
@@ -158,6 +162,11 @@ class Derived:
         return self.table("unmodelled.parquet")
 
     @property
+    def layers(self) -> pd.DataFrame:
+        """Per subscription and layer beyond NSGs: evaluated, not read or not in input (empty without topology)."""
+        return self.table("layers.parquet")
+
+    @property
     def has_topology(self) -> bool:
         return isinstance(self.snapshot.meta.get("topology"), dict)
 
@@ -230,16 +239,19 @@ def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings,
               "shadowed.parquet": f[hidden][SHADOWED_COLUMNS],
               "broad.parquet": _keyed(broad_rules)[BROAD_COLUMNS],
               "errors.parquet": errors[ERROR_COLUMNS].astype(str),
-              "reach.parquet": _reach(result, ports), "unmodelled.parquet": _unmodelled(result)}
+              "reach.parquet": _reach(result, ports, snapshot), "unmodelled.parquet": _unmodelled(result),
+              "layers.parquet": _layers(result)}
     tables = {name: by_subscription(frame) for name, frame in tables.items()}
     return Derived(snapshot, by_subscription(f[~hidden][FINDING_COLUMNS]), tables, coverage(gov))
 
 
-def _reach(result, ports: tuple[int, ...]) -> pd.DataFrame:
+def _reach(result, ports: tuple[int, ...], snapshot: Snapshot) -> pd.DataFrame:
     if result is None or result.topology is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in REACH_COLUMNS})
     ep = endpoint_table(result.topology)
-    frames = [reachable(result.parsed, result.topology, result.nsgs, p, ep) for p in ports]
+    # The admin rules as the scan read them: a subscription whose rules were not read decides nothing.
+    admin = admin_rules(result.topology, layers_failed(snapshot).get("admin-rule", frozenset()))
+    frames = [reachable(result.parsed, result.topology, result.nsgs, p, ep, admin=admin) for p in ports]
     out = pd.concat(frames, ignore_index=True)[REACH_COLUMNS]
     out["subscription_id"] = out["subscription_id"].astype(str).str.lower()
     out["port"] = out["port"].astype("int64")
@@ -250,6 +262,16 @@ def _unmodelled(result) -> pd.DataFrame:
     if result is None or result.topology is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in UNMODELLED_COLUMNS})
     return result.topology["unmodelled"][UNMODELLED_COLUMNS].astype(object).reset_index(drop=True)
+
+
+def _layers(result) -> pd.DataFrame:
+    """The scan's layer coverage, subscriptions lower-cased; empty without topology (nothing beyond NSGs read)."""
+    if result is None or result.topology is None or result.layers is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COVERAGE_COLUMNS})
+    out = result.layers[COVERAGE_COLUMNS].copy()
+    out["subscription_id"] = out["subscription_id"].astype(str).str.lower()
+    out["records"] = out["records"].astype("int64")
+    return out.astype({c: object for c in COVERAGE_COLUMNS if c != "records"}).reset_index(drop=True)
 
 
 def derived(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings, use_cache: bool = True,

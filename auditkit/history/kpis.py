@@ -6,7 +6,10 @@
   over resolved findings, ``None`` when nothing was resolved); ages of open findings;
 - new findings per week: findings first seen after the first snapshot, divided by the weeks
   the snapshots span (``None`` for a single snapshot);
-- tag coverage over the NSGs of the latest snapshot.
+- tag coverage over the NSGs of the latest snapshot;
+- open findings per layer (NSG, admin rule, firewall DNAT, Application Gateway), and per layer
+  beyond NSGs the subscriptions of the latest snapshot where it was evaluated, not read, or not
+  in the input.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditkit.engine.layer_coverage import LAYER_TABLES
+from auditkit.engine.reachability import EXPOSURES
 from auditkit.history.acceptance import unused
 from auditkit.history.timeline import (
     STATUS_ACCEPTED,
@@ -33,7 +38,7 @@ def _round(x: float | None, digits: int = 2) -> float | None:
     return None if x is None or (isinstance(x, float) and np.isnan(x)) else round(float(x), digits)
 
 
-EXPOSURES = ("reachable", "no-public-path", "blocked", "latent", "unknown-topology")
+LAYERS = ("nsg", *LAYER_TABLES)  # the layers a finding can come from
 
 
 def exposure(findings: pd.DataFrame) -> pd.Series:
@@ -41,6 +46,27 @@ def exposure(findings: pd.DataFrame) -> pd.Series:
     if "exposure" not in findings:
         return pd.Series(["unknown-topology"] * len(findings), index=findings.index, dtype=object)
     return findings["exposure"].fillna("unknown-topology").astype(str)
+
+
+def layer(findings: pd.DataFrame) -> pd.Series:
+    """Each finding's layer (``nsg`` for history from before the other layers)."""
+    if "layer" not in findings:
+        return pd.Series(["nsg"] * len(findings), index=findings.index, dtype=object)
+    return findings["layer"].astype(object).fillna("nsg").astype(str)
+
+
+def layer_status(history: History) -> dict:
+    """Per layer beyond NSGs, over the subscriptions of the latest snapshot: how many had it evaluated,
+    which could not be read (their verdicts short of reachable are unknown), how many lacked it."""
+    cov = history.latest.layers
+    out = {}
+    for name in LAYER_TABLES:
+        rows = cov[cov["layer"] == name]
+        status = rows["status"].to_numpy(dtype=object)
+        out[name] = {"evaluated": int((status == "evaluated").sum()),
+                     "not read": sorted(rows.loc[status == "not read", "subscription_id"].astype(str).unique()),
+                     "not in input": int((status == "not in input").sum())}
+    return out
 
 
 def reached_endpoints(findings: pd.DataFrame) -> int:
@@ -93,6 +119,8 @@ def kpis_of(history: History) -> dict:
         "reachable_endpoints": {str(p): reached_endpoints(open_f[open_f["port"] == p]) for p in ports},
         "reachable_machines": reached_endpoints(open_f),
         "open_findings_by_exposure": {e: int((exposure(open_f) == e).sum()) for e in EXPOSURES},
+        "open_findings_by_layer": {x: int((layer(open_f) == x).sum()) for x in LAYERS},
+        "layers": layer_status(history),
         "attached_open_findings": int(open_f["attached"].astype(bool).sum()),
         "latent_open_findings": int((~open_f["attached"].astype(bool)).sum()),
         # Accepted risks (parameters/exceptions.yaml): out of the open count while in force.

@@ -335,6 +335,8 @@ def finding_table(ds: list[Derived], st: Stacked, life: lifecycle.State, accepte
     # Latest details of each finding: its row in the last snapshot that showed it.
     by_index = {e.index: e for e in exceptions}
     details = latest_details(ds, st.snap[st.last], st.rows["row"].to_numpy()[st.last])
+    # The layer that opens the port: an NSG rule unless the finding says otherwise (older entries do not).
+    details["layer"] = details["layer"].astype(object).fillna("nsg") if "layer" in details else "nsg"
     accepted_by, expired_by = np.asarray(in_force)[st.last], np.asarray(expired_entry)[st.last]
     details["acceptance"] = [by_index[i].as_dict() if i else (by_index[x].as_dict() if x else None)
                              for i, x in zip(accepted_by, expired_by, strict=True)]

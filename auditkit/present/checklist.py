@@ -23,6 +23,27 @@ def _facts(row: dict, ports: list[int]) -> str:
             f"exposes {', '.join(port_label(p) for p in ports)} to the internet; {where}.")
 
 
+# Where a finding of a layer beyond NSGs is changed (flows.remediation.layer_fix writes the fix).
+_CHANGED_IN = {"firewall-dnat": ("DNAT rule", "firewall", "the firewall's policy (or its classic NAT rule collection)"),
+               "admin-rule": ("admin rule", "VNet", "the Virtual Network Manager security admin configuration"),
+               "app-gateway": ("TCP/TLS listener", "Application Gateway", "the gateway's listeners")}
+
+
+def _layer_step(row: dict, ports: list[int]) -> HTML:
+    """The steps for a rule of a layer beyond NSGs: what it publishes, and where to restrict or remove it."""
+    what, holder, where = _CHANGED_IN.get(str(row.get("layer")), ("rule", "resource", "the resource"))
+    items = [("Audit", f"{what} {row['rule_name']} on {holder} {row['nsg_name']} admits TCP "
+                       f"{', '.join(map(str, row['destination_ports']))} from "
+                       f"{', '.join(map(str, row['sources']))}, which exposes "
+                       f"{', '.join(port_label(p) for p in ports)} to the internet ({row.get('reach_path', '')})."),
+             ("Restrict sources", f"Replace the internet-wide sources in {where} with the trusted prefixes, or "
+                                  "remove the rule when nothing legitimate needs it. It is not an NSG rule: the "
+                                  "fix below changes the rule where it lives.")]
+    lis = "".join(f"<li><b>{esc(step)}</b>: {esc(text)}</li>" for step, text in items)
+    return concat(HTML(f'<ol class="ak-step">{lis}</ol>'),
+                  code_block(restrict_command(row, ("<TRUSTED-GATEWAY-PREFIX>",))))
+
+
 def checklist(findings: pd.DataFrame, evidence, settings: Settings) -> HTML:
     """The steps for the open ``findings`` (annotated), grouped by rule; ``evidence`` is the report's FlowSection."""
     if not len(findings):
@@ -34,6 +55,9 @@ def checklist(findings: pd.DataFrame, evidence, settings: Settings) -> HTML:
         ports = sorted({int(p) for p in g["port"]})
         blocks.append(HTML(f'<h3 id="rule-{n}">Step {n}: {esc(row["nsg_name"])} / {esc(rule)} '
                            f"({esc(', '.join(port_label(p) for p in ports))})</h3>"))
+        if str(row.get("layer") or "nsg") != "nsg":
+            blocks.append(_layer_step(row, ports))
+            continue
         if is_jit(str(rule)):
             blocks.append(paragraph("Just-in-Time rule managed by Defender for Cloud: do not edit it by hand; review "
                                     "the JIT policy instead."))

@@ -21,7 +21,7 @@ from auditkit.present.context import ReportContext
 from auditkit.present.findings import annotated
 from auditkit.present.html import HTML, code_block, concat, paragraph
 
-EXPORT_COLUMNS = ["status", "severity", "exposure", "port", "subscription", "subscription_id", "resource_group", "nsg_name",
+EXPORT_COLUMNS = ["status", "severity", "exposure", "layer", "port", "subscription", "subscription_id", "resource_group", "nsg_name",
                   "rule_name", "priority", "sources", "destination_ports", "attached_to", "reach_path", "owner",
                   "justification",
                   "expiry_text", "first_seen", "first_seen_source", "last_seen", "changed_by", "client_type",

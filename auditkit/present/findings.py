@@ -11,12 +11,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from auditkit.engine.reachability import is_unknown
 from auditkit.engine.severity import severity_rank
 from auditkit.history.tag_coverage import description_value
 from auditkit.history.timeline import STATUS_OPEN, STATUS_UNKNOWN, History
 from auditkit.settings.controls import Control
 
-EXPOSURE_ORDER = {"reachable": 0, "no-public-path": 1, "unknown-topology": 2, "blocked": 3, "latent": 4}
+# Every unknown-<layer> exposure ranks with unknown-topology: not known to be closed.
+EXPOSURE_ORDER = {"reachable": 0, "no-public-path": 1, "unknown-topology": 2, "unknown-admin-rule": 2,
+                  "unknown-firewall-dnat": 2, "unknown-app-gateway": 2, "blocked": 3, "latent": 4}
+# The layer that opens the port: an NSG rule, a Virtual Network Manager admin rule, a firewall's DNAT
+# rule, an Application Gateway's TCP/TLS listener.
+LAYER_LABELS = {"nsg": "NSG", "admin-rule": "admin rule", "firewall-dnat": "firewall DNAT",
+                "app-gateway": "App Gateway"}
+UNKNOWN_WHY = {"unknown-topology": "no topology", "unknown-admin-rule": "the VNet's admin rules could not be read",
+               "unknown-firewall-dnat": "the subscription's firewalls could not be read",
+               "unknown-app-gateway": "the subscription's Application Gateways could not be read"}
+HOLDERS = {"admin-rule": "VNet", "firewall-dnat": "firewall", "app-gateway": "gateway"}
+# Paths the NSG layer has always had: written entry first, as the reports have always shown them.
+NSG_PATHS = {"load-balancer": "load balancer", "inbound-nat": "inbound NAT", "public-ip": "public IP"}
 MAX_PATHS = 3
 PORT_NAMES = {25: "SMTP", 22: "SSH", 3389: "RDP"}
 LONG_OPEN_DAYS = 90
@@ -45,25 +58,44 @@ def attached_names(ids: object) -> str:
     return ", ".join(out)
 
 
+def exposure_rank(exposure: pd.Series) -> np.ndarray:
+    """Each exposure's place in the findings table, worst first (an unknown one before blocked)."""
+    return exposure.map(lambda x: EXPOSURE_ORDER.get(x, 2 if is_unknown(x) else 9)).to_numpy()
+
+
+def _at(host: object, port: object) -> str:
+    """``host:port``, an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if isinstance(host, str) and ":" in host else f"{host}:{port}"
+
+
+def endpoint_text(e: dict, port: int) -> str:
+    """One path from the internet to one machine: entry, filters, machine; the whole route for a path
+    through a firewall, a gateway or an admin rule; "over IPv6" when it is one."""
+    if (e.get("path") in NSG_PATHS and not e.get("admin_rule")) or not e.get("route"):
+        via = NSG_PATHS.get(str(e.get("path")), str(e.get("path")))
+        via += f" {e['via']}" if e.get("via") else ""
+        text = (f"{_at(e.get('public_ip'), e.get('frontend_port'))} ({via}) -> subnet NSG "
+                f"{e.get('subnet_nsg') or 'none'} -> NIC NSG {e.get('nic_nsg') or 'none'} -> "
+                f"{e.get('vm_name') or str(e.get('nic_id') or '').rsplit('/', 1)[-1]} "
+                f"{_at(e.get('private_ip') or '', port)}")
+    else:
+        text = str(e["route"])
+    return text + (" over IPv6" if e.get("family") == "IPv6" else "")
+
+
 def path_text(exposure: str, endpoints: object, port: int, note: str = "") -> str:
     """How the internet gets in (or what stops it), endpoint by endpoint, for the findings table.
 
     ``public IP 20.60.0.10:25 (load balancer lb/rule) -> subnet NSG a -> NIC NSG b -> vm-mail-01 10.60.1.4:25``
     """
     eps = [e for e in (endpoints if isinstance(endpoints, list | tuple | np.ndarray) else ()) if isinstance(e, dict)]
-    if exposure == "unknown-topology":
-        return f"unknown: {note}" if note else "unknown: no topology"
+    if is_unknown(exposure):
+        return f"unknown: {note}" if note else f"unknown: {UNKNOWN_WHY.get(exposure, exposure)}"
     if exposure == "latent" or not eps:
         return "governs no machine today"
     if exposure == "reachable":
         hits = [e for e in eps if e.get("path") and not e.get("blocked_by")]
-        lines = []
-        for e in hits[:MAX_PATHS]:
-            via = {"load-balancer": "load balancer", "inbound-nat": "inbound NAT", "public-ip": "public IP"}[e["path"]]
-            via += f" {e['via']}" if e.get("via") else ""
-            lines.append(f"{e.get('public_ip')}:{e.get('frontend_port')} ({via}) -> subnet NSG "
-                         f"{e.get('subnet_nsg') or 'none'} -> NIC NSG {e.get('nic_nsg') or 'none'} -> "
-                         f"{e.get('vm_name') or e.get('nic_id', '').rsplit('/', 1)[-1]} {e.get('private_ip') or ''}:{port}")
+        lines = [endpoint_text(e, port) for e in hits[:MAX_PATHS]]
         more = len(hits) - MAX_PATHS
         return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
     if exposure == "no-public-path":
@@ -100,7 +132,8 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
     if not len(f):
         return f.assign(**{c: pd.Series(dtype=object) for c in (
             "attached_to", "owner", "justification", "expiry", "expired", "expiry_text", "age", "controls",
-            "port_label", "ports", "exposure", "reach_path", "first_seen_text", "changed")})
+            "port_label", "ports", "exposure", "reach_path", "first_seen_text", "changed", "layer",
+            "layer_label")})
     settings = history.settings
     keys = f["nsg_key"].to_numpy(dtype=object)
     gov = governance_of(history, keys)
@@ -122,6 +155,11 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
                             for i, a in zip(f["attached_ids"], f["attached"], strict=True)]
     else:
         f["attached_to"] = f["attached"].map({True: "subnet/NIC", False: "nothing (latent)"})
+    f["layer"] = f["layer"].astype(object).fillna("nsg") if "layer" in f else "nsg"
+    f["layer_label"] = [LAYER_LABELS.get(x, str(x)) for x in f["layer"]]
+    holder = f["layer"].map(HOLDERS).to_numpy(dtype=object)  # a finding of another layer is its resource's
+    f["attached_to"] = [f"{h} {n}" if isinstance(h, str) else a
+                        for h, n, a in zip(holder, f["nsg_name"], f["attached_to"], strict=True)]
     first = history.snapshots["as_of"].iloc[0]
     since_start = (f["first_seen"] <= first).to_numpy()
     days = f["age_days"].to_numpy(dtype=float)
@@ -146,18 +184,18 @@ def annotated(history: History, controls: list[Control], statuses: tuple = (STAT
     f["reach_path"] = [path_text(x, e, int(p), n) for x, e, p, n in
                        zip(f["exposure"], eps, f["port"], notes, strict=True)]
     order = np.lexsort((f["rule_name"].astype(str).to_numpy(), f["nsg_name"].astype(str).to_numpy(),
-                        f["port"].to_numpy(), f["exposure"].map(EXPOSURE_ORDER).fillna(9).to_numpy(),
+                        f["port"].to_numpy(), exposure_rank(f["exposure"]),
                         (f["status"] != STATUS_OPEN).to_numpy(),
                         severity_rank(f["severity"]).to_numpy()))
     return f.iloc[order].reset_index(drop=True)
 
 
-TABLE_COLUMNS = ["severity", "exposure", "port", "nsg_name", "resource_group", "rule_name", "priority", "sources",
-                 "ports", "attached_to", "reach_path", "owner", "justification", "expiry_text", "first_seen_text",
-                 "last_seen", "changed", "age", "status", "controls"]
-TABLE_HEADERS = ["Severity", "Exposure", "Port", "NSG", "Resource group", "Rule", "Priority", "Sources", "Ports",
-                 "Attached to", "Path from the internet", "Owner", "Justification", "Expiry", "First seen",
-                 "Last seen", "Last changed by", "Age", "Status", "Controls failed"]
+TABLE_COLUMNS = ["severity", "exposure", "port", "layer_label", "nsg_name", "resource_group", "rule_name",
+                 "priority", "sources", "ports", "attached_to", "reach_path", "owner", "justification",
+                 "expiry_text", "first_seen_text", "last_seen", "changed", "age", "status", "controls"]
+TABLE_HEADERS = ["Severity", "Exposure", "Port", "Layer", "NSG or resource", "Resource group", "Rule",
+                 "Priority", "Sources", "Ports", "Attached to", "Path from the internet", "Owner", "Justification",
+                 "Expiry", "First seen", "Last seen", "Last changed by", "Age", "Status", "Controls failed"]
 
 
 def long_open(frame: pd.DataFrame, days: int = LONG_OPEN_DAYS) -> int:

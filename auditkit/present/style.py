@@ -26,17 +26,17 @@ CSS = """
 .ak-table.ak-findings { table-layout: fixed; width: 100%; }
 .ak-findings td, .ak-findings th { overflow-wrap: anywhere; white-space: normal; font-size: 11px; }
 .ak-findings .ak-col-severity { width: 3.5%; } .ak-findings .ak-col-exposure { width: 5.5%; font-size: 11px; }
-.ak-findings .ak-col-port { width: 3%; }
-.ak-findings .ak-col-nsg_name { width: 6%; } .ak-findings .ak-col-resource_group { width: 5%; }
+.ak-findings .ak-col-port { width: 3%; } .ak-findings .ak-col-layer_label { width: 4%; }
+.ak-findings .ak-col-nsg_name { width: 5%; } .ak-findings .ak-col-resource_group { width: 4.5%; }
 .ak-findings .ak-col-rule_name { width: 5.5%; } .ak-findings .ak-col-priority { width: 3%; }
 .ak-findings .ak-col-sources { width: 5%; } .ak-findings .ak-col-ports { width: 4%; }
-.ak-findings .ak-col-attached_to { width: 6%; } .ak-findings .ak-col-reach_path { width: 10.5%; font-size: 11px; }
+.ak-findings .ak-col-attached_to { width: 5%; } .ak-findings .ak-col-reach_path { width: 10.5%; font-size: 11px; }
 .ak-findings .ak-col-changed { width: 5%; font-size: 11px; } .ak-findings .ak-col-first_seen_text { width: 5%; }
 .ak-findings .ak-col-owner { width: 5%; }
 .ak-findings .ak-col-justification { width: 5%; } .ak-findings .ak-col-expiry_text { width: 4.5%; }
 .ak-findings .ak-col-first_seen { width: 4.5%; } .ak-findings .ak-col-last_seen { width: 4.5%; }
 .ak-findings .ak-col-age { width: 4%; } .ak-findings .ak-col-status { width: 3.5%; }
-.ak-findings .ak-col-controls { width: 6%; }
+.ak-findings .ak-col-controls { width: 5%; }
 .ak-exp-reachable { color: #b00020; font-weight: bold; } .ak-exp-no-public-path { color: #a35200; }
 .ak-dl th { width: 14em; }
 .ak-sev-critical { color: #7b0000; font-weight: bold; }

@@ -105,8 +105,9 @@ def findings_table(ctx: ReportContext, subscription_id: str) -> HTML:
 
 
 def reachability(ctx: ReportContext, subscription_id: str) -> HTML:
-    """What the internet reaches now on the audited ports: VM, public IP and frontend port, path, and
-    the NSG rules that let the traffic in; then the constructs that are not modelled."""
+    """What the internet reaches now on the audited ports: VM, public IP and frontend port, the whole
+    route and the NSG rules that let the traffic in; then which layers were evaluated, and the
+    constructs that are not modelled."""
     latest = ctx.scoped(subscription_id).latest
     head = heading("What the internet reaches", 2, "reach")
     if not latest.has_topology:
@@ -116,7 +117,7 @@ def reachability(ctx: ReportContext, subscription_id: str) -> HTML:
                                       "ak-note"))
     r = latest.reach
     r = r.assign(port=[port_label(p) for p in r["port"]],
-                 internet=[f"{a}:{b}" for a, b in zip(r["public_ip"], r["frontend_port"], strict=True)],
+                 internet=[address(a, b) for a, b in zip(r["public_ip"], r["frontend_port"], strict=True)],
                  subnet=[f"{a}: {b}" if a else "none" for a, b in zip(r["subnet_nsg"], r["subnet_rule"], strict=True)],
                  nic=[f"{a}: {b}" if a else "none" for a, b in zip(r["nic_nsg"], r["nic_rule"], strict=True)])
     um = latest.unmodelled
@@ -127,10 +128,11 @@ def reachability(ctx: ReportContext, subscription_id: str) -> HTML:
                         "Network Manager admin rules, then the subnet's NSG, then the NIC's, for IPv4 and IPv6 "
                         "apart. The internet sees the frontend port; the filters see the audited port and, behind "
                         "a firewall or gateway, its private address as the source.", "ak-note"),
-              table(r, ["port", "vm_name", "internet", "path", "via", "private_ip", "subnet", "nic", "power_state"],
-                    ["Port", "Machine", "Internet address", "Path", "Via", "Private IP",
-                     "Subnet NSG: rule", "NIC NSG: rule", "Power state"], cls="ak-wide",
-                    empty="Nothing in this subscription is reachable from the internet on the audited ports.")]
+              table(r, ["port", "vm_name", "internet", "family", "path", "route", "subnet", "nic", "power_state"],
+                    ["Port", "Machine", "Internet address", "Family", "Path", "Route", "Subnet NSG: rule",
+                     "NIC NSG: rule", "Power state"], cls="ak-wide",
+                    empty=nothing_reached(latest)),
+              *layer_coverage(latest)]
     blocks.append(heading("Not modelled", 3, "not-modelled"))
     if len(um):
         blocks.append(banner(f"{len(um)} construct(s) that can publish machines outside the modelled layers exist "
@@ -142,6 +144,44 @@ def reachability(ctx: ReportContext, subscription_id: str) -> HTML:
         blocks.append(paragraph("No Bastion or route to a virtual appliance in this subscription's snapshot: "
                                 "nothing here publishes machines outside the modelled layers.", "ak-note"))
     return concat(*blocks)
+
+
+def address(host: object, port: object) -> str:
+    """An internet address and port as Azure writes them: ``20.1.1.1:25``, ``[2603:1000::4]:22``."""
+    return f"[{host}]:{port}" if isinstance(host, str) and ":" in host else f"{host}:{port}"
+
+
+def nothing_reached(latest) -> str:
+    """What an empty reach table says: nothing reached, or nothing known to be when a layer was not read."""
+    cov = latest.layers
+    unread = sorted({LAYER_NAMES.get(x, x) for x in cov.loc[cov["status"] == "not read", "layer"]}) if len(cov) else []
+    if unread:
+        return (f"Nothing in this subscription is known to be reachable from the internet on the audited ports, "
+                f"but {', '.join(unread)} could not be read here: the answer is incomplete.")
+    return "Nothing in this subscription is reachable from the internet on the audited ports."
+
+
+LAYER_NAMES = {"admin-rule": "Virtual Network Manager admin rules", "firewall-dnat": "Azure Firewall DNAT rules",
+               "app-gateway": "Application Gateway TCP/TLS listeners"}
+
+
+def layer_coverage(latest) -> list[HTML]:
+    """Which layers beyond NSGs the verdicts of the subscription rest on: evaluated, not read, or not in
+    the input; a banner when one could not be read (no verdict short of reachable holds there)."""
+    cov = latest.layers
+    if not len(cov):
+        return [heading("Layers evaluated", 3, "layers"), paragraph("The snapshot does not say which layers beyond NSGs were read: verdicts rest on the "
+                          "NSGs and the topology only.", "ak-note")]
+    cov = cov.assign(name=[LAYER_NAMES.get(x, x) for x in cov["layer"]])
+    unread = cov[cov["status"] == "not read"]
+    blocks = [heading("Layers evaluated", 3, "layers")]
+    if len(unread):
+        blocks.append(banner(f"Not read in this subscription: {', '.join(unread['name'])}:",
+                             "verdicts short of reachable are unknown there (what was not read could drop the "
+                             "traffic or deliver it)."))
+    blocks.append(table(cov, ["name", "status", "detail"], ["Layer", "Status", "Detail"],
+                        cell_class={"status": lambda v: "ak-status-unknown" if v != "evaluated" else ""}))
+    return blocks
 
 
 def accepted(ctx: ReportContext, subscription_id: str) -> HTML:

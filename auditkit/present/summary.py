@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from auditkit.engine.reachability import is_unknown
 from auditkit.history.kpis import kpis_of
 from auditkit.history.timeline import History
 from auditkit.present.findings import long_open, port_label
@@ -40,14 +41,23 @@ def summary_text(history: History, frame: pd.DataFrame, scope: str, unread: int)
     tail = []
     by_exposure = k["open_findings_by_exposure"]
     reach = sum(k["reachable_findings"].values())
+    total = sum(k["open_findings"].values())
+    unknown_exposure = sum(n for x, n in by_exposure.items() if is_unknown(x))
     if reach:
         machines = k["reachable_machines"]
-        tail.append(f"{reach} {'is' if reach == 1 else 'are'} reachable from the internet through a public IP or "
-                    f"load balancer ({machines} machine{'s' if machines != 1 else ''})")
-    elif sum(k["open_findings"].values()) and by_exposure["unknown-topology"] == sum(k["open_findings"].values()):
+        tail.append(f"{reach} {'is' if reach == 1 else 'are'} reachable from the internet through a public IP, "
+                    f"load balancer, firewall DNAT rule or gateway ({machines} machine{'s' if machines != 1 else ''})")
+    elif total and by_exposure["unknown-topology"] == total:
         tail.append("whether any machine is reachable is unknown (the snapshot has no topology)")
-    elif sum(k["open_findings"].values()):
-        tail.append("none is reachable from the internet today (no public path, or another NSG blocks it)")
+    elif total and unknown_exposure == total:
+        tail.append("whether any machine is reachable is unknown (a layer that decides could not be read)")
+    elif total:  # with some unknown, "none is reachable" would claim what is not known
+        none = "none is known to be reachable" if unknown_exposure else "none is reachable"
+        tail.append(f"{none} from the internet today (no public path, or an NSG or admin rule blocks it)")
+    layered = unknown_exposure - by_exposure["unknown-topology"]
+    if layered and layered != total:
+        tail.append(f"{layered} {'is' if layered == 1 else 'are'} unknown because the admin rules, firewalls or "
+                    "gateways that decide could not be read")
     if k["accepted_findings"]:
         n_acc = k["accepted_findings"]
         tail.append(f"{n_acc} more {'is' if n_acc == 1 else 'are'} accepted on record")

@@ -19,7 +19,7 @@ ERROR_COLUMNS = ["nsg_id", "rule_name", "field", "message"]
 def scan_table(summary: dict, findings, errors, topology_note: str) -> str:
     """``auditkit scan``'s table output: the summary line, the exposure line, the findings (worst first,
     with what each reaches) and the input errors."""
-    parts = [scan_summary(summary), exposure_line(summary, topology_note),
+    parts = [scan_summary(summary), exposure_line(summary, topology_note, findings),
              to_table(findings.assign(reached=reached(findings)), SCAN_COLUMNS,
                       empty="No internet-exposed rules on the audited ports.")]
     if len(errors):
@@ -46,13 +46,22 @@ def reached(findings) -> list[str]:
     return out
 
 
-def exposure_line(summary: dict, note: str) -> str:
+def unknown_count(summary: dict, findings=None) -> int:
+    """Findings whose exposure is unknown, whatever layer could not be read (every ``unknown-*``):
+    counted from ``findings`` (shadowed rows aside) when it carries exposures, else from ``summary``."""
+    if findings is not None and "exposure" in findings:
+        live = findings[~findings["shadowed"].astype(bool)] if "shadowed" in findings else findings
+        return int(live["exposure"].astype(str).str.startswith("unknown-").sum())
+    return sum(int(n) for x, n in summary.get("exposure", {}).items() if str(x).startswith("unknown-"))
+
+
+def exposure_line(summary: dict, note: str, findings=None) -> str:
     """The findings counted by effective exposure, or why exposure is unknown."""
     e = summary.get("exposure", {})
     if note:
         return f"effective exposure unknown: {note}\n"
     return (f"effective exposure: {e.get('reachable', 0)} reachable, {e.get('no-public-path', 0)} no public path, "
-            f"{e.get('blocked', 0)} blocked, {e.get('latent', 0)} latent, {e.get('unknown-topology', 0)} unknown\n")
+            f"{e.get('blocked', 0)} blocked, {e.get('latent', 0)} latent, {unknown_count(summary, findings)} unknown\n")
 
 
 def first_error(errors) -> str:
@@ -85,6 +94,7 @@ def kpis_text(k: dict) -> str:
     lines.append("NSGs with open findings " + "  ".join(f"port {p}: {n}" for p, n in
                                                          k["nsgs_with_open_findings"].items()))
     lines.append(f"attached / latent      {k['attached_open_findings']} / {k['latent_open_findings']}")
+    lines.extend(layer_lines(k))
     lines.append(f"resolved               {k['resolved_findings']}   reopened {k['reopened_findings']}   "
                  f"unknown {k['unknown_findings']}")
     mttr = "n/a (nothing resolved)" if k["mttr_days"] is None else f"{k['mttr_days']} days"
@@ -111,6 +121,26 @@ def kpis_text(k: dict) -> str:
     if not k["snapshot_hashes_checked"]:
         lines.append("snapshot hashes not checked (--no-verify)")
     return "\n".join(lines)
+
+
+def layer_lines(k: dict) -> list[str]:
+    """The KPI lines of effective exposure and layers: open findings by exposure and by layer, then
+    per layer beyond NSGs how many subscriptions had it evaluated, and which could not be read."""
+    by_exposure = {x: n for x, n in k.get("open_findings_by_exposure", {}).items() if n}
+    lines = ["open by exposure       " + ("  ".join(f"{x}: {n}" for x, n in by_exposure.items()) or "none"),
+             "reachable              " + "  ".join(f"port {p}: {n}" for p, n in k["reachable_findings"].items())]
+    if "open_findings_by_layer" in k:
+        lines.append("open by layer          " + "  ".join(f"{x}: {n}" for x, n in k["open_findings_by_layer"].items()))
+    def subs(n: int) -> str:
+        return f"{n} subscription{'s' if n != 1 else ''}"
+
+    for layer, st in k.get("layers", {}).items():
+        lines.append(f"layer {layer:<16} evaluated in {subs(st['evaluated'])}   not read in "
+                     f"{subs(len(st['not read']))}   not in input in {subs(st['not in input'])}")
+        if st["not read"]:
+            lines.append(f"  {layer} not read in {', '.join(st['not read'])}: verdicts short of reachable are "
+                         "unknown there")
+    return lines
 
 
 def flows_text(found: list[dict], flows: int, skipped: dict, port: int, snapshot_id: str) -> str:

@@ -28,6 +28,10 @@ OCSF_VERSION = "1.8.0"
 # added to the vocabulary fails here until it is given one.
 _OCSF_SEVERITY = dict(zip(SEVERITIES, [(5, "Critical"), (4, "High"), (3, "Medium"), (2, "Low"), (2, "Low"),
                                        (1, "Informational")], strict=True))
+# The resource each layer's finding is a rule of.
+_RESOURCE_TYPE = {"nsg": "Microsoft.Network/networkSecurityGroups", "firewall-dnat": "Microsoft.Network/azureFirewalls",
+                  "admin-rule": "Microsoft.Network/virtualNetworks",
+                  "app-gateway": "Microsoft.Network/applicationGateways"}
 _OCSF_STATUS = {"open": (1, "New"), "accepted": (3, "Suppressed"), "resolved": (4, "Resolved"),
                 "unknown": (0, "Unknown")}
 _OCSF_ACTIVITY = {"open": (1, "Create"), "accepted": (2, "Update"), "unknown": (2, "Update"),
@@ -37,10 +41,6 @@ RECORD_FIELDS = ["id", "status", "reopened", "severity", "exposure", "layer", "p
                  "owner", "justification", "expiry", "controls", "first_seen", "first_seen_source", "last_seen",
                  "changed_by", "changed_at", "resolved_at",
                  "accepted_until", "accepted_ticket", "report", "remediation"]
-
-
-_RESOURCE_TYPE = {"nsg": "Microsoft.Network/networkSecurityGroups", "firewall-dnat": "Microsoft.Network/azureFirewalls",
-                  "admin-rule": "Microsoft.Network/virtualNetworks", "app-gateway": "Microsoft.Network/applicationGateways"}
 
 
 def finding_id(nsg_id: str, rule_name: str, port: int) -> str:
@@ -90,12 +90,17 @@ def ticket_records(history: History, controls: list[Control], names: dict[str, s
             "resolved_at": _when(row["resolved_at"]),
             "accepted_until": acc["expires"] if acc else None, "accepted_ticket": acc["ticket"] if acc else None,
             "report": f"{reports}/{period}/{row['subscription_id']}.html#findings",
-            "remediation": None if status in (STATUS_RESOLVED, "accepted") else
-            f"{port_label(int(row['port']))} open to the internet: restrict the sources "
-            f"(Analyze flow logs first): {restrict_command(row, prefixes)}",
+            "remediation": None if status in (STATUS_RESOLVED, "accepted") else remediation(row, prefixes),
         })
     return sorted(out, key=lambda r: (r["status"] != "open", r["subscription_id"], r["nsg_id"].lower(),
                                       r["rule_name"], r["port"]))
+
+
+def remediation(row: dict, prefixes: tuple) -> str:
+    """What to do about an open finding: the NSG command, or for another layer its own fix
+    (``flows.remediation.restrict_command`` tells them apart)."""
+    head = f"{port_label(int(row['port']))} open to the internet: restrict the sources (Analyze flow logs first)"
+    return f"{head}: {restrict_command(row, prefixes)}"
 
 
 def _ms(text: str | None) -> int | None:
@@ -125,11 +130,11 @@ def ocsf(records: list[dict], as_of: Any) -> list[dict]:
                              "src_url": r["report"]},
             "cloud": {"provider": "Azure", "account": {"uid": r["subscription_id"], "name": r["subscription"],
                                                        "type": "Azure Subscription"}},
-            "resources": [{"uid": r["nsg_id"], "name": r["nsg_name"], "type": _RESOURCE_TYPE.get(r.get("layer"),
-                                                                                                 _RESOURCE_TYPE["nsg"]),
+            "resources": [{"uid": r["nsg_id"], "name": r["nsg_name"],
+                           "type": _RESOURCE_TYPE.get(r["layer"], _RESOURCE_TYPE["nsg"]),
                            "group": {"name": r["resource_group"]}, "owner": {"name": r["owner"]} if r["owner"] else None}],
             "remediation": {"desc": r["remediation"]} if r["remediation"] else None,
-            "unmapped": {"exposure": r["exposure"], "layer": r.get("layer"), "controls": r["controls"], "reopened": r["reopened"],
+            "unmapped": {"exposure": r["exposure"], "layer": r["layer"], "controls": r["controls"], "reopened": r["reopened"],
                          "accepted_until": r["accepted_until"], "accepted_ticket": r["accepted_ticket"],
                          "resolved_at": r["resolved_at"], "auditkit_status": r["status"]},
         })

@@ -112,8 +112,8 @@ def test_findings_table_has_what_an_auditor_needs(demo_reports: Path) -> None:
     page = (demo_reports / mail["file"]).read_text()
     table = page[page.index('class="ak-table ak-wide ak-findings"'):]
     table = table[:table.index("</table>")]
-    for header in ("Severity", "Port", "NSG", "Resource group", "Rule", "Priority", "Sources", "Ports",
-                   "Attached to", "Owner", "Justification", "Expiry", "First seen", "Last seen", "Age", "Status",
+    for header in ("Severity", "Port", "Layer", "NSG or resource", "Resource group", "Rule", "Priority", "Sources",
+                   "Ports", "Attached to", "Owner", "Justification", "Expiry", "First seen", "Last seen", "Age", "Status",
                    "Controls failed"):
         assert f">{header}</th>" in table, header
     assert "subnet vnet-" in table
