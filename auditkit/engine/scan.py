@@ -16,7 +16,8 @@ from auditkit.engine.fields import lowered, parse_rules
 from auditkit.engine.findings import broad, findings
 from auditkit.engine.layer_coverage import layer_coverage
 from auditkit.engine.layer_findings import layer_findings
-from auditkit.engine.reachability import effective_exposure, reachable, unknown_exposure
+from auditkit.engine.layer_records import LAYERS
+from auditkit.engine.reachability import EXPOSURES, effective_exposure, reachable, unknown_exposure
 from auditkit.engine.rules import ERROR_COLUMNS, Tables, rules_table
 from auditkit.engine.topology import TOPOLOGY_TABLES, TOPOLOGY_TYPES, Topology, topology_table
 from auditkit.errors import InputError
@@ -70,7 +71,9 @@ class ScanResult:
             "errors": int(len(self.errors)),
             "ports": list(self.ports),
             "exposure": {e: int((live["exposure"] == e).sum()) if len(live) and "exposure" in live else 0
-                         for e in ("reachable", "no-public-path", "blocked", "latent", "unknown-topology")},
+                         for e in EXPOSURES},
+            "by_layer": {layer: int((live["layer"] == layer).sum()) if len(live) and "layer" in live else 0
+                         for layer in LAYERS},
             **self.extra,
         }
 

@@ -63,7 +63,9 @@ def test_a_mail_server_published_through_the_hub_firewall(tmp_path: Path) -> Non
     assert "firewall fw-hub" in table  # what the finding is a rule of, where an NSG's attachments go
     assert route in reach and '<td class="ak-col-path">firewall-dnat</td>' in reach
     assert "Azure Firewall DNAT rules</td><td class=\"ak-col-status \">evaluated" in reach
-    assert "az network nsg rule" not in steps and "no command" in steps
+    assert "--nsg-name" not in steps  # no NSG command for a DNAT rule: the rule's own fix
+    assert "az network firewall policy rule-collection-group collection rule update" in steps
+    assert "--policy-name fwp-hub --rcg-name rcg-dnat --collection-name dnat-in --name smtp-in" in steps
     # The cache read back gives the same answer, and the kpis table names the layer.
     assert kpis_of(load_history(root)) == k
     assert "open by layer          nsg: 0  admin-rule: 0  firewall-dnat: 1  app-gateway: 0" in kpis_text(k)

@@ -67,7 +67,9 @@ def test_tickets_of_a_dnat_finding_carry_its_layer_and_no_nsg_command(tmp_path: 
     records = ticket_records(ctx.history, ctx.controls, {})
     assert [r["layer"] for r in records] == ["firewall-dnat"]
     assert "az network nsg" not in records[0]["remediation"]
-    assert "firewall DNAT fwp-hub/rcg-dnat/dnat-in/smtp-in of firewall fw-hub" in records[0]["remediation"]
+    assert ("az network firewall policy rule-collection-group collection rule update" in records[0]["remediation"]
+            and "--rcg-name rcg-dnat --collection-name dnat-in --name smtp-in --source-addresses"
+            in records[0]["remediation"])
     found = ocsf(records, ctx.history.snapshots["as_of"].iloc[-1])
     assert found[0]["resources"][0]["type"] == "Microsoft.Network/azureFirewalls"
     assert found[0]["unmapped"]["layer"] == "firewall-dnat"
