@@ -54,7 +54,8 @@ def behind_nsgs(nsg_records: Sequence[dict], seed: int = 2026) -> list[dict]:
             if rng.random() < chance else None
         vm = net.vm(f"vm-{rec['name'][4:]}", "running" if rng.random() < 0.9 else "deallocated")
         net.nic(f"nic-{rec['name'][4:]}", sid, f"10.{k}.{j}.4", public_ip=pip, vm=vm)
-    for net, _, _ in networks.values():
+    for net, vnet, _ in networks.values():
+        net.admin_rules(vnet, [])  # as a live collection writes it: read, no admin rule applies
         out.extend(net.records()[1])
     return out
 
@@ -110,4 +111,5 @@ def edge_network(subscription: str) -> tuple[list[dict], list[dict]]:
     n.nic("nic-internal-03", s_internal, "10.60.3.4", vm=n.vm("vm-internal-03"))
     n.vmss("vmss-web", s_web, nsg=vmss_nsg, nat_pools=(rdp_pool,))
     n.other("microsoft.network/azurefirewalls", "fw-hub")
+    n.admin_rules(vnet, [])
     return n.records()

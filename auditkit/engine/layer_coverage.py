@@ -42,14 +42,20 @@ def layer_coverage(topo: Topology | None, subscriptions: Iterable[str],
         bad = {str(e.get("nsg_id", "")).lower().split("/")[2] for e in (topo.errors if topo is not None else [])
                if _RECORD_MARK[layer] in str(e.get("nsg_id", "")).lower()
                and str(e.get("nsg_id", "")).lower().startswith("/subscriptions/")}
+        vnets = set(topo["subnets"]["subscription_id"].astype(str).str.lower()) if topo is not None else set()
         for s in subs:
             n = int(per_sub.get(s, 0))
+            # Admin rules are per VNet: a subscription with VNets and no record of theirs was not read,
+            # though the input holds other VNets' (read as none, but never called evaluated).
+            absent_here = layer == "admin-rule" and not n and s in vnets
             if s in failed.get(layer, set()):
                 status, detail = "not read", "the collection could not read it in this subscription"
             elif s in bad:
                 status, detail = "not read", "a record of it could not be read (see errors)"
             elif topo is None or not held:
                 status, detail = "not in input", "the input carries no record of this layer"
+            elif absent_here:
+                status, detail = "not in input", "the input carries no admin rules of its VNets (read as none)"
             else:
                 status, detail = "evaluated", f"{n} {_WHAT[layer][n != 1]}"
             rows.append({"subscription_id": s, "layer": layer, "status": status, "records": n, "detail": detail})

@@ -237,3 +237,18 @@ def test_an_app_gateway_tcp_listener_is_a_path_and_a_finding() -> None:
     assert out["path"].tolist() == ["app-gateway"] and out["public_ip"].tolist() == ["20.4.4.4"]
     gw = by_layer(scan(recs, ports=(25,)).findings, "app-gateway")
     assert gw.at[0, "exposure"] == "reachable"
+
+
+def test_layer_coverage_says_per_subscription_what_was_evaluated() -> None:
+    other = "00000000-0000-4000-8000-0000000000ee"
+    with_rules = admin_vnet([allow("rdp", 100, "3389", ["*"])], [])
+    without = Network(other)
+    vnet = without.vnet("vnet-other", "10.9.0.0/16")
+    without.nic("nic-o", without.subnet(vnet, "s", "10.9.0.0/24", without.nsg("nsg-o", [allow("r", 100, "22", ["*"])])),
+                "10.9.0.4")
+    cov = scan(records(with_rules) + records(without), ports=(22, 3389)).layers.set_index(["subscription_id", "layer"])
+    assert cov.at[(SUB, "admin-rule"), "status"] == "evaluated"
+    assert cov.at[(other, "admin-rule"), "status"] == "not in input"  # its VNet has no record, others have
+    assert cov.at[(SUB, "firewall-dnat"), "status"] == "not in input"  # no firewall record anywhere
+    assert set(scan(records(hub_and_spoke()), ports=(25,)).layers.set_index("layer").at["firewall-dnat", "status"]
+               .split()) == {"evaluated"}
