@@ -105,4 +105,7 @@ def endpoints(topo: Topology) -> pd.DataFrame:
         "family": family, "lo6": lo6, "hi6": hi6, "vnet_id": sub["vnet_id"].fillna("").to_numpy(dtype=object),
         "private_endpoint": pe, "nsg_enforced": ~pe | np.isin(policies, _PE_ENFORCED),
     }, columns=ENDPOINT_COLUMNS)
-    return out.reset_index(drop=True)
+    # Text columns as Python objects: the engine reads them as object arrays many times per scan,
+    # and each read of an Arrow-backed string column would build every string again.
+    text = [c for c in ENDPOINT_COLUMNS if pd.api.types.is_string_dtype(out[c].dtype) and out[c].dtype != object]
+    return out.astype(dict.fromkeys(text, object)).reset_index(drop=True)
