@@ -81,25 +81,21 @@ def _matching_rules(parsed: ParsedRules, port: int, source: Source) -> pd.DataFr
     """
     rules = parsed.rules
     n = len(rules)
-    ok = (parsed.direction == "inbound") & np.isin(parsed.protocol, TCP_PROTOCOLS) & _covers_port(
-        parsed.destination_ports, n, port)
+    fixed = _memo(parsed, ("columns",), lambda: _columns(parsed))
+    ok = fixed["inbound_tcp"] & _covers_port(parsed.destination_ports, n, port)
     src = parsed.sources
-    kind = src["kind"].to_numpy(dtype=object)
-    r = src["rule"].to_numpy()
+    kind, r, token, allow = fixed["kind"], fixed["r"], fixed["token"], fixed["src_allow"]
     if source.internet:
         everyone = kind == "all"
         if source.family == 6:
             # Whether the Internet tag holds IPv6 addresses is not documented: it admits IPv6
             # (an Allow) but is never taken to block it (a Deny).
-            token = src["token"].astype(str).str.lower().to_numpy(dtype=object)
-            everyone &= (token != "internet") | (parsed.access[r] == "allow")
+            everyone &= (token != "internet") | allow
         wide = _rule_mask(n, r[everyone])
         wide[_full_cover(src, np.flatnonzero(ok), "v4" if source.family == 4 else "v6")] = True
     else:
-        token = src["token"].astype(str).str.lower().to_numpy(dtype=object)
-        allow = parsed.access[r] == "allow"
         lo, hi = src["lo"].to_numpy(), src["hi"].to_numpy()
-        hit = ((kind == "all") & (token != "internet")) | ((kind == "tag") & np.isin(token, _VNET_TAGS))
+        hit = fixed["private_any"].copy()
         hit |= (kind == "v4") & allow & (lo <= source.hi) & (hi >= source.lo)
         deny4 = np.flatnonzero((kind == "v4") & ~allow)
         if len(deny4):  # a Deny matches when its prefixes together hold the whole source range
@@ -107,14 +103,29 @@ def _matching_rules(parsed: ParsedRules, port: int, source: Source) -> pd.DataFr
             whole = covered(pd.DataFrame({"key": keys, "lo": source.lo, "hi": source.hi}),
                             pd.DataFrame({"key": r[deny4], "lo": lo[deny4], "hi": hi[deny4]}))
             hit[deny4] |= np.isin(r[deny4], keys[whole])
-        hit |= (kind == "asg") & allow & (np.char.find(token.astype(str), _GROUP) >= 0)
         wide = _rule_mask(n, r[hit])
     ok &= wide
     pos = np.flatnonzero(ok)
-    return pd.DataFrame({"rule": pos, "nsg_key": rules["nsg_key"].to_numpy(dtype=object)[pos],
-                         "priority": rules["priority"].to_numpy(dtype=float, na_value=np.inf)[pos],
-                         "allow": parsed.access[pos] == "allow",
-                         "rule_name": rules["rule_name"].to_numpy(dtype=object)[pos]})
+    return pd.DataFrame({"rule": pos, "nsg_key": pd.Series(fixed["nsg_key"][pos], dtype=object),
+                         "priority": fixed["priority"][pos], "allow": parsed.access[pos] == "allow",
+                         "rule_name": pd.Series(fixed["rule_name"][pos], dtype=object)})
+
+
+def _columns(parsed: ParsedRules) -> dict[str, np.ndarray]:
+    """What matching reads of a parsed rule set whatever the port and source, as arrays."""
+    rules, src = parsed.rules, parsed.sources
+    kind = src["kind"].to_numpy(dtype=object)
+    r = src["rule"].to_numpy()
+    token = src["token"].astype(str).str.lower().to_numpy(dtype=object)
+    allow = parsed.access[r] == "allow"
+    # Sources any private address matches: */Any, VirtualNetwork, and (for an Allow) a Virtual
+    # Network Manager network group, whose members are not read.
+    private_any = ((kind == "all") & (token != "internet")) | ((kind == "tag") & np.isin(token, _VNET_TAGS)) \
+        | ((kind == "asg") & allow & (np.char.find(token.astype(str), _GROUP) >= 0))
+    return {"inbound_tcp": (parsed.direction == "inbound") & np.isin(parsed.protocol, TCP_PROTOCOLS),
+            "kind": kind, "r": r, "token": token, "src_allow": allow, "private_any": private_any,
+            "nsg_key": rules["nsg_key"].to_numpy(dtype=object), "rule_name": rules["rule_name"].to_numpy(dtype=object),
+            "priority": rules["priority"].to_numpy(dtype=float, na_value=np.inf)}
 
 
 def applies(parsed: ParsedRules, ep: pd.DataFrame, rule: np.ndarray, endpoint: np.ndarray,
