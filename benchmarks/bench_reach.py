@@ -48,6 +48,7 @@ def timed(fn, repeat: int) -> tuple[object, float]:
     """``fn()``'s last result and the median of its wall times over ``repeat`` runs."""
     times, out = [], None
     for _ in range(max(1, repeat)):
+        out = None  # the previous run's result is not held while the next one runs
         gc.collect()
         t0 = time.perf_counter()
         out = fn()
