@@ -80,6 +80,13 @@ def admin_rules(topo: Topology, failed_subscriptions: frozenset[str] = frozenset
                       errors=tables.errors)
 
 
+def _within(values: np.ndarray, pool: frozenset[str]) -> np.ndarray:
+    """Per value, whether ``pool`` holds it (hashed: ``np.isin`` sorts object arrays, slow at scale)."""
+    if not pool or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    return pd.Series(values, dtype=object).isin(pool).to_numpy(dtype=bool)
+
+
 def admin_verdicts(admin: AdminRules, ep: pd.DataFrame, endpoints: np.ndarray, port: int,
                    source: Source) -> pd.DataFrame:
     """Per endpoint of ``endpoints``: ``decision`` (``deny``, ``always``, ``pass`` or ``unknown``)
@@ -98,8 +105,8 @@ def admin_verdicts(admin: AdminRules, ep: pd.DataFrame, endpoints: np.ndarray, p
     decision[matched & (allow == False)] = "deny"  # noqa: E712 - object array of True/False/NaN
     decision[always] = "always"
     sub = ep["subscription_id"].to_numpy(dtype=object)[endpoints]
-    unknown = fm["undecided"].to_numpy(dtype=bool) | np.isin(vnet, list(admin.unknown_vnets)) \
-        | (np.isin(sub, list(admin.unknown_subscriptions)) & ~np.isin(vnet, list(admin.vnets)))
+    unknown = fm["undecided"].to_numpy(dtype=bool) | _within(vnet, admin.unknown_vnets) \
+        | (_within(sub, admin.unknown_subscriptions) & ~_within(vnet, admin.vnets))
     decision[unknown & (decision != "always")] = "unknown"
     decision[~subject] = "pass"
     names = np.where(matched & (decision != "pass"), admin.label[pos] if len(admin.label) else "", "")

@@ -96,6 +96,17 @@ def _prefix_range(prefixes: tuple) -> tuple[int, int]:
     return 0, V4_MAX
 
 
+def _source_ranges(subnet_ids: np.ndarray, prefixes: pd.Series) -> np.ndarray:
+    """Per subnet id, (lo, hi) of its first IPv4 prefix (all of IPv4 when not in ``prefixes`` or
+    unreadable); each distinct subnet read once."""
+    if not len(subnet_ids):
+        return np.zeros((0, 2), dtype=np.int64)
+    codes, uniques = pd.factorize(pd.Series(subnet_ids, dtype=object), use_na_sentinel=False)
+    ranges = np.array([_prefix_range(prefixes[s]) if s in prefixes.index else (0, V4_MAX) for s in uniques],
+                      dtype=np.int64).reshape(-1, 2)
+    return ranges[codes]
+
+
 def rule_label(r) -> str:
     """How a DNAT rule is named in paths and findings: policy/group/collection/rule or collection/rule."""
     if r.policy_name:
@@ -118,9 +129,7 @@ def proxy_paths(ep: pd.DataFrame, topo: Topology, port: int, rules: pd.DataFrame
         # the firewall's listed private IP (Architecture Center, "Firewall and Application Gateway
         # for virtual networks"): the source is the subnet's prefix when the input holds it.
         subnets = topo["subnets"].drop_duplicates("subnet_id").set_index("subnet_id")["prefixes"]
-        src = np.array([_prefix_range(subnets[s]) if s in subnets.index else (0, V4_MAX)
-                        for s in m["subnet_id"]],
-                       dtype=np.int64).reshape(-1, 2)
+        src = _source_ranges(m["subnet_id"].to_numpy(dtype=object), subnets)
         parts.append(pd.DataFrame({
             "endpoint": m["endpoint"].to_numpy(), "path": "firewall-dnat",
             "public_ip": [", ".join(d) or "(firewall public IP)" for d in m["destinations"]],
@@ -136,7 +145,7 @@ def proxy_paths(ep: pd.DataFrame, topo: Topology, port: int, rules: pd.DataFrame
         subnets = topo["subnets"].drop_duplicates("subnet_id").set_index("subnet_id")["prefixes"]
         g = gw.assign(address=gw["backend_addresses"]).explode("address").dropna(subset=["address"])
         m = g.merge(by_ip, left_on="address", right_on="private_ip")
-        src = np.array([_prefix_range(subnets.get(s, ())) for s in m["subnet_id"]], dtype=np.int64).reshape(-1, 2)
+        src = _source_ranges(m["subnet_id"].to_numpy(dtype=object), subnets)
         parts.append(pd.DataFrame({
             "endpoint": m["endpoint"].to_numpy(), "path": "app-gateway",
             "public_ip": [pips.get(p, "") or "(not allocated)" for p in m["public_ip_id"]],

@@ -31,24 +31,28 @@ def nsg_verdicts(parsed: ParsedRules, ep: pd.DataFrame, port: int, known_nsgs: s
     to deny: its verdict is ``allow`` with rule ``(NSG not in snapshot)``. ``undecided``: a rule
     that could not be read comes before the NSG's decision.
     """
-    frames = []
     chosen = np.arange(len(ep)) if endpoints is None else np.asarray(endpoints, dtype=np.int64)
+    parts = []
     for role, column in (("subnet", "subnet_nsg"), ("nic", "nic_nsg")):
         nsg = ep[column].to_numpy(dtype=object)[chosen]
         have = nsg != ""
-        frames.append(pd.DataFrame({"endpoint": chosen[have], "role": role, "nsg_key": nsg[have]}))
-    roles = pd.concat(frames, ignore_index=True)
+        parts.append((chosen[have], np.full(int(have.sum()), role, dtype=object), nsg[have]))
+    keys = np.concatenate([p[2] for p in parts])
+    roles = pd.DataFrame({"endpoint": np.concatenate([p[0] for p in parts]),
+                          "role": pd.Series(np.concatenate([p[1] for p in parts]), dtype=object),
+                          "nsg_key": pd.Series(keys, dtype=object)})
     out = first_match(parsed, ep, roles, port, source)
-    unmatched = out["allow"].isna().to_numpy()
-    known = out["nsg_key"].isin(known_nsgs).to_numpy()
     allow = np.array(out["allow"].to_numpy(dtype=object), dtype=object)
+    unmatched = pd.isna(allow)
+    known = pd.Series(keys, dtype=object).isin(known_nsgs).to_numpy(dtype=bool) if len(keys) and known_nsgs \
+        else np.zeros(len(keys), dtype=bool)
     name = np.array(out["rule_name"].to_numpy(dtype=object), dtype=object)
     allow[unmatched & known] = False  # no rule matched: the implicit DenyAllInBound (65500)
     name[unmatched & known] = "DenyAllInBound"
     allow[unmatched & ~known] = True
     name[unmatched & ~known] = "(NSG not in snapshot)"
     out["allow"] = allow.astype(bool)
-    out["rule_name"] = name
+    out["rule_name"] = pd.Series(name, dtype=object)
     out["undecided"] = out["undecided"].to_numpy(dtype=bool) & known
     return out.drop(columns=["rule"])
 
@@ -76,31 +80,34 @@ def series(parsed: ParsedRules, admin: AdminRules, ep: pd.DataFrame, items: pd.D
     """Per packet of ``items`` (endpoint, family, src_lo, src_hi; src_lo < 0 for the internet):
     the admin decision and rule, and each NSG's verdict (see SERIES_COLUMNS)."""
     items = items.reset_index(drop=True)
-    out = pd.DataFrame({"item": np.arange(len(items)), "endpoint": items["endpoint"].to_numpy(dtype=np.int64),
-                        "admin": "pass", "admin_rule": "", "s_allow": True, "s_rule": "", "s_undecided": False,
-                        "n_allow": True, "n_rule": "", "n_undecided": False}, columns=SERIES_COLUMNS)
-    if not len(items):
-        return out
-    keys = items[["family", "src_lo", "src_hi"]].drop_duplicates()
-    for fam, lo, hi in keys.itertuples(index=False):  # one pass per distinct source: two, plus a few proxies
-        source = (INTERNET_V4 if fam == 4 else INTERNET_V6) if lo < 0 else Source(4, int(lo), int(hi))
-        rows = np.flatnonzero((items["family"].to_numpy() == fam) & (items["src_lo"].to_numpy() == lo)
-                              & (items["src_hi"].to_numpy() == hi))
-        e = items["endpoint"].to_numpy(dtype=np.int64)[rows]
+    n = len(items)
+    e_all = items["endpoint"].to_numpy(dtype=np.int64)
+    col = {"admin": np.full(n, "pass", dtype=object), "admin_rule": np.full(n, "", dtype=object)}
+    for p in ("s", "n"):
+        col[f"{p}_allow"], col[f"{p}_rule"] = np.ones(n, dtype=bool), np.full(n, "", dtype=object)
+        col[f"{p}_undecided"] = np.zeros(n, dtype=bool)
+    fam, lo, hi = (items[c].to_numpy(dtype=np.int64) for c in ("family", "src_lo", "src_hi"))
+    keys = items[["family", "src_lo", "src_hi"]].drop_duplicates() if n else items[["family", "src_lo", "src_hi"]]
+    for f, a, b in keys.itertuples(index=False):  # one pass per distinct source: two, plus a few proxies
+        source = (INTERNET_V4 if f == 4 else INTERNET_V6) if a < 0 else Source(4, int(a), int(b))
+        rows = np.flatnonzero((fam == f) & (lo == a) & (hi == b))
+        e = e_all[rows]
         uniq = np.unique(e)
-        a = admin_verdicts(admin, ep, uniq, port, source).set_index("endpoint").reindex(e)
-        out.loc[rows, "admin"] = a["decision"].to_numpy(dtype=object)
-        out.loc[rows, "admin_rule"] = a["admin_rule"].to_numpy(dtype=object)
+        at = np.searchsorted(uniq, e)  # admin_verdicts answers one row per endpoint of ``uniq``, in order
+        v = admin_verdicts(admin, ep, uniq, port, source)
+        col["admin"][rows] = v["decision"].to_numpy(dtype=object)[at]
+        col["admin_rule"][rows] = v["admin_rule"].to_numpy(dtype=object)[at]
         v = nsg_verdicts(parsed, ep, port, known_nsgs, source, uniq)
         for role, p in (("subnet", "s"), ("nic", "n")):
             allow, rule, undecided = role_lookup(v, role, len(ep))
-            out.loc[rows, f"{p}_allow"] = allow[e]
-            out.loc[rows, f"{p}_rule"] = rule[e]
-            out.loc[rows, f"{p}_undecided"] = undecided[e]
-    free = ~ep["nsg_enforced"].to_numpy(dtype=bool)[out["endpoint"].to_numpy()]
-    for p in ("s", "n"):
-        has = ep["subnet_nsg" if p == "s" else "nic_nsg"].to_numpy(dtype=object)[out["endpoint"].to_numpy()] != ""
-        out.loc[free, f"{p}_allow"] = True
-        out.loc[free, f"{p}_undecided"] = False
-        out.loc[free & has, f"{p}_rule"] = NOT_ENFORCED
-    return out.astype({"s_allow": bool, "n_allow": bool, "s_undecided": bool, "n_undecided": bool})
+            col[f"{p}_allow"][rows], col[f"{p}_rule"][rows], col[f"{p}_undecided"][rows] = \
+                allow[e], rule[e], undecided[e]
+    free = ~ep["nsg_enforced"].to_numpy(dtype=bool)[e_all]
+    for p, column in (("s", "subnet_nsg"), ("n", "nic_nsg")):
+        has = ep[column].to_numpy(dtype=object)[e_all] != ""
+        col[f"{p}_allow"][free] = True
+        col[f"{p}_undecided"][free] = False
+        col[f"{p}_rule"][free & has] = NOT_ENFORCED
+    return pd.DataFrame({"item": np.arange(n), "endpoint": e_all,
+                         **{c: pd.Series(v, dtype=object) if v.dtype == object else v for c, v in col.items()}},
+                        columns=SERIES_COLUMNS)
