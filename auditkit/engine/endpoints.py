@@ -9,7 +9,6 @@ security groups.
 from __future__ import annotations
 
 import ipaddress
-import weakref
 
 import numpy as np
 import pandas as pd
@@ -24,10 +23,6 @@ ENDPOINT_COLUMNS = ["subscription_id", "kind", "nic_id", "nic_name", "ipconfig_i
 # Subnet policies under which NSGs filter a private endpoint's traffic ("Manage network policies
 # for private endpoints"); under Disabled, the default, they do not.
 _PE_ENFORCED = ("enabled", "networksecuritygroupenabled")
-_INPUTS = ("ipconfigs", "subnets", "vms", "public_ips")
-# The last topology's endpoint table: a scan asks for it once per step (exposure, layer findings,
-# reach), each time of the same settled tables. Kept only while that topology lives.
-_LAST: dict = {}
 
 
 def _range(text: str, version: int = 4) -> tuple[int, int]:
@@ -58,16 +53,8 @@ def _per_prefix(topo: Topology) -> pd.DataFrame:
 
 
 def endpoints(topo: Topology) -> pd.DataFrame:
-    """The endpoint table of a topology (see module docstring), indexed 0..n-1."""
-    inputs = tuple(topo[name] for name in _INPUTS)
-    ref = _LAST.get("topo")
-    if ref is None or ref() is not topo or any(a is not b for a, b in zip(_LAST["inputs"], inputs, strict=True)):
-        _LAST.clear()
-        _LAST.update(topo=weakref.ref(topo, lambda _: _LAST.clear()), inputs=inputs, table=_endpoints(topo))
-    return _LAST["table"].copy(deep=False)  # the caller's own frame: what it changes stays its own
-
-
-def _endpoints(topo: Topology) -> pd.DataFrame:
+    """The endpoint table of a topology (see module docstring), indexed 0..n-1; every step of a
+    scan reads it from ``Topology.endpoint_table``, computed once."""
     ip = _per_prefix(topo)
     subnets = topo["subnets"].drop_duplicates("subnet_id").set_index("subnet_id")
     vms = topo["vms"].drop_duplicates("vm_id").set_index("vm_id")

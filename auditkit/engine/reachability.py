@@ -19,7 +19,6 @@ import pandas as pd
 
 from auditkit.engine.admin_rules import AdminRules, admin_rules
 from auditkit.engine.dnat import proxy_paths
-from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.fields import ParsedRules, lowered
 from auditkit.engine.intervals import explode
 from auditkit.engine.packets import INTERNET_V4, INTERNET_V6, applies, matching_rules
@@ -64,7 +63,7 @@ def effective_exposure(findings: pd.DataFrame, parsed: ParsedRules, topo: Topolo
     if not n:
         out["exposure"], out["endpoints"], out["exposure_note"] = exposure, endpoints_col, reason
         return out
-    ep = endpoint_table(topo)
+    ep = topo.endpoint_table
     admin = admin_rules(topo) if admin is None else admin
     known = set(nsgs["nsg_key"].astype(str))
     names = dict(zip(nsgs["nsg_key"], nsgs["nsg_name"], strict=False))
@@ -314,7 +313,7 @@ def reachable(parsed: ParsedRules, topo: Topology, nsgs: pd.DataFrame, port: int
     ``ep`` and ``admin``: the topology's endpoint table and admin rules when the caller has them
     (one per snapshot, whatever the ports). ``attrs["undecided"]``: {NSG or VNet id: why}.
     """
-    ep = endpoint_table(topo) if ep is None else ep
+    ep = topo.endpoint_table if ep is None else ep
     admin = admin_rules(topo) if admin is None else admin
     paths = public_paths(ep, topo, port)
     proxies = proxy_paths(ep, topo, port)

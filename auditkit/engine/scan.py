@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from auditkit.engine.admin_rules import admin_rules
-from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.fields import lowered, parse_rules
 from auditkit.engine.findings import broad, findings
 from auditkit.engine.layer_coverage import layer_coverage
@@ -199,7 +198,7 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
         admin = admin_rules(topo, failed_layers.get("admin-rule", frozenset()))
         found = effective_exposure(found, parsed, topo, tables.nsgs, topo_failed, admin=admin)
         found = pd.concat([found.assign(layer="nsg"),
-                           layer_findings(parsed, topo, endpoint_table(topo), admin, tables.nsgs, port_tuple)],
+                           layer_findings(parsed, topo, topo.endpoint_table, admin, tables.nsgs, port_tuple)],
                           ignore_index=True)
         found = unknown_layers(found, failed_layers)
     if "layer" not in found:

@@ -86,6 +86,14 @@ class Topology:
         return bad | set(refs.loc[refs["lb"].isin(bad), "owner"]) \
             | set(ip.loc[ip["private_ip"].isin(set(by_address["ip_address"])), "nic_id"])
 
+    @cached_property  # tables are settled once __post_init__ has run
+    def endpoint_table(self) -> pd.DataFrame:
+        """The endpoints (``engine.endpoints``): computed once, read by exposure, layer findings
+        and reach alike. Shared: callers derive new frames from it, never change it."""
+        from auditkit.engine.endpoints import endpoints  # endpoints reads Topology: imported at first use
+
+        return endpoints(self)
+
     def counts(self) -> dict[str, int]:
         return {k: int(len(v)) for k, v in self.tables.items()}
 

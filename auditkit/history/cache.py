@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditkit.engine.admin_rules import admin_rules
-from auditkit.engine.endpoints import endpoints as endpoint_table
 from auditkit.engine.fields import lowered
 from auditkit.engine.layer_coverage import COVERAGE_COLUMNS
 from auditkit.engine.reachability import REACH_COLUMNS, reachable, unknown_exposure
@@ -248,7 +247,7 @@ def _compute(snapshot: Snapshot, ports: tuple[int, ...], settings: Settings,
 def _reach(result, ports: tuple[int, ...], snapshot: Snapshot) -> pd.DataFrame:
     if result is None or result.topology is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in REACH_COLUMNS})
-    ep = endpoint_table(result.topology)
+    ep = result.topology.endpoint_table
     # The admin rules as the scan read them: a subscription whose rules were not read decides nothing.
     admin = admin_rules(result.topology, layers_failed(snapshot).get("admin-rule", frozenset()))
     frames = [reachable(result.parsed, result.topology, result.nsgs, p, ep, admin=admin) for p in ports]
