@@ -54,7 +54,21 @@ def _via_rules(links: pd.DataFrame, rules: pd.DataFrame, fronts: pd.DataFrame, p
 
 
 def public_paths(ep: pd.DataFrame, topo: Topology, port: int) -> pd.DataFrame:
-    """Every public path to ``port`` of every endpoint (several per endpoint possible)."""
+    """Every public path to ``port`` of every endpoint (several per endpoint possible).
+
+    For the topology's own endpoint table the answer is kept per port: exposure, layer findings
+    and reach all ask for it (callers derive new frames from it, never change it).
+    """
+    memo = topo.__dict__.setdefault("_public_paths", {}) if ep is topo.__dict__.get("endpoint_table") else None
+    if memo is not None and port in memo:
+        return memo[port]
+    out = _paths(ep, topo, port)
+    if memo is not None:
+        memo[port] = out
+    return out
+
+
+def _paths(ep: pd.DataFrame, topo: Topology, port: int) -> pd.DataFrame:
     parts = []
     # A public IP carries its own family's packets only (publicIPAddressVersion, else its address).
     version = topo["public_ips"].drop_duplicates("public_ip_id").set_index("public_ip_id")

@@ -24,8 +24,10 @@ from auditkit.settings.validation import TEXT, UNKNOWN, FileModel, checked, near
 # The keys of ExceptionEntry, in the order error lines name them (tests/settings check they agree).
 REQUIRED = ("nsg", "rule", "port", "justification", "approved_by", "ticket", "expires")
 OPTIONAL = ("max_sources", "note")
+# The resource a finding is a rule of: an NSG, or (layers beyond NSGs) the firewall whose DNAT
+# rule, the VNet whose admin rule, the application gateway whose listener opens the port.
 _NSG = re.compile(r"^/subscriptions/([^/*?]+)/resourcegroups/([^/]+)/providers/microsoft\.network/"
-                  r"networksecuritygroups/([^/]+)$")
+                  r"(networksecuritygroups|azurefirewalls|virtualnetworks|applicationgateways)/([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def _nsg_id(v: str) -> str:
     nsg = v.strip().lower().rstrip("/")
     if not _NSG.match(nsg):
         raise problem("nsg_id", "{value} is not an NSG id (/subscriptions/<id>/resourceGroups/<rg>/providers/"
-                      "Microsoft.Network/networkSecurityGroups/<name>; * only in <rg> and <name>)", value=repr(v))
+                      "Microsoft.Network/networkSecurityGroups/<name>, or the azureFirewalls, virtualNetworks or "
+                      "applicationGateways whose rule a finding is; * only in <rg> and <name>)", value=repr(v))
     return nsg
 
 

@@ -148,3 +148,24 @@ def test_a_snapshot_without_topology_has_an_empty_layer_table_and_nsg_findings(t
     k = kpis_of(h)
     assert k["layers"]["admin-rule"] == {"evaluated": 0, "not read": [], "not in input": 0}
     assert k["open_findings_by_layer"]["nsg"] == 1
+
+
+def test_a_dnat_finding_is_accepted_by_an_entry_naming_its_firewall_and_rule(tmp_path: Path) -> None:
+    import yaml
+
+    from auditkit.settings import load_settings
+
+    root = tmp_path / "snaps"
+    snapshot(root, hub_and_spoke())
+    params = tmp_path / "parameters"
+    params.mkdir()
+    (params / "audit.yaml").write_text("ports: [25, 22, 3389]\n")
+    (params / "exceptions.yaml").write_text(yaml.safe_dump({"exceptions": [{
+        "nsg": f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/azureFirewalls/fw-hub",
+        "rule": "fwp-hub/rcg-dnat/dnat-in/smtp-in", "port": 25, "approved_by": "ciso@example.com",
+        "justification": "inbound MX through the hub", "expires": "2027-06-30", "ticket": "RISK-9"}]}))
+    h = load_history(root, settings=load_settings(params / "audit.yaml"))
+    dnat = h.findings[h.findings["layer"] == "firewall-dnat"]
+    assert dnat["status"].tolist() == ["accepted"]
+    k = kpis_of(h)
+    assert k["accepted_findings"] == 1 and k["reachable_findings"]["25"] == 0
