@@ -9,6 +9,7 @@ keyed by VNet and parsed as NSG rules are, so that one parser reports one kind o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,8 +61,8 @@ def _pseudo_records(rules: pd.DataFrame) -> list[dict]:
 def admin_rules(topo: Topology, failed_subscriptions: frozenset[str] = frozenset()) -> AdminRules:
     """The parsed admin rules of ``topo``; ``failed_subscriptions``: where they could not be collected."""
     table = topo["admin_rules"]
-    tables = rules_table(_pseudo_records(table))
-    parsed = parse_rules(tables.rules)
+    tables = rules_table(_pseudo_records(table)) if len(table) else _no_rules()
+    parsed = parse_rules(tables.rules) if len(table) else _no_parsed()
     ids = parsed.rules["rule_id"].astype(str).str.lower().to_numpy(dtype=object)
     info = table.assign(key=table["rule_id"].astype(str).str.lower()).drop_duplicates("key").set_index("key")
     info = info.reindex(ids)
@@ -80,6 +81,17 @@ def admin_rules(topo: Topology, failed_subscriptions: frozenset[str] = frozenset
                       errors=tables.errors)
 
 
+@functools.cache
+def _no_rules():
+    """The tables of no admin rule at all (most tenants): built once."""
+    return rules_table([])
+
+
+@functools.cache
+def _no_parsed() -> ParsedRules:
+    return parse_rules(_no_rules().rules)
+
+
 def _within(values: np.ndarray, pool: frozenset[str]) -> np.ndarray:
     """Per value, whether ``pool`` holds it (hashed: ``np.isin`` sorts object arrays, slow at scale)."""
     if not pool or not len(values):
@@ -95,7 +107,10 @@ def admin_verdicts(admin: AdminRules, ep: pd.DataFrame, endpoints: np.ndarray, p
     vnet = ep["vnet_id"].to_numpy(dtype=object)[endpoints]
     subject = ~ep["private_endpoint"].to_numpy(dtype=bool)[endpoints]
     roles = pd.DataFrame({"endpoint": endpoints, "role": "admin", "nsg_key": vnet})
-    fm = first_match(admin.parsed, ep, roles, port, source, rank=admin.rank)
+    if not len(admin.parsed.rules):  # no admin rule anywhere: none decides, unknown where not read
+        fm = roles.assign(rule=np.nan, allow=np.nan, undecided=False)
+    else:
+        fm = first_match(admin.parsed, ep, roles, port, source, rank=admin.rank)
     rule = fm["rule"].to_numpy(dtype=float)
     matched = ~np.isnan(rule)
     pos = np.where(matched, rule, 0).astype(np.int64)

@@ -197,9 +197,10 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
         failed_layers = layers_failed(records_or_path, verify)
         admin = admin_rules(topo, failed_layers.get("admin-rule", frozenset()))
         found = effective_exposure(found, parsed, topo, tables.nsgs, topo_failed, admin=admin)
-        found = pd.concat([found.assign(layer="nsg"),
-                           layer_findings(parsed, topo, topo.endpoint_table, admin, tables.nsgs, port_tuple)],
-                          ignore_index=True)
+        layered = any(len(topo[t]) for t in ("admin_rules", "dnat_rules", "app_listeners"))
+        found = pd.concat([found.assign(layer="nsg")]
+                          + ([layer_findings(parsed, topo, topo.endpoint_table, admin, tables.nsgs, port_tuple)]
+                             if layered else []), ignore_index=True)
         found = unknown_layers(found, failed_layers)
     if "layer" not in found:
         found["layer"] = "nsg"

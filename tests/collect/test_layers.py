@@ -83,6 +83,7 @@ def _key(rows: list) -> dict[str, dict]:
     return {r["id"].lower(): r for r in rows if isinstance(r, dict) and r.get("type") in LAYER_TYPES}
 
 
+@pytest.mark.slow(seconds=3)
 def test_every_layer_arrives_in_the_builders_shapes(emu: Emulator, networks: dict, tmp_path: Path) -> None:
     snap = open_snapshot(_collect(emu, tmp_path))
     raw = snap.raw("topology")
@@ -182,6 +183,7 @@ def test_429_with_retry_after_is_retried_once_by_azure_core(emu: Emulator, tmp_p
     assert emu.statuses.count(429) == 2
 
 
+@pytest.mark.slow(seconds=4)
 def test_a_post_429_without_retry_after_is_retried_by_the_kit_under_bounds(emu: Emulator, tmp_path: Path) -> None:
     emu.faults.network_throttle_next, emu.faults.network_retry_after = 3, None  # azure-core retries no POST 429 then
     topo = open_snapshot(_collect(emu, tmp_path)).meta["topology"]
@@ -194,6 +196,7 @@ def test_a_post_429_without_retry_after_is_retried_by_the_kit_under_bounds(emu: 
     assert {f["status"] for f in topo["layers"]["admin-rule"]["failures"]} == {429}
 
 
+@pytest.mark.slow(seconds=3)
 def test_a_vnet_resource_graph_could_not_read_marks_admin_rules_unknown(emu: Emulator, tmp_path: Path) -> None:
     emu.faults.topology_forbidden = {SUB_B}  # every non-NSG query refused for B
     topo = open_snapshot(_collect(emu, tmp_path)).meta["topology"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -158,6 +159,7 @@ def _endpoint_configs(topo: list) -> set[str]:
             and t["properties"].get("privateEndpoint") for c in t["properties"]["ipConfigurations"]}
 
 
+@pytest.mark.slow(seconds=12)
 @settings(max_examples=100)
 @given(topologies(), st.sampled_from([25, 22]))
 def test_engine_reach_equals_the_packet_walk_across_layers(net: Network, port: int) -> None:
