@@ -19,8 +19,8 @@ from auditkit.formats import hidden, shown
 def esc(value: Any) -> str:
     """Text as HTML text: ``<script>`` shows as ``<script>``, never runs; invisible characters
     (bidirectional overrides, zero-width characters, controls) show as their escape, e.g. ``\\u202e``."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return ""  # missing (a DNAT rule has no NSG priority): blank, never "<NA>"
     if isinstance(value, list | tuple):
         return ", ".join(esc(v) for v in value)
     if isinstance(value, pd.Timestamp):

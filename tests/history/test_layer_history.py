@@ -61,6 +61,7 @@ def test_a_mail_server_published_through_the_hub_firewall(tmp_path: Path) -> Non
     assert f"firewall fw-hub DNAT rule fwp-hub/rcg-dnat/dnat-in/smtp-in {route}" in table
     assert '<td class="ak-col-layer_label">firewall DNAT</td>' in table
     assert "firewall fw-hub" in table  # what the finding is a rule of, where an NSG's attachments go
+    assert "&lt;NA&gt;" not in table  # a DNAT rule has no NSG priority: a blank cell
     assert route in reach and '<td class="ak-col-path">firewall-dnat</td>' in reach
     assert "Azure Firewall DNAT rules</td><td class=\"ak-col-status \">evaluated" in reach
     assert "--nsg-name" not in steps  # no NSG command for a DNAT rule: the rule's own fix
