@@ -123,6 +123,8 @@ def admin_verdicts(admin: AdminRules, ep: pd.DataFrame, endpoints: np.ndarray, p
     unknown = fm["undecided"].to_numpy(dtype=bool) | _within(vnet, admin.unknown_vnets) \
         | (_within(sub, admin.unknown_subscriptions) & ~_within(vnet, admin.vnets))
     decision[unknown & (decision != "always")] = "unknown"
-    decision[~subject] = "pass"
+    scope = ep["admin_scope"].to_numpy(dtype=object)[endpoints] if "admin_scope" in ep else np.full(len(fm), "")
+    decision[(scope == "uncertain") & (decision == "deny")] = "unknown"  # it may not apply there: not known to drop
+    decision[(scope == "skipped") | ~subject] = "pass"
     names = np.where(matched & (decision != "pass"), admin.label[pos] if len(admin.label) else "", "")
     return pd.DataFrame({"endpoint": endpoints, "decision": decision, "admin_rule": names.astype(object)})

@@ -19,7 +19,15 @@ from auditkit.engine.topology import Topology
 ENDPOINT_COLUMNS = ["subscription_id", "kind", "nic_id", "nic_name", "ipconfig_id", "vm_id", "vm_name", "power_state",
                     "private_ip", "lo", "hi", "subnet_id", "subnet_name", "vnet_name", "subnet_nsg", "nic_nsg",
                     "public_ip_id", "public_ip", "public_ip_sku", "public_ip_per_instance", "pools", "nat_rules",
-                    "nat_pools", "asgs", "family", "lo6", "hi6", "vnet_id", "private_endpoint", "nsg_enforced"]
+                    "nat_pools", "asgs", "family", "lo6", "hi6", "vnet_id", "private_endpoint", "nsg_enforced",
+                    "admin_scope"]
+# Where Virtual Network Manager does not apply security admin rules ("Security admin rules",
+# nonapplication): gateway, Bastion, firewall and Route Server subnets ("skipped"); VNets with a
+# subnet delegated to SQL Managed Instance or Databricks unless the configuration says otherwise,
+# and Application Gateway subnets unless network isolation ("uncertain": a Deny is not known to hold).
+_ADMIN_SKIPPED_SUBNETS = ("gatewaysubnet", "azurebastionsubnet", "azurefirewallsubnet", "azurefirewallmanagementsubnet",
+                          "routeserversubnet")
+_INTENT_SERVICES = ("microsoft.sql/managedinstances", "microsoft.databricks/workspaces")
 # Subnet policies under which NSGs filter a private endpoint's traffic ("Manage network policies
 # for private endpoints"); under Disabled, the default, they do not.
 _PE_ENFORCED = ("enabled", "networksecuritygroupenabled")
@@ -37,6 +45,21 @@ def _range(text: str, version: int = 4) -> tuple[int, int]:
     if net.version != version:
         return whole
     return int(net.network_address), int(net.broadcast_address)
+
+
+def _admin_scope(topo: Topology, sub: pd.DataFrame) -> np.ndarray:
+    """Per endpoint: "skipped" where admin rules never apply, "uncertain" where they may not, else ""."""
+    subnets = topo["subnets"]
+    delegated = subnets["delegations"].astype(str).str.lower()
+    intent = set(subnets.loc[delegated.apply(lambda d: any(s in d for s in _INTENT_SERVICES)), "vnet_id"])
+    gateway_subnets = set(topo["app_listeners"]["subnet_id"].astype(str)) - {""}
+    name = sub["subnet_name"].fillna("").astype(str).str.lower().to_numpy(dtype=object)
+    vnet = sub["vnet_id"].fillna("").to_numpy(dtype=object)
+    out = np.full(len(sub), "", dtype=object)
+    out[pd.Series(vnet, dtype=object).isin(intent).to_numpy()] = "uncertain"
+    out[pd.Series(sub.index.to_numpy(dtype=object), dtype=object).isin(gateway_subnets).to_numpy()] = "uncertain"
+    out[np.isin(name, _ADMIN_SKIPPED_SUBNETS)] = "skipped"
+    return out
 
 
 def _per_prefix(topo: Topology) -> pd.DataFrame:
@@ -96,6 +119,7 @@ def endpoints(topo: Topology) -> pd.DataFrame:
         "nat_pools": ip["nat_pools"].to_numpy(), "asgs": ip["asgs"].to_numpy(),
         "family": family, "lo6": lo6, "hi6": hi6, "vnet_id": sub["vnet_id"].fillna("").to_numpy(dtype=object),
         "private_endpoint": pe, "nsg_enforced": ~pe | np.isin(policies, _PE_ENFORCED),
+        "admin_scope": _admin_scope(topo, sub),
     }, columns=ENDPOINT_COLUMNS)
     # Text columns as Python objects: the engine reads them as object arrays many times per scan,
     # and each read of an Arrow-backed string column would build every string again.

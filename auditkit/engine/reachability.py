@@ -31,8 +31,9 @@ EXPOSURES = ("reachable", "no-public-path", "blocked", "latent", "unknown-topolo
 SEVERITY = {"reachable": "critical", "no-public-path": "high", "blocked": "medium", "latent": "low"}
 ENDPOINT_FIELDS = ["nic_id", "vm_id", "vm_name", "private_ip", "public_ip", "path", "frontend_port", "blocked_by",
                    "via", "subnet_nsg", "nic_nsg", "family", "admin_rule", "route"]
-ADMIN_UNKNOWN = ("the Virtual Network Manager admin rules of its VNet could not be read, or one that could not be "
-                 "read comes before their decision (see errors)")
+ADMIN_UNKNOWN = ("the Virtual Network Manager admin rules of its VNet could not be read, one that could not be read "
+                 "comes before their decision (see errors), or their Deny may not apply there (a VNet with SQL "
+                 "Managed Instance or Databricks, an Application Gateway subnet)")
 
 
 def is_unknown(exposure: str) -> bool:

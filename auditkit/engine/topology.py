@@ -40,7 +40,7 @@ COLUMNS = {
                   "public_ip_id", "public_ip_per_instance", "nic_nsg_id", "pools", "nat_rules", "nat_pools", "asgs", "family",
                   "private_endpoint"],
     "subnets": ["subscription_id", "subnet_id", "vnet_id", "vnet_name", "subnet_name", "prefixes", "nsg_id",
-                "pe_policies"],
+                "pe_policies", "delegations"],
     "public_ips": ["subscription_id", "public_ip_id", "ip_address", "sku", "attached_to", "version"],
     "lb_frontends": ["lb_id", "lb_name", "frontend_id", "public_ip_id", "sku"],
     "lb_rules": ["lb_id", "lb_name", "rule_id", "rule_name", "kind", "protocol", "frontend_ids", "pool_ids",
@@ -52,7 +52,7 @@ COLUMNS = {
     **LAYER_COLUMNS,
 }
 # Columns a snapshot written before they existed lacks, and the value they then take.
-_DEFAULTS = {"family": 4, "private_endpoint": False, "pe_policies": "", "version": ""}
+_DEFAULTS = {"family": 4, "private_endpoint": False, "pe_policies": "", "version": "", "delegations": ""}
 TOPOLOGY_TABLES = tuple(COLUMNS)
 
 
@@ -309,7 +309,15 @@ def _vnet(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:
                                 "vnet_id": rid, "vnet_name": str(rec.get("name") or ""),
                                 "subnet_name": str(s.get("name") or ""), "prefixes": tuple(dict.fromkeys(prefixes)),
                                 "nsg_id": _id(sp.get("networkSecurityGroup")),
-                                "pe_policies": str(sp.get("privateEndpointNetworkPolicies") or "")})
+                                "pe_policies": str(sp.get("privateEndpointNetworkPolicies") or ""),
+                                "delegations": ",".join(_delegations(sp.get("delegations")))})
+
+
+def _delegations(value: Any) -> list[str]:
+    """The services a subnet is delegated to (``delegations[].properties.serviceName``), lower-cased."""
+    items = value if isinstance(value, list) else []
+    return [str(properties(d).get("serviceName")).lower() for d in items
+            if isinstance(d, Mapping) and properties(d).get("serviceName")]
 
 
 def _public_ip(rec: Mapping, rid: str, sid: str, rows: dict, errors: list) -> None:

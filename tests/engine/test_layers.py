@@ -252,3 +252,22 @@ def test_layer_coverage_says_per_subscription_what_was_evaluated() -> None:
     assert cov.at[(SUB, "firewall-dnat"), "status"] == "not in input"  # no firewall record anywhere
     assert set(scan(records(hub_and_spoke()), ports=(25,)).layers.set_index("layer").at["firewall-dnat", "status"]
                .split()) == {"evaluated"}
+
+
+def test_an_admin_deny_where_avnm_may_not_apply_is_unknown_and_where_it_never_applies_is_ignored() -> None:
+    # A VNet with a subnet delegated to SQL Managed Instance: admin rules are not applied there
+    # unless the configuration says so (not read): the Deny is not known to drop anything.
+    net = admin_vnet([allow("rdp", 100, "3389", ["*"])], [net_rule("deny-rdp", "Deny", 10, ["3389"])])
+    vnet = next(iter(net.vnets))
+    net.subnet(vnet, "sqlmi", "10.2.9.0/24")
+    net.vnets[vnet]["properties"]["subnets"][-1]["properties"]["delegations"] = [
+        {"name": "mi", "properties": {"serviceName": "Microsoft.Sql/managedInstances"}}]
+    nsg = by_layer(scan(records(net), ports=(3389,)).findings, "nsg")
+    assert nsg.at[0, "exposure"] == "unknown-admin-rule"
+    # A gateway subnet: admin rules never apply, the NSG decides.
+    net = Network(SUB)
+    vnet = net.vnet("vnet-gw", "10.5.0.0/16")
+    subnet = net.subnet(vnet, "GatewaySubnet", "10.5.0.0/27", net.nsg("nsg-gw", [allow("rdp", 100, "3389", ["*"])]))
+    net.nic("nic-gw", subnet, "10.5.0.4", public_ip=net.public_ip("pip-gw", "20.5.5.5"))
+    net.admin_rules(vnet, [net_rule("deny-rdp", "Deny", 10, ["3389"])])
+    assert by_layer(scan(records(net), ports=(3389,)).findings, "nsg").at[0, "exposure"] == "reachable"
