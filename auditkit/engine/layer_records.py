@@ -180,10 +180,24 @@ def _is_dnat(coll: Mapping, rid: str, where: str, errors: list) -> bool:
     return kind.lower() == "dnat"
 
 
+def _dnat_fields(rp: Mapping, rid: str, where: str, protocols_key: str, errors: list) -> None:
+    """Report a DNAT rule whose sources or protocols cannot be read: who it publishes to is unknown."""
+    src, groups = rp.get("sourceAddresses"), rp.get("sourceIpGroups")
+    if not isinstance(src, list | type(None)) or not isinstance(groups, list | type(None)) or not (_texts(src)
+                                                                                                  or _texts(groups)):
+        errors.append(_err(rid, f"{where}.sourceAddresses", f"{src!r} (IP groups {groups!r}) names no readable "
+                                                           f"source: DNAT rule {rp.get('name')!r} not evaluated"))
+    protocols = rp.get(protocols_key, rp.get("protocols"))
+    if not isinstance(protocols, list) or not _texts(protocols):
+        errors.append(_err(rid, f"{where}.{protocols_key}", f"{protocols!r} is not a list of protocols: DNAT rule "
+                                                            f"{rp.get('name')!r} not evaluated"))
+
+
 def _dnat_rules(coll: Mapping, holder: str, owner: str, sid: str, name: str, where: str, rows: dict, errors: list,
                 protocols_key: str) -> None:
     for j, r in enumerate(_objects(coll, "rules", holder, f"{where}.rules", errors)):
         rp = properties(r) or r  # classic rules and policy NatRules are flat objects
+        _dnat_fields(rp, owner if owner == holder else holder, f"{where}.rules[{j}]", protocols_key, errors)
         port = rp.get("translatedPort")
         if not str(port or "").strip().isdigit():
             # Which port the rule publishes is unknown: the firewall's paths are then unknown.

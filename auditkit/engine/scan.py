@@ -180,6 +180,7 @@ def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, inclu
 def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: bool, allow_empty: bool,
           verify: bool, exposure: bool | None) -> ScanResult:
     tables, topo, topo_failed, note = load_inputs(records_or_path, allow_empty=allow_empty, verify=verify)
+    admin = None
     if not allow_empty and not len(tables.nsgs) and len(tables.errors) and not _is_snapshot(records_or_path):
         first = tables.errors.iloc[0]
         raise EmptyInput(f"{records_or_path if isinstance(records_or_path, str | Path) else 'input'}: no readable "
@@ -210,9 +211,13 @@ def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: b
                               layers_collected(records_or_path, verify) if topo is not None else None)
     if not include_shadowed:
         found = found[~found["shadowed"].to_numpy(dtype=bool)].reset_index(drop=True)
+    errors = error_table(tables.errors, parsed.errors, parsed.rules)
+    if admin is not None and len(admin.parsed.errors):  # an admin rule's bad field: its VNet's verdicts are unknown
+        errors = pd.concat([errors, error_table(admin.errors, admin.parsed.errors, admin.parsed.rules)],
+                           ignore_index=True)
     return ScanResult(
         findings=found,
-        errors=error_table(tables.errors, parsed.errors, parsed.rules),
+        errors=errors,
         ports=port_tuple,
         nsgs=tables.nsgs,
         rules=tables.rules,

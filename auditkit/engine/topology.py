@@ -435,6 +435,10 @@ def topology_table(records: Iterable[Any]) -> Topology:
             if typ in UNMODELLED_TYPES:
                 _unmodelled(rec, rid, sid, rows, errors, typ)
             elif typ in LAYER_READERS:
+                if not isinstance(rec.get("properties"), Mapping):  # a layer lost whole would read as absent
+                    errors.append(_err(rid, "properties", f"is {type(rec.get('properties')).__name__}, expected an "
+                                                          "object: the layer's rules cannot be read"))
+                    continue
                 LAYER_READERS[typ](rec, rid, sid, rows, errors)
             else:
                 _READERS[typ](rec, rid, sid, rows, errors)

@@ -271,3 +271,26 @@ def test_an_admin_deny_where_avnm_may_not_apply_is_unknown_and_where_it_never_ap
     net.nic("nic-gw", subnet, "10.5.0.4", public_ip=net.public_ip("pip-gw", "20.5.5.5"))
     net.admin_rules(vnet, [net_rule("deny-rdp", "Deny", 10, ["3389"])])
     assert by_layer(scan(records(net), ports=(3389,)).findings, "nsg").at[0, "exposure"] == "reachable"
+
+
+@pytest.mark.parametrize(("where", "value"), [("sourceAddresses", None), ("ipProtocols", 6), ("translatedPort", "smtp"),
+                                              ("properties", [1, 2])])
+def test_an_unreadable_dnat_rule_or_firewall_is_an_error_and_reach_is_incomplete(where: str, value) -> None:
+    recs = records(hub_and_spoke())
+    if where == "properties":
+        next(r for r in recs if r["type"].endswith("azurefirewalls"))["properties"] = value
+    else:
+        rcg = next(r for r in recs if r["type"].endswith("rulecollectiongroups"))
+        rcg["properties"]["ruleCollections"][0]["rules"][0][where] = value
+    result = scan(recs, ports=(25,))
+    assert len(result.errors) == 1 and "not" in result.errors.iloc[0]["message"]
+    assert reach(recs, 25).attrs["incomplete"]  # never "nothing reaches" without saying why
+
+
+@pytest.mark.parametrize(("field", "value"), [("priority", True), ("access", "Block"), ("destinationPortRanges", [])])
+def test_an_unreadable_admin_rule_is_listed_among_the_errors(field: str, value) -> None:
+    rule = net_rule("deny-rdp", "Deny", 10, ["3389"])
+    rule["properties"][field] = value
+    result = scan(records(admin_vnet([allow("rdp", 100, "3389", ["*"])], [rule])), ports=(3389,))
+    assert by_layer(result.findings, "nsg").at[0, "exposure"] == "unknown-admin-rule"
+    assert len(result.errors) == 1
