@@ -43,12 +43,14 @@ LAYER_COLUMNS = {
 
 
 def _id(value: Any) -> str:
+    """The lower-cased ``id`` of a reference object (``{"id": ...}``) or id string; "" when absent."""
     if isinstance(value, Mapping):
         value = value.get("id")
     return value.lower().rstrip("/") if isinstance(value, str) else ""
 
 
 def _err(rid: str, where: str, message: str) -> dict:
+    """A record error: the resource, the field, what is wrong (the rules table's error shape)."""
     return {"nsg_id": rid, "rule_name": "", "field": where, "message": message}
 
 

@@ -159,6 +159,13 @@ def load_inputs(source: Any, allow_empty: bool = True,
     return tables, topo, set(), ""
 
 
+def _opened(source: Any, verify: bool) -> Any:
+    """A snapshot directory opened once (its files checked once); any other source as given."""
+    if isinstance(source, str | Path) and Path(source).is_dir():
+        return open_snapshot(source, verify=verify)
+    return source
+
+
 def _is_snapshot(source: Any) -> bool:
     return isinstance(source, Snapshot) or (isinstance(source, str | Path) and Path(source).is_dir())
 
@@ -179,6 +186,7 @@ def scan(records_or_path: Any, ports: Iterable[int] | str = DEFAULT_PORTS, inclu
 
 def _scan(records_or_path: Any, port_tuple: tuple[int, ...], include_shadowed: bool, allow_empty: bool,
           verify: bool, exposure: bool | None) -> ScanResult:
+    records_or_path = _opened(records_or_path, verify)  # one read (and check) of a snapshot for every step
     tables, topo, topo_failed, note = load_inputs(records_or_path, allow_empty=allow_empty, verify=verify)
     admin = None
     if not allow_empty and not len(tables.nsgs) and len(tables.errors) and not _is_snapshot(records_or_path):
@@ -267,9 +275,11 @@ def reach(source: Any, port: int, verify: bool = True) -> pd.DataFrame:
     ``source`` as for ``scan``; an input without topology raises ``InputError`` (there is nothing
     to answer from, and an empty answer would read as "nothing reachable").
     """
+    where = source if isinstance(source, str | Path) else "input"
+    source = _opened(source, verify)
     tables, topo, failed, note = load_inputs(source, verify=verify)
     if topo is None:
-        raise InputError(f"{source if isinstance(source, str | Path) else 'input'}: {note}; "
+        raise InputError(f"{where}: {note}; "
                          "collect again (auditkit collect) to answer what is reachable")
     failed_layers = layers_failed(source, verify)
     out = reachable(parse_rules(tables.rules), topo, tables.nsgs, parse_ports([port])[0],

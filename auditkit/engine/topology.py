@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditkit.engine.layer_records import LAYER_COLUMNS, LAYER_READERS, LAYER_TYPES
+# One reference reader and one error shape for every record the topology reads.
+from auditkit.engine.layer_records import LAYER_COLUMNS, LAYER_READERS, LAYER_TYPES, _err, _id
 from auditkit.evidence.records import properties
 
 NIC_TYPE = "microsoft.network/networkinterfaces"
@@ -141,13 +142,6 @@ def unresolved_load_balancers(tables: Mapping[str, pd.DataFrame]) -> list[dict]:
             for o, lb, f in refs[["owner", "lb", "field"]].itertuples(index=False)]
 
 
-def _id(value: Any) -> str:
-    """The lower-cased ``id`` of a reference object (``{"id": ...}``) or id string; "" when absent."""
-    if isinstance(value, Mapping):
-        value = value.get("id")
-    return value.lower().rstrip("/") if isinstance(value, str) else ""
-
-
 def _ids(value: Any, rid: str = "", where: str = "", errors: list | None = None) -> tuple[str, ...]:
     """The ids of a list of references; an entry that is not a reference is reported (when
     ``errors`` is given): a lost ASG or pool membership would change a verdict."""
@@ -171,10 +165,6 @@ def _list(obj: Mapping, key: str, rid: str, errors: list, where: str) -> list:
         errors.append(_err(rid, where, f"{key} is {type(value).__name__}, expected a list"))
         return []
     return value
-
-
-def _err(rid: str, where: str, message: str) -> dict:
-    return {"nsg_id": rid, "rule_name": "", "field": where, "message": message}
 
 
 def _is_ip(value: Any) -> bool:
