@@ -44,7 +44,11 @@ def azurite(tmp_path_factory):
         pytest.fail("Azurite did not start")
     yield f"http://127.0.0.1:{port}/{ACCOUNT}"
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # a busy Node process may ignore SIGTERM for a while
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 
